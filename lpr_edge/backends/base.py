@@ -1,0 +1,29 @@
+"""What every backend offers the Recognizer: an input buffer and ``infer(n)``."""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ..spec import ModelSpec
+
+
+class Backend(Protocol):
+    """An opened model. Not thread-safe by itself: the Recognizer serialises calls.
+
+    ``input`` is a float32 array [max_batch, *spec.input_shape] that preprocessing writes into
+    (page-locked host memory on TensorRT); ``infer(n)`` runs the first ``n`` rows and returns the
+    outputs named in the spec, each with ``n`` rows. ``timings`` holds the last call's stage times
+    in milliseconds (keys such as ``h2d``, ``compute``, ``d2h`` or ``infer``).
+    """
+
+    name: str
+    precision: str
+    spec: ModelSpec
+    max_batch: int
+    input: np.ndarray
+    timings: dict[str, float]
+
+    def infer(self, n: int) -> dict[str, np.ndarray]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,54 @@
+"""ONNX Runtime on the CPU: the backend for laptops, CI and machines without a GPU."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from ..errors import BackendUnavailable, ClosedError, InputError, ModelFileError
+from ..spec import ModelSpec
+
+
+class OnnxRuntimeBackend:
+    """An ONNX Runtime session with a preallocated input buffer and dynamic batch."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model_path: str | os.PathLike, spec: ModelSpec, max_batch: int = 32,
+                 threads: int = 0, precision: str = "fp32"):
+        try:
+            import onnxruntime as ort
+        except ImportError:  # pragma: no cover - onnxruntime is a hard dependency
+            raise BackendUnavailable("onnxruntime is not installed; pip install onnxruntime") from None
+        if max_batch < 1:
+            raise InputError(f"max_batch must be at least 1, got {max_batch}")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelFileError(f"ONNX Runtime cannot load {model_path}: {str(exc).splitlines()[0][:300]}") from None
+        self.spec = spec
+        self.max_batch = max_batch
+        self.precision = precision
+        self.input = np.zeros((max_batch, *spec.input_shape), np.float32)
+        self.timings: dict[str, float] = {}
+        self._outputs = list(spec.outputs)
+
+    def infer(self, n: int) -> dict[str, np.ndarray]:
+        """Run the first ``n`` rows of :attr:`input`."""
+        if self._session is None:
+            raise ClosedError("backend is closed; open a new Recognizer")
+        if not 1 <= n <= self.max_batch:
+            raise InputError(f"batch of {n} is outside 1..{self.max_batch}")
+        t0 = time.perf_counter()
+        arrays = self._session.run(self._outputs, {self.spec.input_name: self.input[:n]})
+        self.timings = {"infer": (time.perf_counter() - t0) * 1e3}
+        return dict(zip(self._outputs, arrays))
+
+    def close(self) -> None:
+        self._session = None
+

@@ -1,0 +1,82 @@
+"""``lpr-edge`` command line: one sub-command per verb, each a thin layer over the library.
+
+Exit codes: 0 ok, 2 bad usage or bad input, 1 any other failure. Errors are one line on stderr;
+set ``LPR_EDGE_DEBUG=1`` to see tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ..errors import LprEdgeError
+
+# verb -> module under lpr_edge.cli that provides add_parser(subparsers) and run(args) -> int
+VERBS = {
+    "recognize": "recognize",
+    "eval": "evaluate",
+    "train": "train",
+    "export": "export",
+    "info": "info",
+}
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and no exit, so main() owns the exit code."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="lpr-edge", description="Licence-plate recognition with LPRNet: ONNX Runtime and TensorRT.")
+    parser.add_argument("--version", action="version", version=f"lpr-edge {_version()}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
+    for verb, module in VERBS.items():
+        importlib.import_module(f".{module}", __name__).add_parser(sub, verb)
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    debug = bool(os.environ.get("LPR_EDGE_DEBUG"))
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.verb:
+            parser.print_help()
+            return 2
+        return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except LprEdgeError as exc:
+        if debug:
+            raise
+        print(f"lpr-edge: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lpr-edge: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line, never a traceback for users
+        if debug:
+            raise
+        print(f"lpr-edge: unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(set LPR_EDGE_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Options shared by the verbs that open a model."""
+from __future__ import annotations
+
+import argparse
+
+from ..backends import BACKENDS
+from ..spec import PRESETS
+
+
+def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled US model") -> None:
+    p.add_argument("--model", "-m", default=None, help=f"ONNX model or TensorRT engine (default: {default_help})")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime (default: auto)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="spec preset for models that carry none")
+    p.add_argument("--spec", default=None, help="spec JSON file for models that carry none")
+    p.add_argument("--max-batch", type=int, default=32, help="largest batch per inference call")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: all cores)")
+
+
+def open_recognizer(args: argparse.Namespace, model: str | None = None):
+    from ..onnx_spec import load_spec_file
+    from ..recognizer import Recognizer
+
+    spec = load_spec_file(args.spec) if getattr(args, "spec", None) else None
+    return Recognizer(model if model is not None else args.model, args.backend, spec=spec, preset=args.preset,
+                      max_batch=args.max_batch, threads=args.threads)
+
+
+def load_split(data: str, which: str):
+    """Samples of a dataset folder, optionally one side of the fixed seeded split."""
+    from ..datasets import load_dataset, split
+
+    ds = load_dataset(data)
+    if which == "all":
+        return ds.samples, ds.skipped
+    train, val = split(ds.samples)
+    return (val if which == "val" else train), ds.skipped

@@ -1,0 +1,168 @@
+"""Labelled plate datasets: a folder with ``labels.csv`` (``file,text`` columns) or image files
+whose name (before the first ``_``, ``-`` or ``.``) is the label.
+"""
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from .errors import DatasetError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+SPLIT_SEED = 20261125
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled crop on disk. ``text`` is empty for unlabelled images."""
+
+    path: Path
+    text: str
+    group: str = ""  # stratification key (e.g. US state)
+    note: str = ""
+
+
+@dataclass
+class Dataset:
+    """An ordered list of samples plus what was skipped while reading it."""
+
+    root: Path
+    samples: list[Sample]
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples)
+
+
+def load_dataset(root: str | Path, *, labelled: bool = True, drop_suspect: bool = True) -> Dataset:
+    """Read a dataset folder.
+
+    With ``labels.csv`` present its ``file,text`` columns are used (extra columns ignored; a
+    ``state`` column becomes the stratification group; rows whose ``note`` says ``suspect`` are
+    dropped unless ``drop_suspect`` is false). Otherwise every image in the folder is a sample, its
+    label taken from the file name (or left empty with ``labelled=False``).
+    """
+    root = Path(root)
+    if not root.exists():
+        raise DatasetError(f"dataset folder {root} does not exist; pass a folder of plate crops")
+    if root.is_file():
+        raise DatasetError(f"{root} is a file; pass the folder that holds labels.csv or the images")
+    csv_path = root / "labels.csv"
+    if csv_path.exists():
+        return _from_csv(root, csv_path, drop_suspect)
+    skipped: list[str] = []
+    samples = []
+    for p in sorted(root.iterdir()):
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        text = re.split(r"[_\-.]", p.name, maxsplit=1)[0] if labelled else ""
+        samples.append(Sample(p, text.upper() if text.isascii() else text))
+    if not samples:
+        raise DatasetError(f"{root} holds no labels.csv and no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return Dataset(root, samples, skipped)
+
+
+def _from_csv(root: Path, csv_path: Path, drop_suspect: bool) -> Dataset:
+    try:
+        raw = csv_path.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{csv_path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read {csv_path}: {exc.strerror}") from None
+    rows = list(csv.DictReader(text.splitlines()))
+    header = rows[0].keys() if rows else (text.splitlines()[0].split(",") if text.strip() else [])
+    if "file" not in header or "text" not in header:
+        raise DatasetError(f"{csv_path} needs a header with 'file' and 'text' columns, found {list(header)}")
+    samples, skipped = [], []
+    for i, row in enumerate(rows, start=2):
+        file, label = (row.get("file") or "").strip(), (row.get("text") or "").strip()
+        note = (row.get("note") or "").strip()
+        if not file:
+            skipped.append(f"line {i}: empty file name")
+            continue
+        if not label:
+            skipped.append(f"line {i}: {file}: empty text")
+            continue
+        if drop_suspect and "suspect" in note.lower():
+            skipped.append(f"line {i}: {file}: label marked suspect")
+            continue
+        path = root / file
+        if not path.is_file():
+            skipped.append(f"line {i}: {file}: image missing")
+            continue
+        samples.append(Sample(path, label, (row.get("state") or row.get("region") or "").strip(), note))
+    if not samples:
+        raise DatasetError(f"{csv_path} lists no usable samples ({len(skipped)} rows skipped)")
+    return Dataset(root, samples, skipped)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as BGR uint8, raising DatasetError on an unreadable file."""
+    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
+    if data is None:
+        raise DatasetError(f"image {path} does not exist")
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise DatasetError(f"image {path} cannot be decoded (empty, truncated or not an image)")
+    return img
+
+
+def load_images(samples: Sequence[Sample], *, skip_unreadable: bool = True) -> tuple[list[np.ndarray], list[Sample], list[str]]:
+    """Decode the samples' images; unreadable ones are skipped with a warning (or raise)."""
+    images, kept, skipped = [], [], []
+    for s in samples:
+        try:
+            images.append(read_image(s.path))
+            kept.append(s)
+        except DatasetError as exc:
+            if not skip_unreadable:
+                raise
+            skipped.append(str(exc))
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s), first: {skipped[0]}", stacklevel=2)
+    return images, kept, skipped
+
+
+def split(samples: Sequence[Sample], val_fraction: float = 0.2, seed: int = SPLIT_SEED) -> tuple[list[Sample], list[Sample]]:
+    """A seeded split stratified by ``group``: about ``val_fraction`` of every group goes to val.
+
+    Identical label strings always land on the same side so the validation set never sees a
+    plate the training set has (several plates in the US set repeat).
+    """
+    rng = np.random.default_rng(seed)
+    by_group: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_group.setdefault(s.group, []).append(s)
+    val_texts: set[str] = set()
+    for g in sorted(by_group):
+        texts = sorted({s.text for s in by_group[g]})
+        rng.shuffle(texts)
+        n_val = int(round(len(texts) * val_fraction))
+        val_texts.update(texts[:n_val])
+    # A text in val keeps all its copies in val, whichever group they came from.
+    train = [s for s in samples if s.text not in val_texts]
+    val = [s for s in samples if s.text in val_texts]
+    return train, val
+
+
+def write_split(samples: Sequence[Sample], out_csv: str | Path) -> None:
+    """Write a labels.csv (relative to the dataset root) listing ``samples``."""
+    from .atomic import atomic_open
+
+    out_csv = Path(out_csv)
+    with atomic_open(out_csv, "w", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "text", "state"])
+        for s in samples:
+            w.writerow([s.path.as_posix(), s.text, s.group])

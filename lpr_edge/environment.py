@@ -1,0 +1,125 @@
+"""What this machine has: library versions, TensorRT/pycuda, CUDA device, Jetson details.
+
+Used by ``lpr-edge info`` (a doctor for robot setups) and stamped into every bench report.
+Nothing here imports TensorRT or pycuda at module import time.
+"""
+from __future__ import annotations
+
+import importlib
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+
+def _version(module: str) -> str | None:
+    try:
+        mod = importlib.import_module(module)
+    except Exception:
+        return None
+    return str(getattr(mod, "__version__", "unknown"))
+
+
+def _import_problem(module: str) -> str | None:
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def jetson_info() -> dict:
+    """Jetson model, L4T/JetPack release, power mode and DLA cores; empty off Jetson."""
+    info: dict = {}
+    model_file = Path("/proc/device-tree/model")
+    if model_file.exists():
+        model = model_file.read_bytes().rstrip(b"\0").decode(errors="replace")
+        if "jetson" in model.lower() or "orin" in model.lower() or "xavier" in model.lower():
+            info["model"] = model
+    release = Path("/etc/nv_tegra_release")
+    if release.exists():
+        info["l4t"] = release.read_text(errors="replace").splitlines()[0].strip()
+    if info and shutil.which("nvpmodel"):
+        try:
+            out = subprocess.run(["nvpmodel", "-q"], capture_output=True, text=True, timeout=5).stdout
+            info["power_mode"] = " ".join(out.split())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return info
+
+
+def cuda_device() -> dict:
+    """Name and compute capability of CUDA device 0 via pycuda, or why there is none."""
+    problem = _import_problem("pycuda.driver")
+    if problem:
+        return {"available": False, "reason": f"pycuda not importable ({problem})"}
+    import pycuda.driver as cuda
+
+    try:
+        cuda.init()
+        if cuda.Device.count() == 0:
+            return {"available": False, "reason": "no CUDA device"}
+        dev = cuda.Device(0)
+        major, minor = dev.compute_capability()
+        return {"available": True, "name": dev.name(), "compute_capability": f"{major}.{minor}",
+                "integrated": bool(dev.get_attribute(cuda.device_attribute.INTEGRATED)),
+                "memory_mib": dev.total_memory() // (1 << 20)}
+    except Exception as exc:
+        return {"available": False, "reason": f"CUDA error: {exc}"}
+
+
+def collect(full: bool = True) -> dict:
+    """Everything a bench report or a support request needs about this machine."""
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "lpr_edge": _version("lpr_edge"),
+        "numpy": _version("numpy"),
+        "opencv": _version("cv2"),
+        "onnx": _version("onnx"),
+        "onnxruntime": _version("onnxruntime"),
+    }
+    trt_problem = _import_problem("tensorrt")
+    env["tensorrt"] = _version("tensorrt") if trt_problem is None else None
+    if trt_problem:
+        env["tensorrt_missing"] = trt_problem
+    env["pycuda"] = _version("pycuda")
+    if full:
+        env["cuda_device"] = cuda_device()
+        jetson = jetson_info()
+        if jetson:
+            env["jetson"] = jetson
+    return env
+
+
+def advice(env: dict) -> list[str]:
+    """What to install or change, given :func:`collect`'s findings."""
+    tips = []
+    on_jetson = "jetson" in env
+    if env.get("tensorrt") is None:
+        tips.append("TensorRT Python is missing: on Jetson `sudo apt install python3-libnvinfer` (JetPack); "
+                    "on a desktop `pip install tensorrt` (needs NVIDIA's package host). CPU inference works without it.")
+    if env.get("pycuda") is None:
+        tips.append("pycuda is missing: `pip install 'lpr-edge[trt]'` (builds from source; needs nvcc on PATH, "
+                    "on Jetson export PATH=/usr/local/cuda/bin:$PATH first).")
+    dev = env.get("cuda_device", {})
+    if env.get("pycuda") and not dev.get("available"):
+        tips.append(f"no usable CUDA device: {dev.get('reason')}")
+    if on_jetson and "power_mode" not in env["jetson"]:
+        tips.append("nvpmodel not found: cannot report the power mode (benchmarks depend on it).")
+    if dev.get("available"):
+        cc = float(dev.get("compute_capability", "0"))
+        tips.append(f"FP16 is {'fast' if cc >= 5.3 else 'slow'} and INT8 is {'fast' if cc >= 6.1 else 'slow'} "
+                    f"on compute capability {cc}.")
+    return tips

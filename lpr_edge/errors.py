@@ -1,0 +1,41 @@
+"""The one exception family lpr-edge raises: each error says what was wrong and what to do."""
+from __future__ import annotations
+
+
+class LprEdgeError(Exception):
+    """Base class of every error lpr-edge raises on purpose.
+
+    The message is one line: what was wrong, then what to do about it.
+    """
+
+    exit_code = 1
+
+
+class InputError(LprEdgeError, ValueError):
+    """A crop, array or argument handed to lpr-edge is unusable."""
+
+    exit_code = 2
+
+
+class ModelFileError(LprEdgeError):
+    """A model, engine, manifest, cache or label file is missing, damaged or does not fit."""
+
+    exit_code = 2
+
+
+class SpecError(ModelFileError):
+    """A model spec is invalid or does not match the model graph."""
+
+
+class DatasetError(ModelFileError):
+    """A dataset folder or labels.csv cannot be read."""
+
+
+class BackendUnavailable(LprEdgeError):
+    """The asked-for backend (TensorRT, pycuda, ONNX Runtime) cannot run on this machine."""
+
+    exit_code = 2
+
+
+class ClosedError(LprEdgeError):
+    """The Recognizer or backend was closed; open a new one."""

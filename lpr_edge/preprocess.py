@@ -1,0 +1,90 @@
+"""Crops in, normalised model input out, written into a caller-supplied buffer.
+
+Rules for crops (documented in the README):
+- ``numpy.ndarray`` of dtype uint8, shape HxW (grayscale), HxWx1, HxWx3 (BGR) or HxWx4 (BGRA);
+  grayscale and BGRA are converted, non-contiguous views are copied.
+- Rejected with :class:`~lpr_edge.errors.InputError`: None, non-arrays, other dtypes (float
+  input would need a guess at its range), 2-channel or rank-4 arrays, empty or zero-sized crops,
+  and crops larger than ``MAX_SIDE`` pixels on a side (pass the plate crop, not the frame).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .spec import ModelSpec
+
+MAX_SIDE = 10000
+
+
+def as_bgr(crop: object, index: int = 0) -> np.ndarray:
+    """Check one crop and return it as a contiguous HxWx3 uint8 BGR array."""
+    where = f"crop {index}"
+    if crop is None:
+        raise InputError(f"{where} is None; pass a BGR uint8 image (numpy array)")
+    if not isinstance(crop, np.ndarray):
+        raise InputError(f"{where} is a {type(crop).__name__}, not a numpy array; decode the image first (cv2.imread)")
+    if crop.dtype != np.uint8:
+        raise InputError(f"{where} has dtype {crop.dtype}; pass uint8 pixels 0..255 (e.g. np.clip(x, 0, 255).astype(np.uint8))")
+    if crop.ndim not in (2, 3):
+        raise InputError(f"{where} has shape {crop.shape}; expected HxW or HxWxC (one image, not a batch)")
+    h, w = crop.shape[:2]
+    if h == 0 or w == 0:
+        raise InputError(f"{where} is empty ({w}x{h} pixels); skip empty detections before recognising")
+    if max(h, w) > MAX_SIDE:
+        raise InputError(f"{where} is {w}x{h} pixels, over the {MAX_SIDE}px limit; pass the plate crop, not the whole frame")
+    channels = 1 if crop.ndim == 2 else crop.shape[2]
+    if channels == 1:
+        return cv2.cvtColor(np.ascontiguousarray(crop.reshape(h, w)), cv2.COLOR_GRAY2BGR)
+    if channels == 3:
+        return np.ascontiguousarray(crop)
+    if channels == 4:
+        return cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_BGRA2BGR)
+    raise InputError(f"{where} has {channels} channels; expected 1 (gray), 3 (BGR) or 4 (BGRA)")
+
+
+def resize(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize to the model's input size (area filter when shrinking, bilinear when enlarging)."""
+    h, w = bgr.shape[:2]
+    if (w, h) == (width, height):
+        return bgr
+    interp = cv2.INTER_AREA if (w > width and h > height) else cv2.INTER_LINEAR
+    return cv2.resize(bgr, (width, height), interpolation=interp)
+
+
+def _norm_params(spec: ModelSpec) -> tuple[list[int], np.ndarray, np.ndarray]:
+    order = [2, 1, 0] if spec.color == "RGB" else [0, 1, 2]  # source BGR channel for each model channel
+    return order, np.asarray(spec.mean, np.float32), np.asarray(spec.scale, np.float32)
+
+
+def preprocess_batch(crops: Sequence[np.ndarray], spec: ModelSpec, out: np.ndarray | None = None) -> np.ndarray:
+    """Normalise ``crops`` into ``out[:len(crops)]`` (allocated if None) and return that view.
+
+    ``out`` must be a C-contiguous float32 array of shape [max_batch, *spec.input_shape]; the
+    TensorRT backend passes its page-locked input buffer so no extra copy is made.
+    """
+    n = len(crops)
+    if n == 0:
+        raise InputError("no crops given; pass at least one image")
+    if out is None:
+        out = np.empty((n, *spec.input_shape), np.float32)
+    if out.dtype != np.float32 or out.shape[1:] != spec.input_shape or out.shape[0] < n:
+        raise InputError(f"input buffer {out.shape} {out.dtype} cannot hold {n} crops of {spec.input_shape} float32")
+    H, W = spec.height, spec.width
+    stacked = np.empty((n, H, W, 3), np.uint8)
+    for i, crop in enumerate(crops):
+        stacked[i] = resize(as_bgr(crop, i), W, H)
+    order, mean, scale = _norm_params(spec)
+    # One vectorised pass over the whole batch: colour order, (x - mean) * scale, layout.
+    pixels = stacked[..., order].astype(np.float32)
+    pixels -= mean
+    pixels *= scale
+    view = out[:n]
+    if spec.layout == "NCHW":
+        np.copyto(view, pixels.transpose(0, 3, 1, 2))
+    else:
+        np.copyto(view, pixels)
+    return view

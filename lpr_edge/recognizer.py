@@ -1,0 +1,116 @@
+"""``Recognizer``: plate crops in, plate strings with confidences out.
+
+The data path of one batch, top to bottom: crops -> preprocess (into the backend's input buffer)
+-> backend.infer(n) -> greedy CTC decode -> PlateResult.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .backends import open_backend
+from .decode import PlateResult, greedy_ctc
+from .errors import ClosedError, InputError, ModelFileError
+from .preprocess import preprocess_batch
+from .spec import ModelSpec
+
+BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "lprnet_us.onnx"
+
+
+def bundled_model_path() -> Path:
+    """Path of the default US model shipped inside the package."""
+    if not BUNDLED_MODEL.is_file():
+        raise ModelFileError(f"the bundled model {BUNDLED_MODEL} is missing; reinstall lpr-edge "
+                             "(pip install -e .) or pass model_path")
+    return BUNDLED_MODEL
+
+
+class Recognizer:
+    """Reads licence plates from cropped images.
+
+    ``Recognizer()`` loads the bundled US model on ONNX Runtime. Pass an ``.onnx`` model or a
+    TensorRT ``.engine`` (with its manifest) as ``model_path``; ``backend`` is ``auto``,
+    ``onnxruntime`` or ``tensorrt``. Calls are safe from several threads: one batch runs at a time
+    on the shared buffers. Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, backend: str = "auto", *,
+                 spec: ModelSpec | None = None, preset: str | None = None, max_batch: int = 32,
+                 threads: int = 0, min_length: int = 0):
+        if not isinstance(max_batch, int) or max_batch < 1:
+            raise InputError(f"max_batch must be a positive integer, got {max_batch!r}")
+        self.model_path: Path = Path(model_path) if model_path is not None else bundled_model_path()
+        self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,
+                                     max_batch=max_batch, threads=threads)
+        self.spec: ModelSpec = self._backend.spec
+        self.backend_name: str = self._backend.name
+        self.precision: str = self._backend.precision
+        self.max_batch: int = self._backend.max_batch
+        self.min_length = min_length
+        self.last_timings: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (f"Recognizer(model_path={str(self.model_path)!r}, backend={self.backend_name!r}, "
+                f"precision={self.precision!r}, max_batch={self.max_batch})")
+
+    def recognize(self, crop: np.ndarray) -> PlateResult:
+        """Read one plate crop (BGR uint8; grayscale and BGRA are converted)."""
+        return self.recognize_batch([crop])[0]
+
+    def recognize_batch(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
+        """Read any number of crops, in chunks of ``max_batch``; results keep the input order."""
+        if isinstance(crops, np.ndarray) and crops.ndim == 4:
+            crops = list(crops)
+        if not isinstance(crops, (list, tuple)):
+            raise InputError(f"recognize_batch takes a list of crops, not {type(crops).__name__}")
+        results: list[PlateResult] = []
+        for start in range(0, len(crops), self.max_batch):
+            results += self._run_chunk(crops[start:start + self.max_batch], start)
+        return results
+
+    def _run_chunk(self, chunk: Sequence[np.ndarray], offset: int) -> list[PlateResult]:
+        with self._lock:
+            if self._closed:
+                raise ClosedError("this Recognizer is closed; create a new one")
+            t0 = time.perf_counter()
+            try:
+                preprocess_batch(chunk, self.spec, out=self._backend.input)
+            except InputError as exc:
+                raise type(exc)(_shift_index(str(exc), offset)) from None
+            t1 = time.perf_counter()
+            outputs = self._backend.infer(len(chunk))
+            t2 = time.perf_counter()
+            results = greedy_ctc(outputs, self.spec, self.min_length)
+            t3 = time.perf_counter()
+            self.last_timings = {"preprocess": (t1 - t0) * 1e3, **self._backend.timings,
+                                 "backend": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3}
+            return results
+
+    def close(self) -> None:
+        """Release the backend; waits for a call in flight to finish. Safe to call twice."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._backend.close()
+
+    def __enter__(self) -> "Recognizer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _shift_index(message: str, offset: int) -> str:
+    """Renumber "crop i" in a chunk's error to the caller's index."""
+    if offset and message.startswith("crop "):
+        head, _, rest = message[5:].partition(" ")
+        if head.isdigit():
+            return f"crop {int(head) + offset} {rest}"
+    return message

@@ -1,0 +1,253 @@
+"""Synthetic US-style licence plates, deterministic under a seed.
+
+Used for training the default model, for the bench's built-in sample set, for calibration data
+when no real images are at hand, and for the README's sample plates. Fonts come from pip packages
+(matplotlib's DejaVu always; ``font-fjallaone`` and ``font-roboto`` when the ``train`` extra is
+installed), so a fresh machine renders the same plates.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DIGITS = "0123456789"
+STATES = (
+    "ALABAMA ALASKA ARIZONA ARKANSAS CALIFORNIA COLORADO CONNECTICUT DELAWARE FLORIDA GEORGIA HAWAII "
+    "IDAHO ILLINOIS INDIANA IOWA KANSAS KENTUCKY LOUISIANA MAINE MARYLAND MASSACHUSETTS MICHIGAN "
+    "MINNESOTA MISSISSIPPI MISSOURI MONTANA NEBRASKA NEVADA OHIO OKLAHOMA OREGON PENNSYLVANIA TENNESSEE "
+    "TEXAS UTAH VERMONT VIRGINIA WASHINGTON WISCONSIN WYOMING"
+).split()
+SLOGANS = ("LAND OF LINCOLN", "SUNSHINE STATE", "EMPIRE STATE", "GARDEN STATE", "FIRST IN FLIGHT",
+           "THE LONE STAR STATE", "GREAT LAKES", "DRIVE SAFELY", "AMERICA'S DAIRYLAND", "VACATIONLAND",
+           "THE GREAT STATE", "LIVE FREE OR DIE", "ALOHA STATE", "WILD WONDERFUL")
+# Plate layouts: L letter, 9 digit, * either, space a visual gap (not in the label).
+PATTERNS = ("LLL9999", "LLL 999", "999 LLL", "9LLL999", "LL 9999", "999 9999", "9LL 9999", "LLL9LL",
+            "9999 LL", "LL9 9LL", "9L 99999", "99L 999", "LLL 9L9", "****", "*****", "******", "*******",
+            "********", "LL 999L", "9LLL99", "L99 9LL")
+
+
+@dataclass(frozen=True)
+class SynthPlate:
+    """One rendered plate: a BGR uint8 image and its label (as printed, ``O`` kept)."""
+
+    image: np.ndarray
+    text: str
+
+
+@functools.lru_cache(maxsize=1)
+def font_paths() -> tuple[str, ...]:
+    """TrueType fonts available from installed pip packages, in a fixed order."""
+    paths: list[str] = []
+    mpl = importlib.util.find_spec("matplotlib")
+    if mpl and mpl.origin:
+        ttf = Path(mpl.origin).parent / "mpl-data" / "fonts" / "ttf"
+        paths += [str(ttf / n) for n in ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSans.ttf")]
+    for mod, names in (("font_fjallaone", ("FjallaOne-Regular.ttf",)),
+                       ("font_roboto", ("Roboto-Bold.ttf", "Roboto-Black.ttf", "Roboto-Medium.ttf"))):
+        spec = importlib.util.find_spec(mod)
+        if spec and spec.origin:
+            paths += [str(Path(spec.origin).parent / "files" / n) for n in names]
+    return tuple(p for p in paths if os.path.exists(p))
+
+
+@functools.lru_cache(maxsize=64)
+def _font(path: str, size: int):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(path, size)
+
+
+def random_text(rng: np.random.Generator) -> str:
+    """A plate string following one of the US-like layouts (spaces mark visual gaps)."""
+    pattern = PATTERNS[rng.integers(len(PATTERNS))]
+    out = []
+    for p in pattern:
+        if p == "L":
+            out.append(LETTERS[rng.integers(26)])
+        elif p == "9":
+            out.append(DIGITS[rng.integers(10)])
+        elif p == "*":
+            out.append((LETTERS + DIGITS)[rng.integers(36)])
+        else:
+            out.append(" ")
+    return "".join(out)
+
+
+def _render_text(text: str, font_path: str, height: int, color: tuple[int, int, int]) -> np.ndarray:
+    """Render ``text`` as an RGBA-like (alpha only) mask of the given cap height."""
+    from PIL import Image, ImageDraw
+
+    font = _font(font_path, max(8, height))
+    left, top, right, bottom = font.getbbox(text)
+    w, h = max(1, right - left), max(1, bottom - top)
+    img = Image.new("L", (w + 4, h + 4), 0)
+    ImageDraw.Draw(img).text((2 - left, 2 - top), text, font=font, fill=255)
+    return np.asarray(img)
+
+
+def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, w: int, h: int, color) -> None:
+    """Alpha-blend a resized mask into ``canvas`` at (x, y) with size (w, h), clipped."""
+    if w < 1 or h < 1:
+        return
+    m = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    H, W = canvas.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x0 >= x1 or y0 >= y1:
+        return
+    m = m[y0 - y:y1 - y, x0 - x:x1 - x, None]
+    region = canvas[y0:y1, x0:x1].astype(np.float32)
+    canvas[y0:y1, x0:x1] = (region * (1 - m) + np.array(color, np.float32) * m).astype(np.uint8)
+
+
+def render_clean(rng: np.random.Generator, text: str | None = None) -> SynthPlate:
+    """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects."""
+    fonts = font_paths()
+    if not fonts:
+        raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
+    text = random_text(rng) if text is None else text
+    H, W = 100, 200
+    dark_plate = rng.random() < 0.15
+    if dark_plate:
+        bg = rng.integers(10, 90, 3)
+        fg = rng.integers(200, 256, 3)
+    else:
+        bg = rng.integers(170, 256, 3)
+        tint = rng.integers(3)
+        bg[tint] = min(255, bg[tint] + rng.integers(0, 60))
+        fg = rng.integers(0, 90, 3)
+        fg[rng.integers(3)] = rng.integers(0, 160)
+    canvas = np.empty((H, W, 3), np.uint8)
+    canvas[:] = bg
+    # Soft gradient / scenery wash, as many US plates have.
+    if rng.random() < 0.6:
+        grad = np.linspace(0, 1, W if rng.random() < 0.5 else H, dtype=np.float32)
+        grad = grad[None, :, None] if grad.size == W else grad[:, None, None]
+        tone = rng.integers(-70, 70, 3).astype(np.float32)
+        canvas = np.clip(canvas + grad * tone, 0, 255).astype(np.uint8)
+    for _ in range(rng.integers(0, 3)):  # faint blobs (logos, scenery)
+        c = tuple(int(v) for v in rng.integers(0, 256, 3))
+        center = (int(rng.integers(0, W)), int(rng.integers(0, H)))
+        axes = (int(rng.integers(10, 60)), int(rng.integers(5, 30)))
+        overlay = canvas.copy()
+        cv2.ellipse(overlay, center, axes, float(rng.integers(0, 180)), 0, 360, c, -1)
+        alpha = float(rng.uniform(0.1, 0.35))
+        canvas = cv2.addWeighted(overlay, alpha, canvas, 1 - alpha, 0)
+    if rng.random() < 0.7:
+        cv2.rectangle(canvas, (2, 2), (W - 3, H - 3), tuple(int(v) for v in fg), int(rng.integers(1, 4)))
+    # Header (state name) and footer (slogan): small text, not part of the label.
+    small_font = fonts[rng.integers(len(fonts))]
+    if rng.random() < 0.85:
+        header = STATES[rng.integers(len(STATES))]
+        hc = tuple(int(v) for v in (fg if rng.random() < 0.5 else rng.integers(0, 200, 3)))
+        m = _render_text(header, small_font, 24, hc)
+        hh = int(rng.integers(10, 20))
+        hw = min(W - 20, int(m.shape[1] * hh / m.shape[0] * rng.uniform(0.8, 1.3)))
+        _paste(canvas, m, (W - hw) // 2 + int(rng.integers(-10, 11)), int(rng.integers(3, 9)), hw, hh, hc)
+    if rng.random() < 0.5:
+        footer = SLOGANS[rng.integers(len(SLOGANS))]
+        m = _render_text(footer, small_font, 20, (0, 0, 0))
+        fh = int(rng.integers(7, 13))
+        fw = min(W - 30, int(m.shape[1] * fh / m.shape[0]))
+        _paste(canvas, m, (W - fw) // 2, H - fh - int(rng.integers(3, 8)), fw, fh, tuple(int(v) for v in fg))
+    # Main characters: tall, often condensed, centred in the middle band.
+    font = fonts[rng.integers(len(fonts))]
+    body = text.replace(" ", " " * int(rng.integers(1, 3)))
+    mask = _render_text(body, font, 64, (0, 0, 0))
+    ch = int(rng.integers(38, 56))
+    stretch = rng.uniform(0.65, 1.15)
+    cw = int(mask.shape[1] * ch / mask.shape[0] * stretch)
+    cw = min(cw, W - int(rng.integers(8, 24)))
+    cx = (W - cw) // 2 + int(rng.integers(-6, 7))
+    cy = (H - ch) // 2 + int(rng.integers(-4, 9))
+    _paste(canvas, mask, cx, cy, cw, ch, tuple(int(v) for v in fg))
+    if rng.random() < 0.3 and cx > 16:  # registration sticker in a free corner
+        cv2.rectangle(canvas, (4, 6), (4 + int(rng.integers(8, 14)), 18), tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
+    label = text.replace(" ", "")
+    return SynthPlate(canvas, label)
+
+
+def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """What a detector crop from a real camera does to a plate.
+
+    Loose margins around the plate (0-15% of its size, filled with scene-like texture), small
+    rotation, shear and perspective, downscaling to 30-120 px wide, blur, noise, JPEG artefacts,
+    brightness/contrast changes and night-time darkening. ``strength`` 0 returns the input.
+    """
+    if strength <= 0:
+        return img
+    h, w = img.shape[:2]
+    # 1) margins: embed in a textured surround.
+    mx = int(w * rng.uniform(0.0, 0.15) * strength)
+    my = int(h * rng.uniform(0.0, 0.18) * strength)
+    if mx or my:
+        base = rng.integers(20, 230)
+        texture = rng.normal(0, 40, (max(2, (h + 2 * my) // 8), max(2, (w + 2 * mx) // 8), 1))
+        tint = rng.normal(0, 12, 3)
+        surround = np.clip(base + texture + tint, 0, 255).astype(np.uint8)
+        surround = cv2.resize(surround, (w + 2 * mx, h + 2 * my), interpolation=cv2.INTER_LINEAR)
+        surround[my:my + h, mx:mx + w] = img
+        img = surround
+        h, w = img.shape[:2]
+    # 2) geometry: rotation + shear + perspective jitter, keeping the plate in frame.
+    ang = rng.normal(0, 3.0 * strength)
+    shear = rng.normal(0, 0.08 * strength)
+    jitter = 0.04 * strength
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = src + rng.uniform(-jitter, jitter, (4, 2)).astype(np.float32) * np.float32([w, h])
+    P = cv2.getPerspectiveTransform(src, dst)
+    A = cv2.getRotationMatrix2D((w / 2, h / 2), ang, 1.0)
+    A = np.vstack([A, [0, 0, 1]]) @ np.array([[1, shear, -shear * h / 2], [0, 1, 0], [0, 0, 1]])
+    M = A @ P
+    img = cv2.warpPerspective(img, M, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    # 3) resolution: detectors often hand over small crops.
+    if rng.random() < 0.7 * strength:
+        tw = int(rng.uniform(30, 130))
+        th = max(8, int(round(tw * h / w)))
+        img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
+    # 4) blur.
+    r = rng.random()
+    if r < 0.25 * strength:
+        k = int(rng.choice([3, 5]))
+        img = cv2.GaussianBlur(img, (k, k), 0)
+    elif r < 0.35 * strength:
+        k = int(rng.integers(3, 6))
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0 / k
+        img = cv2.filter2D(img, -1, kernel)
+    # 5) photometric: brightness/contrast/colour cast, night.
+    f = img.astype(np.float32)
+    contrast = rng.uniform(1 - 0.45 * strength, 1 + 0.3 * strength)
+    bright = rng.normal(0, 25 * strength)
+    cast = rng.normal(0, 10 * strength, 3)
+    f = (f - 128) * contrast + 128 + bright + cast
+    if rng.random() < 0.15 * strength:  # night: dark, low contrast, more noise
+        f = f * rng.uniform(0.35, 0.7)
+    if rng.random() < 0.5 * strength:
+        f += rng.normal(0, rng.uniform(2, 12) * strength, f.shape)
+    if rng.random() < 0.3 * strength:  # grey-ish cameras
+        g = f.mean(axis=2, keepdims=True)
+        f = g + (f - g) * rng.uniform(0, 0.5)
+    img = np.clip(f, 0, 255).astype(np.uint8)
+    # 6) JPEG.
+    if rng.random() < 0.6 * strength:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 90))])
+        if ok:
+            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return img
+
+
+def generate(n: int, seed: int = 0, effects: float = 1.0) -> list[SynthPlate]:
+    """``n`` plates with camera effects, the same ones for the same seed."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        p = render_clean(rng)
+        out.append(SynthPlate(camera_effects(p.image, rng, effects), p.text))
+    return out

@@ -1,0 +1,1 @@
+"""Training the default LPRNet (needs the ``train`` extra: PyTorch)."""

@@ -1,0 +1,104 @@
+"""Training data: a pool of synthetic plates plus real crops, both passed through camera effects.
+
+Everything is seeded: the same seed gives the same pool, the same split and the same batches.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset
+
+from .. import synth
+from ..atomic import atomic_open
+from ..datasets import Sample, load_images
+from ..preprocess import preprocess_batch
+from ..spec import ModelSpec
+
+
+def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
+    """Class indices of ``text`` in ``spec``'s alphabet, or None if a symbol is not in it."""
+    lut = {ch: i for i, ch in enumerate(spec.class_symbols) if ch}
+    text = spec.normalise_label(text)
+    try:
+        return [lut[ch] for ch in text]
+    except KeyError:
+        return None
+
+
+def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool = True) -> tuple[np.ndarray, list[str]]:
+    """``n`` clean synthetic plates (200x100 BGR), cached on disk under ``cache_dir``."""
+    cache = cache_dir / f"synth_pool_{seed}_{n}.npz" if cache_dir else None
+    if cache and cache.exists():
+        with np.load(cache) as z:
+            return z["images"], [str(t) for t in z["texts"]]
+    rng = np.random.default_rng(seed)
+    it = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc="rendering synthetic plates", unit="plate")
+    plates = [synth.render_clean(rng) for _ in it]
+    images = np.stack([p.image for p in plates])
+    texts = [p.text for p in plates]
+    if cache:
+        with atomic_open(cache, "wb") as fh:
+            np.savez(fh, images=images, texts=np.array(texts))
+    return images, texts
+
+
+def load_real(samples: Sequence[Sample], spec: ModelSpec) -> tuple[list[np.ndarray], list[list[int]]]:
+    """Decode real training crops (downscaled to at most 200 px wide) with encodable labels."""
+    images, kept, _ = load_images(samples)
+    out_imgs, out_labels = [], []
+    for img, s in zip(images, kept):
+        label = encode_label(s.text, spec)
+        if not label:
+            continue
+        h, w = img.shape[:2]
+        if w > 200:
+            img = cv2.resize(img, (200, max(1, round(h * 200 / w))), interpolation=cv2.INTER_AREA)
+        out_imgs.append(img)
+        out_labels.append(label)
+    return out_imgs, out_labels
+
+
+class PlateStream(IterableDataset):
+    """An endless stream of (tensor [3,H,W], label indices) mixing real and synthetic plates."""
+
+    def __init__(self, spec: ModelSpec, pool_images: np.ndarray, pool_texts: Sequence[str],
+                 real_images: Sequence[np.ndarray], real_labels: Sequence[Sequence[int]],
+                 real_fraction: float = 0.4, seed: int = 0, start: int = 0):
+        self.spec = spec
+        self.pool_images, self.pool_labels = pool_images, [encode_label(t, spec) for t in pool_texts]
+        self.real_images, self.real_labels = list(real_images), [list(l) for l in real_labels]
+        self.real_fraction = real_fraction if self.real_images else 0.0
+        self.seed, self.start = seed, start
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, list[int]]]:
+        # A restart (resume) continues with a fresh, still deterministic stream.
+        rng = np.random.default_rng([self.seed, self.start])
+        buf = np.empty((1, *self.spec.input_shape), np.float32)
+        while True:
+            if rng.random() < self.real_fraction:
+                i = rng.integers(len(self.real_images))
+                img, label = self.real_images[i], self.real_labels[i]
+                # Real crops are tight: add margins/blur/etc. most of the time, keep some clean.
+                img = synth.camera_effects(img, rng, float(rng.choice([0.0, 0.5, 1.0], p=[0.2, 0.4, 0.4])))
+            else:
+                i = rng.integers(len(self.pool_images))
+                img, label = self.pool_images[i], self.pool_labels[i]
+                img = synth.camera_effects(img, rng, float(rng.uniform(0.3, 1.0)))
+            preprocess_batch([img], self.spec, out=buf)
+            yield torch.from_numpy(buf[0].copy()), label
+
+
+def collate(batch):
+    """Stack images; concatenate labels the way CTC loss wants them."""
+    images = torch.stack([b[0] for b in batch])
+    targets = torch.tensor([c for b in batch for c in b[1]], dtype=torch.long)
+    lengths = torch.tensor([len(b[1]) for b in batch], dtype=torch.long)
+    return images, targets, lengths

@@ -1,0 +1,87 @@
+"""Export a trained LPRNet checkpoint to the TAO US ONNX contract.
+
+Input ``image_input`` [N,3,48,96] float32; outputs ``tf_op_layer_ArgMax`` [N,24] int32 and
+``tf_op_layer_Max`` [N,24] float32 (max softmax probability), as NVIDIA's TAO US LPRNet, so the
+file drops into DeepStream LPR configs; our model spec in ``metadata_props``. Opset 17.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..atomic import write_bytes
+from ..errors import ModelFileError
+from ..spec import ModelSpec
+
+OPSET = 17
+
+
+def load_checkpoint(path: str | os.PathLike):
+    """Rebuild the network and spec stored in a training checkpoint."""
+    import torch
+
+    from .model import LPRNet
+
+    try:
+        ck = torch.load(str(path), map_location="cpu", weights_only=False)
+        spec = ModelSpec.from_dict(ck["spec"])
+        net = LPRNet(spec.num_classes, tuple(ck["widths"]), ck["head"])
+        net.load_state_dict(ck["model"])
+    except FileNotFoundError:
+        raise ModelFileError(f"checkpoint {path} does not exist") from None
+    except (KeyError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint ({type(exc).__name__})") from None
+    return net.eval(), spec
+
+
+def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, check_images: Sequence[np.ndarray] = (),
+                simplify: bool = True) -> dict:
+    """Write the ONNX, simplified and checked; compare it with PyTorch on ``check_images``.
+
+    Returns the comparison numbers (argmax agreement, largest score difference).
+    """
+    import onnx
+    import torch
+
+    from ..onnx_spec import embed_spec
+    from ..preprocess import preprocess_batch
+    from .model import TaoHeads
+
+    net, spec = load_checkpoint(checkpoint)
+    heads = TaoHeads(net).eval()
+    buf = io.BytesIO()
+    dummy = torch.zeros(1, *spec.input_shape)
+    torch.onnx.export(heads, dummy, buf, input_names=[spec.input_name], output_names=list(spec.outputs),
+                      dynamic_axes={spec.input_name: {0: "batch"}, spec.outputs[0]: {0: "batch"},
+                                    spec.outputs[1]: {0: "batch"}},
+                      opset_version=OPSET, dynamo=False)
+    model = onnx.load_from_string(buf.getvalue())
+    if simplify:
+        import onnxsim
+
+        model, ok = onnxsim.simplify(model)
+        if not ok:
+            raise ModelFileError("onnxsim could not validate the simplified model")
+    model.producer_name = "lpr-edge"
+    embed_spec(model, spec)
+    onnx.checker.check_model(model, full_check=True)
+    data = model.SerializeToString()
+    report = {"images": 0, "argmax_equal": 1.0, "max_abs_diff": 0.0}
+    if len(check_images):
+        import onnxruntime as ort
+
+        x = preprocess_batch(list(check_images), spec)
+        with torch.no_grad():
+            t_idx, t_max = (v.numpy() for v in heads(torch.from_numpy(x)))
+        sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        o_idx, o_max = sess.run(list(spec.outputs), {spec.input_name: x})
+        report = {"images": len(x), "argmax_equal": float((o_idx == t_idx).mean()),
+                  "max_abs_diff": float(np.abs(o_max - t_max).max())}
+        if o_idx.dtype != np.int32:
+            raise ModelFileError(f"exported ArgMax is {o_idx.dtype}, the TAO contract needs int32")
+    write_bytes(out, data)
+    return report

@@ -1,0 +1,94 @@
+"""LPRNet as NVIDIA's model card describes it: a ResNet backbone whose stride is cut to 4 along
+the width, so a 3x48x96 crop becomes 24 character slices, each classified into a symbol or the
+CTC blank.
+
+Sized for edge devices and INT8: plain conv/BN/ReLU residual blocks (they fuse and quantise well
+in TensorRT), no LSTM (the sequence head is a 1x3 convolution over time steps).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ConvBN(nn.Sequential):
+    def __init__(self, cin: int, cout: int, k=3, stride=1, relu: bool = True):
+        kh, kw = (k, k) if isinstance(k, int) else k
+        layers = [nn.Conv2d(cin, cout, (kh, kw), stride, (kh // 2, kw // 2), bias=False), nn.BatchNorm2d(cout)]
+        if relu:
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block; a strided 1x1 projection when the shape changes."""
+
+    def __init__(self, cin: int, cout: int, stride=1):
+        super().__init__()
+        self.conv1 = ConvBN(cin, cout, 3, stride)
+        self.conv2 = ConvBN(cout, cout, 3, 1, relu=False)
+        self.short = None if (cin == cout and stride == 1) else ConvBN(cin, cout, 1, stride, relu=False)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        s = x if self.short is None else self.short(x)
+        return self.relu(self.conv2(self.conv1(x)) + s)
+
+
+class LPRNet(nn.Module):
+    """ResNet-style LPRNet. Input [N,3,48,96] in [0,1]; output logits [N,24,num_classes]."""
+
+    def __init__(self, num_classes: int = 36, widths=(32, 64, 128), head: int = 256):
+        super().__init__()
+        c1, c2, c3 = widths
+        self.stem = ConvBN(3, c1, 3, 2)                      # 24x48
+        self.stage1 = BasicBlock(c1, c1)                     # 24x48
+        self.stage2 = nn.Sequential(BasicBlock(c1, c2, 2), BasicBlock(c2, c2))          # 12x24
+        self.stage3 = nn.Sequential(BasicBlock(c2, c3, (2, 1)), BasicBlock(c3, c3))     # 6x24
+        self.collapse = ConvBN(c3, head, (6, 1))             # height 6 -> 1 (valid conv below)
+        self.collapse[0].padding = (0, 0)
+        self.context = ConvBN(head, head, (1, 3))            # neighbouring slices
+        self.dropout = nn.Dropout(0.1)
+        self.classifier = nn.Conv2d(head, num_classes, 1)
+
+    def forward(self, x):
+        x = self.stage3(self.stage2(self.stage1(self.stem(x))))
+        x = self.context(self.collapse(x))
+        x = self.classifier(self.dropout(x))                 # [N, C, 1, 24]
+        return x.squeeze(2).permute(0, 2, 1)                 # [N, 24, C]
+
+
+class TaoHeads(nn.Module):
+    """Wraps LPRNet with the TAO US export heads: softmax, then ArgMax (int32) and Max over classes."""
+
+    def __init__(self, net: LPRNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image_input):
+        probs = torch.softmax(self.net(image_input), dim=-1)
+        scores, idx = probs.max(dim=-1)
+        return idx.to(torch.int32), scores
+
+
+def count_macs(net: nn.Module, shape=(1, 3, 48, 96)) -> int:
+    """Multiply-accumulates of convolutions and linear layers for one input of ``shape``."""
+    macs = 0
+
+    def hook(mod, inp, out):
+        nonlocal macs
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+            macs += out.numel() * k
+        elif isinstance(mod, nn.Linear):
+            macs += out.numel() * mod.in_features
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        net(torch.zeros(shape))
+    net.train(was_training)
+    for h in hooks:
+        h.remove()
+    return macs

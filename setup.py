@@ -1,0 +1,35 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = {}
+exec((here / "lpr_edge" / "__init__.py").read_text(), version)
+
+setup(
+    name="lpr-edge",
+    version=version["__version__"],
+    description="Licence-plate recognition (LPRNet) on NVIDIA Jetson with TensorRT, and on any CPU with ONNX Runtime",
+    long_description=(here / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["lpr_edge", "lpr_edge.*"]),
+    package_data={"lpr_edge": ["models/*.onnx", "models/*.md", "models/*.json"]},
+    install_requires=[
+        "numpy>=1.22",
+        "opencv-python>=4.6",
+        "onnx>=1.14",
+        "onnxruntime>=1.16",
+        "onnxsim>=0.4.33",
+        "matplotlib>=3.5",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        # TensorRT itself comes from JetPack (python3-libnvinfer) or NVIDIA's packages.
+        "trt": ["pycuda>=2022.1"],
+        # Pinned: this version is the CPU build; an open range can pull a multi-GB CUDA build.
+        "train": ["torch==2.13.0", "font-fjallaone", "font-roboto", "pillow"],
+        "dev": ["pytest>=7"],
+    },
+    entry_points={"console_scripts": ["lpr-edge=lpr_edge.cli:main_exit"]},
+)

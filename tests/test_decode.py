@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from lpr_edge.decode import EMPTY, decode_argmax, decode_logits, decode_reference, greedy_ctc, max_softmax
+from lpr_edge.errors import InputError
+from lpr_edge.spec import US_CHARSET, ModelSpec
+
+from .conftest import toy_spec
+
+
+def assert_same(a, b):
+    assert [r.text for r in a] == [r.text for r in b]
+    np.testing.assert_allclose([r.confidence for r in a], [r.confidence for r in b], rtol=1e-5, atol=1e-12)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.char_confidences, y.char_confidences, rtol=1e-5)
+
+
+@pytest.mark.parametrize("blank", [0, 35])
+def test_logits_match_reference_loop(blank):
+    rng = np.random.default_rng(blank)
+    logits = (rng.normal(size=(200, 24, 36)) * 4).astype(np.float32)
+    logits[:, :, blank] += 3  # realistic: blanks common, so repeats and gaps occur
+    assert_same(decode_logits(logits, US_CHARSET, blank), decode_reference(logits, US_CHARSET, blank))
+
+
+@pytest.mark.parametrize("blank", [0, 35])
+@pytest.mark.parametrize("layout", ["NTC", "NCT"])
+def test_greedy_ctc_layouts_and_heads(blank, layout):
+    rng = np.random.default_rng(1)
+    logits = (rng.normal(size=(50, 24, 36)) * 3).astype(np.float32)
+    expect = decode_reference(logits, US_CHARSET, blank)
+    spec = ModelSpec(output_kind="logits", outputs=("y",), logits_layout=layout, blank=blank)
+    arr = logits if layout == "NTC" else logits.transpose(0, 2, 1).copy()
+    assert_same(greedy_ctc({"y": arr}, spec), expect)
+    idx, prob = max_softmax(logits)
+    heads = ModelSpec(blank=blank)
+    assert_same(greedy_ctc({"tf_op_layer_ArgMax": idx.astype(np.int32), "tf_op_layer_Max": prob}, heads), expect)
+
+
+def test_collapse_rules_and_confidence():
+    # classes: A=0 B=1 C=2 blank=3
+    idx = np.array([[0, 0, 3, 0, 1, 1, 3, 3], [3] * 8, [2, 3, 3, 3, 3, 3, 3, 3]])
+    sc = np.full(idx.shape, 0.5)
+    sc[0, 0] = 0.9
+    res = decode_argmax(idx, sc, "ABC", 3)
+    assert res[0].text == "AAB" and res[0].char_confidences == (0.9, 0.5, 0.5)
+    assert res[0].confidence == pytest.approx(0.9 * 0.5 * 0.5)
+    assert res[1] == EMPTY and res[1].confidence == 0.0
+    assert res[2].text == "C"
+    short = decode_argmax(idx, sc, "ABC", 3, min_length=2)
+    assert [r.text for r in short] == ["AAB", "", ""]  # aligned with the input, never dropped
+
+
+def test_bad_outputs_are_clear():
+    with pytest.raises(InputError, match="classes but charset"):
+        decode_logits(np.zeros((1, 8, 5)), "ABC", 3)
+    with pytest.raises(InputError, match="out of range"):
+        decode_argmax(np.array([[7]]), np.array([[1.0]]), "ABC", 3)
+    with pytest.raises(InputError, match="lack"):
+        greedy_ctc({"other": np.zeros((1, 4, 8))}, toy_spec())

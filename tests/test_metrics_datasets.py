@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from lpr_edge.datasets import load_dataset, load_images, read_image, split
+from lpr_edge.errors import DatasetError
+from lpr_edge.metrics import levenshtein, score
+
+from .conftest import US_DATA, need
+
+
+def test_levenshtein_and_score():
+    assert levenshtein("ABC123", "ABC123") == 0
+    assert levenshtein("ABC123", "AB123") == 1
+    assert levenshtein("", "ABC") == 3
+    acc = score(["ABC123", "AB123", "XYZ"], ["ABC123", "ABC123", "A"])
+    assert acc.plates == 3 and acc.perfect_match == pytest.approx(1 / 3)
+    # distances 0 + 1 + 3 over 6 + 6 + 1 label characters
+    assert acc.per_char_match == pytest.approx(1 - 4 / 13)
+    assert score(["WRONGWRONG"], ["A"]).per_char_match == 0.0  # floored
+    assert [e[1:] for e in acc.errors] == [("ABC123", "AB123"), ("A", "XYZ")]
+
+
+def write_png(path, value=128):
+    import cv2
+
+    cv2.imwrite(str(path), np.full((20, 40, 3), value, np.uint8))
+
+
+def test_labels_csv_rules(tmp_path):
+    write_png(tmp_path / "a.png")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    (tmp_path / "labels.csv").write_text(
+        "file,text,note\na.png,ABC123,\nmissing.png,XYZ,\na.png,,\n,ABC,\nbad.png,BAD1,\na.png,0,label suspect\n",
+        encoding="utf-8")
+    ds = load_dataset(tmp_path)
+    assert [s.text for s in ds] == ["ABC123", "BAD1"]
+    assert len(ds.skipped) == 4 and any("image missing" in m for m in ds.skipped)
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+        images, kept, skipped = load_images(ds.samples)
+    assert len(images) == 1 and kept[0].text == "ABC123"
+    with pytest.raises(DatasetError, match="cannot be decoded"):
+        load_images(ds.samples, skip_unreadable=False)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"name,label\nx.png,A\n", "needs a header"),
+    (b"file,text\n\xff\xfe\x00bad", "not UTF-8"),
+    (b"", "needs a header"),
+])
+def test_bad_labels_csv(tmp_path, content, message):
+    (tmp_path / "labels.csv").write_bytes(content)
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(tmp_path)
+
+
+def test_folder_of_named_images(tmp_path):
+    write_png(tmp_path / "ABC123_1.png")
+    write_png(tmp_path / "xyz9-front.jpg")
+    (tmp_path / "notes.txt").write_text("x")
+    assert sorted(s.text for s in load_dataset(tmp_path)) == ["ABC123", "XYZ9"]
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_dataset(tmp_path / "nope")
+    with pytest.raises(DatasetError, match="does not exist"):
+        read_image(tmp_path / "nope.png")
+
+
+def test_us_split_is_fixed_stratified_and_leak_free():
+    ds = load_dataset(need(US_DATA))
+    assert all("suspect" not in s.note for s in ds)
+    train, val = split(ds.samples)
+    train2, val2 = split(ds.samples)
+    assert [s.path for s in val] == [s.path for s in val2]
+    assert 0.15 < len(val) / len(ds) < 0.25
+    assert not {s.text for s in train} & {s.text for s in val}
+    assert len({s.group for s in val}) > 40  # most states appear in validation
