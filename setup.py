@@ -1,14 +1,15 @@
 from pathlib import Path
 
+import re
+
 from setuptools import find_packages, setup
 
 here = Path(__file__).parent
-version = {}
-exec((here / "lpr_edge" / "__init__.py").read_text(), version)
+VERSION = re.search(r'^__version__ = "([^"]+)"', (here / "lpr_edge" / "__init__.py").read_text(), re.M).group(1)
 
 setup(
     name="lpr-edge",
-    version=version["__version__"],
+    version=VERSION,
     description="Licence-plate recognition (LPRNet) on NVIDIA Jetson with TensorRT, and on any CPU with ONNX Runtime",
     long_description=(here / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",

@@ -48,9 +48,10 @@ def max_softmax(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     logits = np.asarray(logits, dtype=np.float32)
     idx = logits.argmax(axis=-1)
     peak = np.take_along_axis(logits, idx[..., None], axis=-1)
-    # max softmax = exp(0) / sum(exp(l - max))
-    prob = 1.0 / np.exp(logits - peak).sum(axis=-1)
-    return idx, prob
+    # max softmax = exp(0) / sum(exp(l - max)); one temporary, exponentiated in place
+    shifted = logits - peak
+    np.exp(shifted, out=shifted)
+    return idx, 1.0 / shifted.sum(axis=-1)
 
 
 def decode_argmax(indices: np.ndarray, scores: np.ndarray, charset: str, blank: int,
@@ -61,7 +62,7 @@ def decode_argmax(indices: np.ndarray, scores: np.ndarray, charset: str, blank: 
     list stays aligned with the input; nothing is dropped silently.
     """
     indices = np.asarray(indices)
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(scores)
     if indices.ndim != 2 or indices.shape != scores.shape:
         raise InputError(f"indices {indices.shape} and scores {scores.shape} must both be [N, T]")
     n = indices.shape[0]
@@ -75,17 +76,20 @@ def decode_argmax(indices: np.ndarray, scores: np.ndarray, charset: str, blank: 
     rows, cols = np.nonzero(keep)                        # row-major: plates in order, steps in order
     kept_scores = scores[rows, cols]
     counts = np.bincount(rows, minlength=n)
-    log_conf = np.bincount(rows, weights=np.log(np.maximum(kept_scores, 1e-30)), minlength=n)
+    log_conf = np.bincount(rows, weights=np.log(np.maximum(kept_scores, 1e-30), dtype=np.float64), minlength=n)
     conf = np.where(counts > 0, np.exp(log_conf), 0.0)
-    symbols = table[indices[rows, cols]]
-    bounds = np.concatenate([[0], np.cumsum(counts)])
+    # Every symbol is one character, so one joined string sliced per plate gives all texts.
+    text = "".join(table[indices[rows, cols]].tolist())
+    char_conf = kept_scores.tolist()
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    conf_list = conf.tolist()
     results = []
     for i in range(n):  # only string assembly per plate; all per-step work is above
         a, b = bounds[i], bounds[i + 1]
-        if b - a < min_length or a == b:
+        if b - a < max(min_length, 1):
             results.append(EMPTY)
-            continue
-        results.append(PlateResult("".join(symbols[a:b]), float(conf[i]), tuple(kept_scores[a:b].tolist())))
+        else:
+            results.append(PlateResult(text[a:b], conf_list[i], tuple(char_conf[a:b])))
     return results
 
 

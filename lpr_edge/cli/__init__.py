@@ -16,6 +16,8 @@ from ..errors import LprEdgeError
 VERBS = {
     "recognize": "recognize",
     "eval": "evaluate",
+    "bench": "bench",
+    "calibrate": "calibrate",
     "train": "train",
     "export": "export",
     "info": "info",

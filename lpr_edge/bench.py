@@ -1,0 +1,238 @@
+"""Latency and accuracy harness behind ``lpr-edge bench``.
+
+Latency is measured end to end through :class:`~lpr_edge.Recognizer` (crops in, strings out) per
+batch size, split into stages; "compute" is the model alone (ONNX Runtime ``run`` or the
+TensorRT enqueue-to-sync time on CUDA events), which is what trtexec reports. Accuracy is scored
+on a labelled set; several models are compared side by side against the most precise one.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .datasets import Sample, load_images
+from .environment import collect
+from .evaluation import evaluate
+
+PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
+
+
+@dataclass
+class BenchConfig:
+    """What to measure."""
+
+    batches: Sequence[int] = (1, 8, 32)
+    warmup: int = 3
+    iters: int | None = None
+    seconds: float | None = None
+    backend: str = "auto"
+    preset: str | None = None
+    threads: int = 0
+    progress: bool = False
+
+
+@dataclass
+class SampleSet:
+    """Crops to time with, and (optionally) labelled samples to score."""
+
+    name: str
+    images: list[np.ndarray]
+    samples: list[Sample] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+
+def synthetic_sample_set(n: int = 64, seed: int = 7) -> SampleSet:
+    """The built-in sample set: ``n`` synthetic US-style plates with camera effects."""
+    from . import synth
+
+    plates = synth.generate(n, seed=seed)
+    return SampleSet(f"synthetic ({n} plates, seed {seed})", [p.image for p in plates],
+                     labels=[p.text for p in plates])
+
+
+def dataset_sample_set(name: str, samples: Sequence[Sample]) -> SampleSet:
+    images, kept, _ = load_images(samples)
+    return SampleSet(name, images, list(kept), [s.text for s in kept])
+
+
+def stats(values_ms: Sequence[float]) -> dict:
+    v = np.asarray(values_ms, np.float64)
+    return {"mean": float(v.mean()), "p50": float(np.percentile(v, 50)), "p90": float(np.percentile(v, 90)),
+            "p99": float(np.percentile(v, 99)), "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
+
+
+def time_batches(rec, images: Sequence[np.ndarray], cfg: BenchConfig, bar=None) -> list[dict]:
+    """Latency of ``rec`` per batch size: end to end, per stage, per plate, throughput."""
+    rows = []
+    for b in cfg.batches:
+        crops = [images[i % len(images)] for i in range(b)]
+        for _ in range(cfg.warmup):
+            rec.recognize_batch(crops)
+        total, stages = [], {}
+        deadline = time.perf_counter() + cfg.seconds if cfg.seconds else None
+        n_iters = cfg.iters or (10_000_000 if deadline else 20)
+        for i in range(n_iters):
+            t = time.perf_counter()
+            rec.recognize_batch(crops)
+            total.append((time.perf_counter() - t) * 1e3)
+            for k, v in rec.last_timings.items():
+                stages.setdefault(k, []).append(v)
+            if deadline and time.perf_counter() > deadline and i >= 2:
+                break
+        e2e = stats(total)
+        compute_key = "compute" if "compute" in stages else "infer"
+        rows.append({
+            "batch": b,
+            "end_to_end_ms": e2e,
+            "compute_ms": stats(stages[compute_key]),
+            "per_plate_ms": {k: v / b for k, v in e2e.items() if k != "n"},
+            "throughput_plates_s": b / (e2e["p50"] / 1e3),
+            "stages_ms_p50": {k: float(np.median(v)) for k, v in stages.items() if k != "backend"},
+        })
+        if bar is not None:
+            bar.update(1)
+    return rows
+
+
+def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: BenchConfig) -> dict:
+    """Benchmark every model on the same crops; returns the full report as a dict."""
+    from .recognizer import Recognizer
+
+    bar = None
+    if cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(models) * len(cfg.batches), desc="benchmarking", unit="run", leave=False)
+    results, readings = [], []
+    for model in models:
+        with Recognizer(model, cfg.backend, preset=cfg.preset, max_batch=max(cfg.batches), threads=cfg.threads) as rec:
+            entry = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
+                     "spec": rec.spec.name, "latency": time_batches(rec, sample_set.images, cfg, bar)}
+            if sample_set.labels:
+                if sample_set.samples:
+                    report = evaluate(rec, sample_set.samples)
+                    preds = [r.text for r in report.results]
+                    acc = report.accuracy
+                else:
+                    from .metrics import score
+
+                    preds = [r.text for r in rec.recognize_batch(sample_set.images)]
+                    acc = score(preds, [rec.spec.normalise_label(t) for t in sample_set.labels])
+                entry["accuracy"] = {**acc.to_dict(),
+                                     "errors": [{"label": l, "prediction": p} for _, l, p in acc.errors[:50]]}
+                readings.append(preds)
+        results.append(entry)
+    if bar is not None:
+        bar.close()
+    if readings and len(results) > 1:
+        ref = min(range(len(results)), key=lambda i: PRECISION_ORDER.get(results[i]["precision"], 9))
+        for i, entry in enumerate(results):
+            entry["accuracy"]["reference"] = results[ref]["model"]
+            entry["accuracy"]["perfect_match_delta"] = (entry["accuracy"]["perfect_match"]
+                                                        - results[ref]["accuracy"]["perfect_match"])
+            entry["accuracy"]["agreement"] = float(np.mean([a == b for a, b in zip(readings[i], readings[ref])]))
+    return {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "samples": sample_set.name,
+            "environment": collect(full=any(r["backend"] == "tensorrt" for r in results)),
+            "config": {"batches": list(cfg.batches), "warmup": cfg.warmup, "iters": cfg.iters,
+                       "seconds": cfg.seconds, "threads": cfg.threads},
+            "results": results}
+
+
+# ---- reports ------------------------------------------------------------------------------
+
+def to_markdown(report: dict) -> str:
+    """The report as Markdown tables (latency per model and batch; accuracy side by side)."""
+    env = report["environment"]
+    lines = [f"# lpr-edge bench ({report['created']})", "",
+             f"Machine: {env.get('cpu')}; {env.get('platform')}; onnxruntime {env.get('onnxruntime')}; "
+             f"TensorRT {env.get('tensorrt') or 'absent'}" + (f"; GPU {env['cuda_device'].get('name')}"
+                                                            if env.get("cuda_device", {}).get("available") else ""),
+             f"Samples: {report['samples']}", "",
+             "Latency: end to end = crops in -> strings out (preprocess + model + decode); compute = the model alone.",
+             "",
+             "| model | backend | precision | batch | e2e p50 ms | e2e p90 ms | e2e p99 ms | compute p50 ms | ms/plate | plates/s | stages p50 ms |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in report["results"]:
+        for row in r["latency"]:
+            e, c = row["end_to_end_ms"], row["compute_ms"]
+            st = ", ".join(f"{k} {v:.2f}" for k, v in row["stages_ms_p50"].items())
+            lines.append(f"| {_short(r['model'])} | {r['backend']} | {r['precision']} | {row['batch']} | {e['p50']:.2f} "
+                         f"| {e['p90']:.2f} | {e['p99']:.2f} | {c['p50']:.2f} | {row['per_plate_ms']['p50']:.3f} "
+                         f"| {row['throughput_plates_s']:.0f} | {st} |")
+    if any("accuracy" in r for r in report["results"]):
+        lines += ["", "| model | precision | plates | perfect match | per-char match | delta vs reference | agreement |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for r in report["results"]:
+            a = r.get("accuracy")
+            if not a:
+                continue
+            delta = f"{a['perfect_match_delta'] * 100:+.2f} pt" if "perfect_match_delta" in a else "-"
+            agree = f"{a['agreement']:.2%}" if "agreement" in a else "-"
+            lines.append(f"| {_short(r['model'])} | {r['precision']} | {a['plates']} | {a['perfect_match']:.2%} "
+                         f"| {a['per_char_match']:.2%} | {delta} | {agree} |")
+    return "\n".join(lines) + "\n"
+
+
+def _short(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False)
+
+
+def plot(report: dict, out_path: str) -> None:
+    """Latency percentiles per plate and throughput against batch size, one line per model."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .atomic import write_bytes
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for r in report["results"]:
+        label = f"{_short(r['model'])} ({r['backend']}, {r['precision']})"
+        b = [row["batch"] for row in r["latency"]]
+        for pct, style in (("p50", "-o"), ("p90", "--"), ("p99", ":")):
+            ax1.plot(b, [row["end_to_end_ms"][pct] / row["batch"] for row in r["latency"]], style,
+                     label=f"{label} {pct}")
+        ax2.plot(b, [row["throughput_plates_s"] for row in r["latency"]], "-o", label=label)
+    ax1.set(xscale="log", yscale="log", xlabel="batch size", ylabel="end-to-end ms per plate",
+            title="Latency per plate")
+    ax2.set(xscale="log", xlabel="batch size", ylabel="plates / s (p50)", title="Throughput")
+    for ax in (ax1, ax2):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"lpr-edge bench: {report['environment'].get('cpu')}", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    write_bytes(out_path, buf.getvalue())
+
+
+def terminal_table(report: dict) -> str:
+    """A compact plain-text summary for the terminal."""
+    out = [f"samples: {report['samples']}   cpu: {report['environment'].get('cpu')}"]
+    out.append(f"{'model':<28}{'backend':<13}{'prec':<6}{'batch':>6}{'e2e p50':>10}{'p99':>9}{'compute':>9}"
+               f"{'plates/s':>10}")
+    for r in report["results"]:
+        for row in r["latency"]:
+            out.append(f"{_short(r['model'])[:27]:<28}{r['backend']:<13}{r['precision']:<6}{row['batch']:>6}"
+                       f"{row['end_to_end_ms']['p50']:>8.2f}ms{row['end_to_end_ms']['p99']:>7.2f}ms"
+                       f"{row['compute_ms']['p50']:>7.2f}ms{row['throughput_plates_s']:>10.0f}")
+    for r in report["results"]:
+        a = r.get("accuracy")
+        if a:
+            extra = (f"  delta {a['perfect_match_delta'] * 100:+.2f} pt  agreement {a['agreement']:.2%}"
+                     if "agreement" in a else "")
+            out.append(f"accuracy {_short(r['model'])} ({r['precision']}): {a['plates']} plates, perfect "
+                       f"{a['perfect_match']:.2%}, per-char {a['per_char_match']:.2%}{extra}")
+    return "\n".join(out)

@@ -1,0 +1,142 @@
+"""INT8 calibration on any machine: activation statistics with ONNX Runtime, a TensorRT-native
+calibration cache, and a Q/DQ ONNX made from that same cache.
+
+The cache is the single source of truth for INT8 scales: TensorRT 8.5/10.x read it through a
+calibrator; TensorRT 11 (and ONNX Runtime on the CPU) use the Q/DQ model made from it.
+Statistics come from ``onnxruntime.quantization``'s calibrators (entropy with 2048 bins and 128
+quantised levels, as TensorRT's EntropyCalibration2; max; percentile), not re-implemented here.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .atomic import write_bytes
+from .errors import InputError, ModelFileError
+from .preprocess import preprocess_batch
+from .spec import ModelSpec
+from .trt_cache import ALGORITHMS, CalibrationCache, check_names, version_code
+
+METHODS = tuple(ALGORITHMS)
+# Ops given Q/DQ in the INT8 model. The TAO heads (Softmax/ArgMax/ReduceMax) stay float so the
+# reported confidences keep full precision.
+QUANTIZED_OPS = ["Conv", "Add", "MaxPool", "AveragePool", "Concat", "Gemm", "MatMul", "GlobalAveragePool"]
+
+
+class _Reader:
+    """onnxruntime.quantization CalibrationDataReader over preprocessed batches."""
+
+    def __init__(self, batches: Iterable[np.ndarray], input_name: str):
+        self._it = iter(batches)
+        self._name = input_name
+
+    def get_next(self):
+        batch = next(self._it, None)
+        return None if batch is None else {self._name: batch}
+
+    def __iter__(self):  # newer ORT versions iterate readers
+        while (item := self.get_next()) is not None:
+            yield item
+
+
+def _batches(images: Sequence[np.ndarray], spec: ModelSpec, batch: int, progress: bool):
+    steps = range(0, len(images), batch)
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="collecting activation statistics", unit="batch", leave=False)
+    for i in steps:
+        yield preprocess_batch(images[i:i + batch], spec).copy()
+
+
+def collect_amax(onnx_path: str | os.PathLike, images: Sequence[np.ndarray], spec: ModelSpec, method: str = "entropy",
+                 batch: int = 32, percentile: float = 99.99, progress: bool = False) -> dict[str, float]:
+    """Symmetric dynamic range (amax) of every float tensor, from ONNX Runtime runs on ``images``."""
+    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
+
+    if method not in METHODS:
+        raise InputError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
+    if not images:
+        raise InputError("no calibration images; pass a folder of plate crops with --data")
+    options = {
+        "entropy": (CalibrationMethod.Entropy, {"symmetric": True, "num_bins": 2048, "num_quantized_bins": 128}),
+        "max": (CalibrationMethod.MinMax, {"symmetric": True}),
+        "percentile": (CalibrationMethod.Percentile, {"symmetric": True, "num_bins": 2048, "percentile": percentile}),
+    }[method]
+    # ONNX Runtime prints its progress to stdout; keep stdout clean for --json.
+    with tempfile.TemporaryDirectory(prefix="lpr-edge-calib.") as tmp, contextlib.redirect_stdout(sys.stderr):
+        calibrator = create_calibrator(Path(onnx_path), None, augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+                                       calibrate_method=options[0], extra_options=options[1])
+        calibrator.collect_data(_Reader(_batches(images, spec, batch, progress), spec.input_name))
+        ranges = calibrator.compute_data()
+    amax = {}
+    for name, data in ranges.data.items():
+        lo, hi = data.range_value
+        amax[name] = float(max(abs(float(np.asarray(lo).max())), abs(float(np.asarray(hi).max()))))
+    return amax
+
+
+def make_cache(amax: dict[str, float], trt_version: str, method: str) -> CalibrationCache:
+    """TensorRT cache of ``amax`` (scale = amax / 127) with the header for ``trt_version``."""
+    return CalibrationCache({k: v / 127.0 for k, v in amax.items()}, version_code(trt_version), ALGORITHMS[method])
+
+
+def float_tensor_names(model) -> set[str]:
+    """Graph inputs and node outputs (the names TensorRT's parser keeps)."""
+    names = {i.name for i in model.graph.input}
+    for node in model.graph.node:
+        names.update(o for o in node.output if o)
+    return names
+
+
+def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_path: str | os.PathLike,
+                   spec: ModelSpec | None = None) -> Path:
+    """Write a Q/DQ ONNX whose activation scales are the cache's, per-channel symmetric int8 weights.
+
+    Float weights keep a Q->DQ pair (``AddQDQPairToWeight``), the form TensorRT's explicit
+    quantization and ONNX Runtime both accept. The spec is embedded so the file works with
+    ``lpr-edge eval``.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorsData
+    from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
+    from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
+
+    from .onnx_spec import embed_spec, spec_from_model
+
+    model = load_model_with_shape_infer(Path(onnx_path))
+    check_names(cache, float_tensor_names(model), "calibration cache")
+    ranges = TensorsData(CalibrationMethod.MinMax, {
+        name: (np.float32(-s * 127.0), np.float32(s * 127.0)) for name, s in cache.scales.items()})
+    quantizer = QDQQuantizer(model, True, False, QuantType.QInt8, QuantType.QInt8, ranges, [], [], QUANTIZED_OPS,
+                             {"ActivationSymmetric": True, "WeightSymmetric": True, "AddQDQPairToWeight": True,
+                              "DedicatedQDQPair": False})
+    quantizer.quantize_model()
+    quantizer.model.topological_sort()
+    qmodel = quantizer.model.model
+    spec = spec or spec_from_model(model)
+    if spec is not None:
+        embed_spec(qmodel, spec)
+    try:
+        onnx.checker.check_model(qmodel)
+    except onnx.checker.ValidationError as exc:
+        raise ModelFileError(f"the Q/DQ model failed onnx.checker: {str(exc).splitlines()[0]}") from None
+    write_bytes(out_path, qmodel.SerializeToString())
+    return Path(out_path)
+
+
+def default_trt_version() -> str:
+    """The installed TensorRT's version, else 10.3 (JetPack 6)."""
+    try:
+        import tensorrt as trt
+
+        return trt.__version__
+    except Exception:
+        return "10.3.0"

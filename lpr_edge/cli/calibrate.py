@@ -1,0 +1,115 @@
+"""lpr-edge calibrate: INT8 scales for a model, as a TensorRT calibration cache and a Q/DQ ONNX.
+
+Runs anywhere (ONNX Runtime on the CPU). With a labelled --eval-data it reports FP32 against
+INT8 (the Q/DQ model run in ONNX Runtime): perfect-match, per-character and CPU speed.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..spec import PRESETS
+
+
+def add_parser(sub, name):
+    from ..calibrate import METHODS
+
+    p = sub.add_parser(name, help="INT8 calibration cache + Q/DQ ONNX (no GPU needed)", description=__doc__)
+    p.add_argument("--onnx", default=None, help="ONNX model (default: the bundled US model)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="spec preset for models without one")
+    p.add_argument("--data", default="synthetic",
+                   help="folder of plate crops (labelled or not), or 'synthetic' for generated plates")
+    p.add_argument("--split", choices=("all", "val", "train"), default="all", help="side of the fixed split of --data")
+    p.add_argument("--method", choices=METHODS, default="entropy")
+    p.add_argument("--samples", type=int, default=512, help="at most this many calibration crops")
+    p.add_argument("--trt-version", default=None, help="version for the cache header (default: installed TensorRT, else 10.3.0)")
+    p.add_argument("--cache", default=None, help="output cache (default calibration/<model>.cache)")
+    p.add_argument("--qdq", default=None, help="output Q/DQ ONNX (default calibration/<model>.qdq.onnx)")
+    p.add_argument("--from-cache", default=None, help="skip statistics: make the Q/DQ ONNX from this existing cache")
+    p.add_argument("--eval-data", default=None, help="labelled folder to compare FP32 and INT8 on")
+    p.add_argument("--eval-split", choices=("all", "val", "train"), default="all")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..calibrate import collect_amax, default_trt_version, make_cache, make_qdq_model
+    from ..errors import InputError
+    from ..onnx_spec import read_model_spec
+    from ..recognizer import bundled_model_path
+    from ..trt_cache import read_cache, write_cache
+    from .common import load_split
+
+    onnx_path = Path(args.onnx) if args.onnx else bundled_model_path()
+    spec = read_model_spec(onnx_path, preset_name=args.preset)
+    stem = onnx_path.name[:-5] if onnx_path.name.endswith(".onnx") else onnx_path.stem
+    cache_path = Path(args.cache or Path("calibration") / f"{stem}.cache")
+    qdq_path = Path(args.qdq or Path("calibration") / f"{stem}.qdq.onnx")
+    if args.samples < 1:
+        raise InputError("--samples must be at least 1")
+    report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path)}
+    if args.from_cache:
+        cache = read_cache(args.from_cache)
+        report["from_cache"] = args.from_cache
+    else:
+        images = _calibration_images(args, load_split)
+        amax = collect_amax(onnx_path, images, spec, args.method, progress=sys.stderr.isatty())
+        cache = make_cache(amax, args.trt_version or default_trt_version(), args.method)
+        write_cache(cache_path, cache)
+        report.update({"method": args.method, "images": len(images), "tensors": len(cache.scales),
+                       "header": cache.header})
+    make_qdq_model(onnx_path, cache, qdq_path, spec)
+    if args.eval_data:
+        report["comparison"] = compare(onnx_path, qdq_path, args.eval_data, args.eval_split, spec, load_split)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"wrote {cache_path if not args.from_cache else '(cache given)'} and {qdq_path}")
+        c = report.get("comparison")
+        if c:
+            for prec in ("fp32", "int8"):
+                r = c[prec]
+                print(f"  {prec}: perfect {r['perfect_match']:.2%}  per-char {r['per_char_match']:.2%}  "
+                      f"batch-32 compute p50 {r['batch32_ms']:.2f} ms")
+            print(f"  INT8 change: {c['perfect_match_delta_pt']:+.2f} pt perfect match; CPU speed-up {c['speedup']:.2f}x")
+    return 0
+
+
+def _calibration_images(args, load_split):
+    from ..datasets import load_images
+
+    if args.data == "synthetic":
+        from .. import synth
+
+        return [p.image for p in synth.generate(args.samples, seed=11)]
+    samples, _ = load_split(args.data, args.split)
+    images, _, _ = load_images(samples[: args.samples])
+    return images
+
+
+def compare(fp32_path, int8_path, data, split, spec, load_split) -> dict:
+    """Accuracy of both models on ``data`` and their batch-32 compute time on this CPU."""
+    import time
+
+    import numpy as np
+
+    from ..evaluation import evaluate
+    from ..recognizer import Recognizer
+
+    samples, _ = load_split(data, split)
+    out = {}
+    for prec, path in (("fp32", fp32_path), ("int8", int8_path)):
+        with Recognizer(path, spec=spec, max_batch=32) as rec:
+            report = evaluate(rec, samples)
+            crops = [rec.spec and np.zeros((48, 96, 3), np.uint8)] * 32
+            rec.recognize_batch(crops)
+            times = []
+            for _ in range(15):
+                rec.recognize_batch(crops)
+                times.append(rec.last_timings["infer"])
+            out[prec] = {**report.to_dict(), "batch32_ms": float(np.median(times)), "model": str(path)}
+    out["perfect_match_delta_pt"] = (out["int8"]["perfect_match"] - out["fp32"]["perfect_match"]) * 100
+    out["speedup"] = out["fp32"]["batch32_ms"] / out["int8"]["batch32_ms"]
+    out["data"] = f"{data} ({split})"
+    return out

@@ -1,0 +1,138 @@
+"""Every TensorRT-version difference lpr-edge cares about, in one place.
+
+Feature detection, not version strings (see shared reference, section 2.1):
+- TensorRT 8.5 / 10.x: precision builder flags (FP16/INT8) and IInt8EntropyCalibrator2 exist;
+  8.x needs the EXPLICIT_BATCH network flag for ONNX, 10.x ignores it.
+- TensorRT 11.x: no precision flags, no calibrators, no EXPLICIT_BATCH; every network is strongly
+  typed, so precision comes from the ONNX itself (FP16-converted ONNX, Q/DQ ONNX for INT8).
+The runtime API (named tensors, ``set_tensor_address``, ``execute_async_v3``) is the same on all.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BackendUnavailable
+
+INSTALL_HINT = ("install TensorRT's Python bindings: on Jetson `sudo apt install python3-libnvinfer` (JetPack), "
+                "on a desktop `pip install tensorrt`; `lpr-edge calibrate` works without it")
+
+
+def import_tensorrt():
+    """The ``tensorrt`` module, or BackendUnavailable saying what to install."""
+    try:
+        return importlib.import_module("tensorrt")
+    except Exception as exc:
+        raise BackendUnavailable(f"TensorRT is not available ({type(exc).__name__}: {exc}); {INSTALL_HINT}") from None
+
+
+@dataclass(frozen=True)
+class TrtFeatures:
+    """What the imported TensorRT offers."""
+
+    version: str
+    precision_flags: bool      # BuilderFlag.FP16 / INT8 (8.x, 10.x)
+    calibrators: bool          # IInt8EntropyCalibrator2 & config.int8_calibrator (8.x, 10.x)
+    explicit_batch_flag: bool  # NetworkDefinitionCreationFlag.EXPLICIT_BATCH still defined
+    calibration_profile: bool  # config.set_calibration_profile (8.x, 10.x)
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def implicit_int8(self) -> bool:
+        """INT8 through builder flag + calibrator reading our cache (TensorRT 8.5 / 10.x)."""
+        return self.precision_flags and self.calibrators
+
+
+def features(trt: Any) -> TrtFeatures:
+    flags = getattr(trt, "BuilderFlag", None)
+    return TrtFeatures(
+        version=str(getattr(trt, "__version__", "0")),
+        precision_flags=flags is not None and hasattr(flags, "FP16") and hasattr(flags, "INT8"),
+        calibrators=hasattr(trt, "IInt8EntropyCalibrator2"),
+        explicit_batch_flag=hasattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH"),
+        calibration_profile=hasattr(trt.IBuilderConfig, "set_calibration_profile"),
+    )
+
+
+def create_network(trt: Any, builder: Any, feats: TrtFeatures):
+    """An explicit-batch network: the flag on 8.x (required for ONNX), nothing on 10.x (ignored)
+    and 11.x (gone; networks are strongly typed there)."""
+    flags = 0
+    if feats.explicit_batch_flag and feats.major < 10:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    return builder.create_network(flags)
+
+
+def plan_precision(feats: TrtFeatures, precision: str) -> str:
+    """How a precision is reached on this TensorRT.
+
+    ``flags``: weakly typed network + FP16/INT8 builder flags (INT8 scales from our calibrator);
+    ``fp16-onnx``: strongly typed build of an FP16-converted ONNX;
+    ``qdq``: strongly typed build of the Q/DQ ONNX made from our cache;
+    ``fp32``: plain build.
+    """
+    if precision == "fp32":
+        return "fp32"
+    if precision == "fp16":
+        return "flags" if feats.precision_flags else "fp16-onnx"
+    if precision == "int8":
+        return "flags" if feats.implicit_int8 else "qdq"
+    raise ValueError(f"unknown precision {precision!r}")
+
+
+def set_precision_flags(trt: Any, config: Any, precision: str, calibrator: Any = None, profile: Any = None,
+                        feats: TrtFeatures | None = None) -> None:
+    """Builder flags for the ``flags`` plan (TensorRT 8.5 / 10.x only)."""
+    config.set_flag(trt.BuilderFlag.FP16)  # INT8 builds keep FP16 for layers without scales
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+        config.int8_calibrator = calibrator
+        if profile is not None and feats is not None and feats.calibration_profile:
+            config.set_calibration_profile(profile)
+
+
+def make_calibrator(trt: Any, cache_bytes: bytes | None, batches=None, input_name: str = "", on_write=None):
+    """An IInt8EntropyCalibrator2 that serves our cache, or calibrates from ``batches`` when none.
+
+    ``batches`` yields (device_pointer, batch_size) pairs already copied to the GPU;
+    ``on_write(bytes)`` receives the cache TensorRT produces when it calibrated itself.
+    """
+
+    class CacheCalibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self):
+            trt.IInt8EntropyCalibrator2.__init__(self)  # the bindings need the explicit base call
+            self._cache = cache_bytes
+            self._batches = iter(batches or ())
+            self._batch_size = 1
+
+        def get_batch_size(self):
+            return self._batch_size
+
+        def get_batch(self, names):
+            item = next(self._batches, None)
+            if item is None:
+                return None
+            pointer, self._batch_size = item
+            return [int(pointer)]
+
+        def read_calibration_cache(self):
+            return self._cache
+
+        def write_calibration_cache(self, cache):
+            self._cache = bytes(cache)
+            if on_write is not None:
+                on_write(self._cache)
+
+    return CacheCalibrator()
+
+
+def num_dla_cores(trt: Any) -> int:
+    """DLA cores of this device (0 off Jetson AGX/NX), read through a builder."""
+    try:
+        return int(trt.Builder(trt.Logger(trt.Logger.ERROR)).num_DLA_cores)
+    except Exception:
+        return 0

@@ -1,0 +1,112 @@
+"""Engine builder against TensorRT 8.5 / 10.3 / 11.4 test doubles, then the engines run."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from lpr_edge import Recognizer
+from lpr_edge.calibrate import collect_amax, make_cache
+from lpr_edge.engine_builder import BuildOptions, build_engine
+from lpr_edge.engine_manifest import read_manifest
+from lpr_edge.errors import BackendUnavailable, InputError, ModelFileError
+from lpr_edge.trt_cache import write_cache
+
+from . import fakes
+from .conftest import build_toy_model, toy_crop, toy_spec
+
+BANDS = ["A", "A", "", "B", "C", "C", "", "A"]
+
+
+@pytest.fixture
+def toy(tmp_path):
+    spec = toy_spec("argmax_max")
+    path = tmp_path / "toy.onnx"
+    onnx.save(build_toy_model(spec), path)
+    return path, spec
+
+
+def toy_cache(path, spec, out):
+    crops = [toy_crop(p, spec) for p in (BANDS, ["A"] * 8, ["B", "C"] * 4, [""] * 8)]
+    write_cache(out, make_cache(collect_amax(path, crops, spec, "max"), "10.3", "max"))
+    return out
+
+
+def build(tmp_path, path, **kw):
+    opts = BuildOptions(out_dir=str(tmp_path / "engines"), timing_cache=str(tmp_path / "timing.cache"), **kw)
+    return build_engine(path, opts, say=lambda m: None)
+
+
+@pytest.mark.parametrize("version, explicit_flag", [("8.5.2", 1), ("10.3.0", 0), ("11.4.0", 0)])
+def test_fp16_per_version(monkeypatch, tmp_path, toy, version, explicit_flag):
+    trt, cuda = fakes.install(monkeypatch, version)
+    engine, manifest = build(tmp_path, toy[0], precision="fp16", batch=(1, 4, 8))
+    assert ("create_network", explicit_flag) in trt.calls
+    build_call = [c for c in trt.calls if c[0] == "build"][0]
+    if version.startswith("11"):
+        assert ("set_flag", "FP16") not in trt.calls and build_call[1] == []  # strongly typed: no flags
+        model = onnx.load_from_string(engine.read_bytes().split(b"\n", 1)[1])
+        assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    else:
+        assert ("set_flag", "FP16") in trt.calls and "INT8" not in build_call[1]
+    assert engine.name == f"toy.fp16.trt{version}.fake-gpu.engine"
+    assert manifest.profile == (1, 4, 8) and manifest.trt_version == version and manifest.compute_capability == "8.7"
+    m = read_manifest(engine)
+    assert m.spec == toy[1] and m.onnx_sha256 and m.precision == "fp16"
+    assert (tmp_path / "timing.cache").read_bytes() == b"fake-timing-cache"
+    with Recognizer(engine, max_batch=16) as rec:
+        assert rec.backend_name == "tensorrt" and rec.max_batch == 8  # capped by the profile
+        texts = [r.text for r in rec.recognize_batch([toy_crop(BANDS, toy[1])] * 11)]
+    assert texts == ["ABCA"] * 11  # 11 crops chunked to the profile's max of 8
+
+
+@pytest.mark.parametrize("version", ["8.5.2", "10.3.0", "11.4.0"])
+def test_int8_from_cache_per_version(monkeypatch, tmp_path, toy, version):
+    trt, cuda = fakes.install(monkeypatch, version)
+    cache = toy_cache(*toy, tmp_path / "toy.cache")
+    engine, manifest = build(tmp_path, toy[0], precision="int8", calib_cache=str(cache))
+    build_call = [c for c in trt.calls if c[0] == "build"][0]
+    if version.startswith("11"):
+        assert build_call == ("build", [], True)  # Q/DQ ONNX, strongly typed, no flags
+        assert manifest.extra["plan"] == "qdq"
+    else:
+        assert build_call == ("build", ["FP16", "INT8"], False)
+        calib = [c[1] for c in trt.calls if c[0] == "config.int8_calibrator"][0]
+        assert calib.read_calibration_cache() == cache.read_bytes()
+        assert any(c[0] == "set_calibration_profile" for c in trt.calls)
+    assert manifest.cache_sha256
+    with Recognizer(engine) as rec:
+        assert rec.recognize(toy_crop(BANDS, toy[1])).text == "ABCA"
+
+
+def test_int8_calibrates_on_gpu_without_cache(monkeypatch, tmp_path, toy):
+    trt, cuda = fakes.install(monkeypatch, "10.3.0")
+    crops = [toy_crop(BANDS, toy[1])] * 10
+    engine, _ = build(tmp_path, toy[0], precision="int8", calib_data=crops, batch=(1, 4, 8),
+                      cache_out=str(tmp_path / "made.cache"))
+    assert (tmp_path / "made.cache").read_bytes().startswith(b"TRT-")
+    assert [e[1] for e in cuda.log if e[0] == "htod"] == [4 * 3 * 16 * 32 * 4] * 3  # 3 batches of opt=4 rows
+
+
+def test_builder_errors(monkeypatch, tmp_path, toy):
+    with pytest.raises(InputError, match="INT8 needs scales"):
+        build(tmp_path, toy[0], precision="int8")
+    with pytest.raises(InputError, match="MIN <= OPT <= MAX"):
+        build(tmp_path, toy[0], batch=(4, 2, 8))
+    monkeypatch.setitem(__import__("sys").modules, "tensorrt", None)
+    with pytest.raises(BackendUnavailable, match="python3-libnvinfer"):
+        build(tmp_path, toy[0])
+    fakes.install(monkeypatch, "10.3.0")
+    with pytest.raises(InputError, match="0 DLA core"):
+        build(tmp_path, toy[0], dla_core=0)
+    other = tmp_path / "other.cache"
+    other.write_text("TRT-100300-EntropyCalibration2\nsome_other_tensor: 3c010204\n")
+    with pytest.raises(ModelFileError, match="made for another model"):
+        build(tmp_path, toy[0], precision="int8", calib_cache=str(other))
+
+
+def test_dla_with_gpu_fallback(monkeypatch, tmp_path, toy):
+    trt, _ = fakes.install(monkeypatch, "10.3.0", dla_cores=2)
+    engine, manifest = build(tmp_path, toy[0], precision="fp16", dla_core=1, gpu_fallback=True)
+    assert ("config.default_device_type", "DLA") in trt.calls and ("config.DLA_core", 1) in trt.calls
+    assert ("set_flag", "GPU_FALLBACK") in trt.calls and manifest.dla_core == 1
