@@ -18,8 +18,10 @@ VERBS = {
     "eval": "evaluate",
     "bench": "bench",
     "calibrate": "calibrate",
+    "build": "build",
     "train": "train",
     "export": "export",
+    "convert": "convert",
     "info": "info",
 }
 

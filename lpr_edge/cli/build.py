@@ -1,0 +1,63 @@
+"""lpr-edge build: ONNX in, TensorRT engine (+ JSON manifest) out, on TensorRT 8.5, 10.x and 11.x.
+
+Needs TensorRT (Jetson or an NVIDIA GPU). INT8 scales come from a calibration cache made by
+``lpr-edge calibrate`` (any machine), or from --calib-data crops calibrated during the build.
+"""
+from __future__ import annotations
+
+from ..spec import PRESETS
+
+
+def _profile(text: str) -> tuple[int, int, int]:
+    from . import UsageError
+
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise UsageError(f"lpr-edge build: --batch takes MIN,OPT,MAX (e.g. 1,8,32), got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def add_parser(sub, name):
+    p = sub.add_parser(name, help="build a TensorRT engine (FP16/INT8)", description=__doc__)
+    p.add_argument("--onnx", default=None, help="ONNX model (default: the bundled US model)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="spec preset for models without one")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--fp16", dest="precision", action="store_const", const="fp16", help="FP16 engine (default)")
+    g.add_argument("--int8", dest="precision", action="store_const", const="int8", help="INT8 engine")
+    g.add_argument("--fp32", dest="precision", action="store_const", const="fp32", help="FP32 engine")
+    c = p.add_mutually_exclusive_group()
+    c.add_argument("--calib-cache", default=None, help="TensorRT calibration cache from lpr-edge calibrate")
+    c.add_argument("--calib-data", default=None, help="folder of crops to calibrate on during the build")
+    p.add_argument("--calib-samples", type=int, default=512)
+    p.add_argument("--batch", default="1,8,32", help="optimisation profile MIN,OPT,MAX (default 1,8,32)")
+    p.add_argument("--workspace", type=int, default=1024, help="builder workspace in MB")
+    p.add_argument("--dla", type=int, default=None, metavar="CORE", help="build for this DLA core (Jetson)")
+    p.add_argument("--gpu-fallback", action="store_true", help="with --dla: run unsupported layers on the GPU")
+    p.add_argument("--timing-cache", default=None, help="timing cache file to load and update")
+    p.add_argument("--out", default="engines", help="output folder (default engines/)")
+    p.add_argument("--no-simplify", action="store_true", help="skip onnxsim")
+    p.set_defaults(run=run, precision="fp16")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..engine_builder import BuildOptions, build_engine
+    from ..recognizer import bundled_model_path
+
+    onnx_path = Path(args.onnx) if args.onnx else bundled_model_path()
+    calib_data = None
+    if args.calib_data:
+        from ..datasets import load_dataset, load_images
+
+        calib_data, _, _ = load_images(load_dataset(args.calib_data, labelled=False).samples[: args.calib_samples])
+    opts = BuildOptions(precision=args.precision, calib_cache=args.calib_cache, calib_data=calib_data,
+                        batch=_profile(args.batch), workspace_mb=args.workspace, dla_core=args.dla,
+                        gpu_fallback=args.gpu_fallback, timing_cache=args.timing_cache, out_dir=args.out,
+                        simplify=not args.no_simplify)
+    engine, manifest = build_engine(onnx_path, opts, preset=args.preset)
+    print(engine)
+    return 0

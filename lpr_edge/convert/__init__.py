@@ -1,0 +1,1 @@
+"""Converters that turn other projects' checkpoints into deployable ONNX with an lpr-edge spec."""

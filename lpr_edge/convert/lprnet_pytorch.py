@@ -1,0 +1,149 @@
+"""sirius-ai/LPRNet_Pytorch checkpoints -> ONNX (input ``data`` [N,3,24,94] BGR, logits [N,68,18]).
+
+The network is written here from the LPRNet paper and the checkpoint's tensor names (no code is
+taken from that repository). Two deliberate changes from the original forward pass:
+- its ``MaxPool3d`` over a 4-D tensor pools the channel axis too (kernel 1, stride s), which
+  exports badly; here it is a strided channel slice followed by ``MaxPool2d`` (same numbers);
+- the global-context normalisation divides each feature map by its mean square taken over the
+  whole batch, so a plate's result depends on its batch-mates; here the mean is per sample.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import write_bytes
+from ..errors import ModelFileError
+from ..spec import preset
+
+OPSET = 17
+
+
+def _build_net():
+    import torch
+    from torch import nn
+
+    class SmallBasicBlock(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            mid = cout // 4
+            self.block = nn.Sequential(
+                nn.Conv2d(cin, mid, 1), nn.ReLU(),
+                nn.Conv2d(mid, mid, (3, 1), padding=(1, 0)), nn.ReLU(),
+                nn.Conv2d(mid, mid, (1, 3), padding=(0, 1)), nn.ReLU(),
+                nn.Conv2d(mid, cout, 1))
+
+        def forward(self, x):
+            return self.block(x)
+
+    class ChannelStridePool(nn.Module):
+        """MaxPool3d((1,3,3), stride=(sc, sh, sw)) on [N,C,H,W] == channel slice ::sc then MaxPool2d."""
+
+        def __init__(self, sc, sh, sw):
+            super().__init__()
+            self.sc = sc
+            self.pool = nn.MaxPool2d(3, (sh, sw))
+
+        def forward(self, x):
+            return self.pool(x[:, ::self.sc] if self.sc > 1 else x)
+
+    class LPRNetPytorch(nn.Module):
+        KEEP = (2, 6, 13, 22)  # backbone outputs feeding the global context
+
+        def __init__(self, num_classes=68):
+            super().__init__()
+            self.backbone = nn.Sequential(
+                nn.Conv2d(3, 64, 3), nn.BatchNorm2d(64), nn.ReLU(),            # 0-2
+                ChannelStridePool(1, 1, 1),                                      # 3
+                SmallBasicBlock(64, 128), nn.BatchNorm2d(128), nn.ReLU(),        # 4-6
+                ChannelStridePool(2, 1, 2),                                      # 7
+                SmallBasicBlock(64, 256), nn.BatchNorm2d(256), nn.ReLU(),        # 8-10
+                SmallBasicBlock(256, 256), nn.BatchNorm2d(256), nn.ReLU(),       # 11-13
+                ChannelStridePool(4, 1, 2),                                      # 14
+                nn.Dropout(0.0),                                                 # 15
+                nn.Conv2d(64, 256, (1, 4)), nn.BatchNorm2d(256), nn.ReLU(),      # 16-18
+                nn.Dropout(0.0),                                                 # 19
+                nn.Conv2d(256, num_classes, (13, 1)), nn.BatchNorm2d(num_classes), nn.ReLU(),  # 20-22
+            )
+            self.container = nn.Sequential(nn.Conv2d(64 + 128 + 256 + num_classes, num_classes, 1))
+            self.pool5 = nn.AvgPool2d(5, 5)
+            self.pool_wide = nn.AvgPool2d((4, 10), (4, 2))
+
+        def forward(self, x):
+            kept = []
+            for i, layer in enumerate(self.backbone):
+                x = layer(x)
+                if i in self.KEEP:
+                    kept.append(x)
+            context = []
+            for i, f in enumerate(kept):
+                if i < 2:
+                    f = self.pool5(f)
+                elif i == 2:
+                    f = self.pool_wide(f)
+                f = f / (f * f).mean(dim=(1, 2, 3), keepdim=True)  # per sample (see module doc)
+                context.append(f)
+            x = self.container(torch.cat(context, 1))
+            return x.mean(dim=2)  # [N, classes, 18]
+
+    return LPRNetPytorch()
+
+
+def load_lprnet_pytorch(weights: str | os.PathLike):
+    """The network with the checkpoint's weights, in eval mode."""
+    import torch
+
+    p = Path(weights)
+    if not p.is_file():
+        raise ModelFileError(f"checkpoint {p} does not exist")
+    try:
+        state = torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelFileError(f"{p} is not a readable PyTorch checkpoint ({type(exc).__name__})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    net = _build_net()
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise ModelFileError(f"{p} is not an LPRNet_Pytorch checkpoint: {str(exc).splitlines()[0][:200]}") from None
+    return net.eval()
+
+
+def convert(weights: str | os.PathLike, out: str | os.PathLike, simplify: bool = True) -> Path:
+    """Write the ONNX (dynamic batch, opset 17, onnxsim-simplified, spec embedded, checked)."""
+    import onnx
+    import torch
+
+    from ..onnx_spec import embed_spec, validate_spec
+
+    spec = preset("lprnet-pytorch")
+    net = load_lprnet_pytorch(weights)
+    buf = io.BytesIO()
+    torch.onnx.export(net, torch.zeros(1, *spec.input_shape), buf, input_names=[spec.input_name],
+                      output_names=list(spec.outputs), opset_version=OPSET, dynamo=False,
+                      dynamic_axes={spec.input_name: {0: "batch"}, spec.outputs[0]: {0: "batch"}})
+    model = onnx.load_from_string(buf.getvalue())
+    if simplify:
+        import onnxsim
+
+        model, ok = onnxsim.simplify(model)
+        if not ok:
+            raise ModelFileError("onnxsim could not validate the simplified model")
+    model.producer_name = "lpr-edge convert lprnet-pytorch"
+    validate_spec(model, spec, "the converted model")
+    embed_spec(model, spec)
+    onnx.checker.check_model(model, full_check=True)
+    write_bytes(out, model.SerializeToString())
+    return Path(out)
+
+
+def torch_logits(weights: str | os.PathLike, batch: np.ndarray) -> np.ndarray:
+    """Logits of the PyTorch network on a preprocessed batch (for checking the export)."""
+    import torch
+
+    with torch.no_grad():
+        return load_lprnet_pytorch(weights)(torch.from_numpy(batch)).numpy()

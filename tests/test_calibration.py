@@ -1,0 +1,123 @@
+"""Calibration cache format, scales vs observed ranges, Q/DQ and FP16 models run in ONNX Runtime."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from lpr_edge.calibrate import collect_amax, entropy_amax, float_tensor_names, make_cache, make_qdq_model
+from lpr_edge.errors import ModelFileError
+from lpr_edge.onnx_prep import to_fp16
+from lpr_edge.onnx_spec import load_onnx, spec_from_model
+from lpr_edge.preprocess import preprocess_batch
+from lpr_edge.trt_cache import CalibrationCache, parse_cache, read_cache, scale_to_hex, version_code, write_cache
+
+from .conftest import build_toy_model, toy_crop, toy_spec
+
+# Lines of real TensorRT caches quoted in the shared reference (cuDLA-samples qat2ptq.cache, a TRT 8.4 cache).
+REAL_CACHE = """TRT-8600-EntropyCalibration2
+images: 3c00f9f4
+/model.0/act/Mul_output_0: 3e6c9314
+/model.1/act/Mul_output_0: 3e870ad0
+366: 0
+"""
+
+
+def test_parses_real_tensorrt_cache_lines():
+    cache = parse_cache(REAL_CACHE)
+    assert (cache.version_code, cache.algorithm) == (8600, "EntropyCalibration2")
+    assert cache.scales["images"] == pytest.approx(0.0078721, rel=1e-4)
+    assert cache.amax("images") == pytest.approx(0.99976, rel=1e-4)
+    assert cache.scales["366"] == 0.0
+    assert len(cache.scales) == 4
+
+
+def test_round_trip_and_hex_encoding(tmp_path):
+    assert scale_to_hex(parse_cache(REAL_CACHE).scales["images"]) == "3c00f9f4"  # big-endian float bits
+    assert scale_to_hex(0.0) == "0"
+    assert (version_code("8.5.2"), version_code("10.3"), version_code("11.4.0.106")) == (8502, 100300, 110400)
+    cache = CalibrationCache({"image_input": 1 / 127, "a/b:c": 0.5, "zero": 0.0}, 100300, "MinMaxCalibration")
+    write_cache(tmp_path / "c.cache", cache)
+    text = (tmp_path / "c.cache").read_text()
+    assert text.splitlines()[0] == "TRT-100300-MinMaxCalibration" and "zero: 0\n" in text
+    back = read_cache(tmp_path / "c.cache")
+    assert back.scales == pytest.approx(cache.scales) and back.header == cache.header
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"), (b"\x89PNG\x00\x01", "binary"), (b"hello\nworld\n", "not a TensorRT calibration cache"),
+    (b"TRT-8502-EntropyCalibration2\nname 3c00f9f4\n", "line 2"),
+])
+def test_bad_cache_files(tmp_path, content, message):
+    (tmp_path / "bad.cache").write_bytes(content)
+    with pytest.raises(ModelFileError, match=message):
+        read_cache(tmp_path / "bad.cache")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        read_cache(tmp_path / "none.cache")
+
+
+def _toy(tmp_path):
+    spec = toy_spec("argmax_max")
+    path = tmp_path / "toy.onnx"
+    onnx.save(build_toy_model(spec), path)
+    rng = np.random.default_rng(0)
+    crops = [toy_crop([["A", "B", "C", ""][i] for i in rng.integers(0, 4, 8)], spec) for _ in range(24)]
+    return path, spec, crops
+
+
+def test_max_scales_match_ranges_onnxruntime_sees(tmp_path):
+    path, spec, crops = _toy(tmp_path)
+    amax = collect_amax(path, crops, spec, "max", batch=8)
+    model = load_onnx(path)
+    assert set(amax) <= float_tensor_names(model) and "image" in amax
+    # Observe the same tensors directly: expose them as outputs and take max |x|.
+    for name in ("image", "pooled", "conv"):
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outs = sess.run(["image", "pooled", "conv"], {"image": preprocess_batch(crops, spec)})
+    for name, value in zip(("image", "pooled", "conv"), outs):
+        assert amax[name] == pytest.approx(float(np.abs(value).max()), rel=1e-5)
+
+
+def test_entropy_threshold_clips_outliers_only():
+    rng = np.random.default_rng(0)
+    relu = np.maximum(rng.normal(size=200_000), 0).astype(np.float32)
+    relu[:5] = 40.0  # a handful of outliers stretch the range
+    hist, edges = np.histogram(np.abs(relu), bins=2048)
+    amax = entropy_amax(hist, edges)
+    assert 2.0 < amax < 10.0
+
+
+def test_qdq_model_from_cache_runs_and_reads(tmp_path):
+    path, spec, crops = _toy(tmp_path)
+    cache = make_cache(collect_amax(path, crops, spec, "entropy", batch=8), "8.5.2", "entropy")
+    assert cache.header == "TRT-8502-EntropyCalibration2"
+    out = make_qdq_model(path, cache, tmp_path / "toy.qdq.onnx")
+    q = onnx.load(out)
+    onnx.checker.check_model(q)
+    ops = [n.op_type for n in q.graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    assert spec_from_model(q) == spec
+    scales = {n.input[0]: n.input[1] for n in q.graph.node if n.op_type == "QuantizeLinear"}
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in q.graph.initializer}
+    assert float(inits[scales["pooled"]]) == pytest.approx(cache.scales["pooled"], rel=1e-6)  # the cache's scale
+    x = preprocess_batch(crops, spec)
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    assert (ref[0] == got[0]).mean() > 0.95
+
+
+def test_cache_for_another_model_is_refused(tmp_path):
+    path, spec, crops = _toy(tmp_path)
+    with pytest.raises(ModelFileError, match="another model"):
+        make_qdq_model(path, CalibrationCache({"not_in_model": 0.1}), tmp_path / "x.onnx")
+
+
+def test_fp16_model_close_to_fp32(tmp_path):
+    path, spec, crops = _toy(tmp_path)
+    half = to_fp16(load_onnx(path), spec)
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in half.graph.initializer)
+    x = preprocess_batch(crops, spec)
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    got = ort.InferenceSession(half.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    assert got[0].dtype == np.int32 and (ref[0] == got[0]).all()
+    np.testing.assert_allclose(ref[1], got[1], atol=2e-3)
