@@ -1,0 +1,58 @@
+"""The toolkit's end-to-end cost over the bare model: Recognizer.recognize_batch (crops in, strings
+out) against a plain ONNX Runtime session.run on already-preprocessed input, both at batch 32, in
+one run. Target: end-to-end throughput within 1.3x of the bare model time.
+
+Reproduce: python benchmarks/ort_overhead.py [--model M] [--iters 30]
+Writes benchmarks/results/ort_overhead.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from lpr_edge import Recognizer
+from lpr_edge.atomic import write_text
+from lpr_edge.environment import cpu_model
+from lpr_edge.preprocess import preprocess_batch
+from lpr_edge.synth import generate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=32)
+    args = ap.parse_args()
+    crops = [p.image for p in generate(args.batch, seed=5)]
+    with Recognizer(args.model, max_batch=args.batch) as rec:
+        x = preprocess_batch(crops, rec.spec).copy()
+        sess = ort.InferenceSession(str(rec.model_path), providers=["CPUExecutionProvider"])
+        bare, e2e = [], []
+        for i in range(args.iters + 3):  # interleaved so both see the same machine state
+            t = time.perf_counter()
+            sess.run(list(rec.spec.outputs), {rec.spec.input_name: x})
+            t1 = time.perf_counter()
+            rec.recognize_batch(crops)
+            t2 = time.perf_counter()
+            if i >= 3:
+                bare.append((t1 - t) * 1e3)
+                e2e.append((t2 - t1) * 1e3)
+        model = str(rec.model_path)
+    b, e = float(np.median(bare)), float(np.median(e2e))
+    result = {"machine": cpu_model(), "model": model, "batch": args.batch, "iters": args.iters,
+              "bare_session_run_ms_p50": round(b, 3), "end_to_end_ms_p50": round(e, 3), "ratio": round(e / b, 3),
+              "bare_plates_s": round(args.batch / b * 1e3, 1), "end_to_end_plates_s": round(args.batch / e * 1e3, 1),
+              "within_1.3x": e / b <= 1.3}
+    write_text(Path(__file__).parent / "results" / "ort_overhead.json", json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

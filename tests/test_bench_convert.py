@@ -1,0 +1,87 @@
+"""The bench harness end to end on the CPU, and the LPRNet_Pytorch conversion on the real checkpoint."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from lpr_edge.bench import BenchConfig, SampleSet, bench_models, synthetic_sample_set, to_markdown
+from lpr_edge.calibrate import collect_amax, make_cache, make_qdq_model
+from lpr_edge.cli import main as cli
+
+from .conftest import CCPD_DATA, build_toy_model, need, toy_crop, toy_spec
+
+BANDS = ["A", "A", "", "B", "C", "C", "", "A"]
+
+
+def test_bench_two_precisions_side_by_side(tmp_path):
+    spec = toy_spec("argmax_max")
+    fp32 = tmp_path / "toy.onnx"
+    onnx.save(build_toy_model(spec), fp32)
+    rng = np.random.default_rng(0)
+    crops = [toy_crop([["A", "B", "C", ""][i] for i in rng.integers(0, 4, 8)], spec) for _ in range(16)]
+    int8 = make_qdq_model(fp32, make_cache(collect_amax(fp32, crops, spec, "max"), "10.3", "max"), tmp_path / "toy.qdq.onnx")
+    from lpr_edge import Recognizer
+
+    with Recognizer(fp32) as rec:
+        labels = [r.text for r in rec.recognize_batch(crops)]
+    labels[0] = "WRONG"
+    report = bench_models([str(fp32), str(int8)], SampleSet("toy", crops, labels=labels),
+                          BenchConfig(batches=(1, 4), warmup=1, iters=3))
+    assert [r["precision"] for r in report["results"]] == ["fp32", "int8"]
+    lat = report["results"][0]["latency"]
+    assert [row["batch"] for row in lat] == [1, 4]
+    for row in lat:
+        assert set(row["end_to_end_ms"]) == {"mean", "p50", "p90", "p99", "min", "max", "n"}
+        assert row["end_to_end_ms"]["n"] == 3 and row["throughput_plates_s"] > 0
+        assert set(row["stages_ms_p50"]) == {"preprocess", "infer", "decode"}
+    acc = report["results"][0]["accuracy"]
+    assert acc["plates"] == 16 and acc["perfect_match"] == pytest.approx(15 / 16) and acc["errors"][0]["label"] == "WRONG"
+    assert report["results"][0]["accuracy"]["perfect_match_delta"] == 0.0
+    assert 0.9 <= report["results"][1]["accuracy"]["agreement"] <= 1.0
+    md = to_markdown(report)
+    assert "| toy.qdq.onnx | onnxruntime | int8 | 4 |" in md and "agreement" in md
+    assert {"cpu", "onnxruntime", "python"} <= set(report["environment"])
+
+
+def test_bench_cli_writes_json_markdown_plot(tmp_path, toy_model_path, capsys):
+    out = tmp_path / "r"
+    argv = ["bench", str(toy_model_path), "--batch", "1,2", "--iters", "2", "--warmup", "0",
+            "--json", f"{out}.json", "--markdown", f"{out}.md", "--plot", f"{out}.png"]
+    assert cli(argv) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["samples"].startswith("synthetic") and len(report["results"][0]["latency"]) == 2
+    assert (tmp_path / "r.md").read_text().startswith("# lpr-edge bench")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "plates/s" in capsys.readouterr().out
+
+
+def test_synthetic_sample_set_is_deterministic():
+    a, b = synthetic_sample_set(5, seed=1), synthetic_sample_set(5, seed=1)
+    assert a.labels == b.labels and all((x == y).all() for x, y in zip(a.images, b.images))
+    assert synthetic_sample_set(5, seed=2).labels != a.labels
+
+
+@pytest.mark.slow
+def test_lprnet_pytorch_conversion_on_real_checkpoint(tmp_path):
+    pytest.importorskip("torch")
+    weights = need(CCPD_DATA / "weights" / "Final_LPRNet_model.pth")
+    from lpr_edge import Recognizer
+    from lpr_edge.convert.lprnet_pytorch import convert, torch_logits
+    from lpr_edge.datasets import load_dataset, load_images
+    from lpr_edge.evaluation import evaluate
+    from lpr_edge.preprocess import preprocess_batch
+
+    out = convert(weights, tmp_path / "ccpd.onnx")
+    samples = load_dataset(CCPD_DATA).samples
+    with Recognizer(out, max_batch=100) as big:
+        report = evaluate(big, samples)
+        assert report.accuracy.perfect_match >= 0.89
+        images, _, _ = load_images(samples[:8])
+        x = preprocess_batch(images, big.spec)
+        import onnxruntime as ort
+
+        onnx_logits = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"data": x})[0]
+        np.testing.assert_allclose(onnx_logits, torch_logits(weights, x), atol=1e-3)
+    with Recognizer(out, max_batch=1) as one:
+        assert [r.text for r in one.recognize_batch(images)] == [r.text for r in report.results[:8]]
