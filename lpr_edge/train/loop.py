@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from ..atomic import atomic_open, write_bytes
 from ..datasets import load_dataset, load_images, split, write_split
 from ..decode import decode_logits
+from ..errors import InputError
 from ..metrics import score
 from ..preprocess import preprocess_batch
 from ..spec import ModelSpec, US_CHARSET
@@ -95,6 +96,9 @@ def train(args: argparse.Namespace) -> Path:
     last = out / "last.pt"
     if last.exists():
         ck = torch.load(last, map_location=args.device, weights_only=False)
+        if ck.get("total_steps", args.steps) != args.steps:
+            raise InputError(f"{last} belongs to a run of --steps {ck['total_steps']}; resume with the same "
+                             "--steps or start a new run with another --out")
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
@@ -152,7 +156,7 @@ def train(args: argparse.Namespace) -> Path:
                     _save(out / "best.pt", {"model": net.state_dict(), "step": step, "val": record["val"], **meta})
             if step % args.ckpt_every == 0 or step == args.steps:
                 _save(last, {"model": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                             "step": step, "best": best, **meta})
+                             "step": step, "best": best, "total_steps": args.steps, **meta})
             log.write(json.dumps(record) + "\n")
             log.flush()
     bar.close()
