@@ -95,11 +95,14 @@ def collect_amax(onnx_path: str | os.PathLike, images: Sequence[np.ndarray], spe
 def entropy_amax(hist: np.ndarray, edges: np.ndarray, levels: int = 128, start: int = 128) -> float:
     """TensorRT-style KL threshold on a histogram of |x| (GTC 2017 S7310; pytorch-quantization).
 
-    For each cut i >= ``start``: P = the first i bins with everything beyond folded into bin i-1,
+    The first bin is set to the second's count first (the zero spike of ReLU outputs would
+    otherwise dominate). For each cut i >= ``start``: P = the first i bins with everything beyond folded into bin i-1,
     Q = those i bins merged into ``levels`` levels and spread back over their non-empty bins;
     choose the i with the smallest KL(P||Q) (the last one on ties); amax = the edge of bin i.
     """
-    bins = np.asarray(hist, np.float64)
+    bins = np.array(hist, np.float64)
+    if bins.size > 1:
+        bins[0] = bins[1]  # as pytorch-quantization does: the ReLU zero spike must not steer the search
     n = bins.size
     if n <= start or bins.sum() == 0:
         return float(edges[-1])
@@ -129,6 +132,35 @@ def make_cache(amax: dict[str, float], trt_version: str, method: str) -> Calibra
     return CalibrationCache({k: v / 127.0 for k, v in amax.items()}, version_code(trt_version), ALGORITHMS[method])
 
 
+KEEP_FLOAT = ("first", "last")
+
+
+def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
+    """Activation tensors to leave out of the cache so their consumers stay in FP16/FP32.
+
+    ``first``: the input of the first convolution (the stem, which sees raw pixels); ``last``: the
+    input of the last convolution (the classifier). Nodes are in ONNX's topological order. TensorRT runs a layer whose input has no scale in higher
+    precision, and :func:`make_qdq_model` puts no Q/DQ there: one cache, one policy, every version.
+    Any other entry is taken as a node name whose activation inputs are kept.
+    """
+    unknown = set(keep) - set(KEEP_FLOAT) - {n.name for n in model.graph.node}
+    if unknown:
+        raise InputError(f"--keep-float: {sorted(unknown)} are neither first/last nor node names of this model")
+    inits = {i.name for i in model.graph.initializer}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    chosen = [n for n in model.graph.node if n.name in keep]
+    if "first" in keep and convs:
+        chosen.append(convs[0])
+    if "last" in keep and convs:
+        chosen.append(convs[-1])
+    return {t for n in chosen for t in n.input if t and t not in inits}
+
+
+def drop_scales(cache: CalibrationCache, tensors: set[str]) -> CalibrationCache:
+    return CalibrationCache({k: v for k, v in cache.scales.items() if k not in tensors},
+                            cache.version_code, cache.algorithm)
+
+
 def float_tensor_names(model) -> set[str]:
     """Graph inputs and node outputs (the names TensorRT's parser keeps)."""
     names = {i.name for i in model.graph.input}
@@ -155,9 +187,13 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
 
     model = load_model_with_shape_infer(Path(onnx_path))
     check_names(cache, float_tensor_names(model), "calibration cache")
+    inits = {i.name for i in model.graph.initializer}
+    # Like ModelOpt with a cache: only nodes whose activations all have scales are quantized.
+    unscaled = [n.name for n in model.graph.node if n.op_type in QUANTIZED_OPS
+                and any(t not in cache.scales for t in [*n.input, *n.output] if t and t not in inits)]
     ranges = TensorsData(CalibrationMethod.MinMax, {
         name: (np.float32(-s * 127.0), np.float32(s * 127.0)) for name, s in cache.scales.items()})
-    quantizer = QDQQuantizer(model, True, False, QuantType.QInt8, QuantType.QInt8, ranges, [], [], QUANTIZED_OPS,
+    quantizer = QDQQuantizer(model, True, False, QuantType.QInt8, QuantType.QInt8, ranges, [], unscaled, QUANTIZED_OPS,
                              {"ActivationSymmetric": True, "WeightSymmetric": True, "AddQDQPairToWeight": True,
                               "DedicatedQDQPair": False})
     quantizer.quantize_model()

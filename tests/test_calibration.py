@@ -121,3 +121,20 @@ def test_fp16_model_close_to_fp32(tmp_path):
     got = ort.InferenceSession(half.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"image": x})
     assert got[0].dtype == np.int32 and (ref[0] == got[0]).all()
     np.testing.assert_allclose(ref[1], got[1], atol=2e-3)
+
+
+def test_keep_float_drops_scales_and_skips_those_nodes(tmp_path):
+    from lpr_edge.calibrate import drop_scales, float_kept_tensors
+    from lpr_edge.errors import InputError
+
+    path, spec, crops = _toy(tmp_path)
+    model = load_onnx(path)
+    assert float_kept_tensors(model, ["first"]) == {"pooled"} == float_kept_tensors(model, ["last"])
+    cache = make_cache(collect_amax(path, crops, spec, "max"), "10.3", "max")
+    kept = drop_scales(cache, float_kept_tensors(model, ["first", "last"]))
+    assert "pooled" in cache.scales and "pooled" not in kept.scales and "conv" in kept.scales
+    q = onnx.load(make_qdq_model(path, kept, tmp_path / "k.onnx"))
+    conv = [n for n in q.graph.node if n.op_type == "Conv"][0]
+    assert conv.input[0] == "pooled"  # no Q/DQ in front of the kept convolution
+    with pytest.raises(InputError, match="neither first/last nor node names"):
+        float_kept_tensors(model, ["middle"])

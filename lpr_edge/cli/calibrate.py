@@ -26,6 +26,9 @@ def add_parser(sub, name):
     p.add_argument("--trt-version", default=None, help="version for the cache header (default: installed TensorRT, else 10.3.0)")
     p.add_argument("--cache", default=None, help="output cache (default calibration/<model>.cache)")
     p.add_argument("--qdq", default=None, help="output Q/DQ ONNX (default calibration/<model>.qdq.onnx)")
+    p.add_argument("--keep-float", default="first,last",
+                   help="layers left in FP16/FP32: 'first' (input convolution), 'last' (classifier), node names, "
+                        "comma-separated; '' quantizes everything (default first,last)")
     p.add_argument("--from-cache", default=None, help="skip statistics: make the Q/DQ ONNX from this existing cache")
     p.add_argument("--eval-data", default=None, help="labelled folder to compare FP32 and INT8 on")
     p.add_argument("--eval-split", choices=("all", "val", "train"), default="all")
@@ -34,7 +37,9 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    from ..calibrate import collect_amax, default_trt_version, make_cache, make_qdq_model
+    from ..calibrate import (collect_amax, default_trt_version, drop_scales, float_kept_tensors, make_cache,
+                             make_qdq_model)
+    from ..onnx_spec import load_onnx
     from ..errors import InputError
     from ..onnx_spec import read_model_spec
     from ..recognizer import bundled_model_path
@@ -56,8 +61,10 @@ def run(args) -> int:
         images = _calibration_images(args, load_split)
         amax = collect_amax(onnx_path, images, spec, args.method, progress=sys.stderr.isatty())
         cache = make_cache(amax, args.trt_version or default_trt_version(), args.method)
+        keep = [k for k in args.keep_float.split(",") if k]
+        cache = drop_scales(cache, float_kept_tensors(load_onnx(onnx_path), keep))
         write_cache(cache_path, cache)
-        report.update({"method": args.method, "images": len(images), "tensors": len(cache.scales),
+        report.update({"keep_float": keep, "method": args.method, "images": len(images), "tensors": len(cache.scales),
                        "header": cache.header})
     make_qdq_model(onnx_path, cache, qdq_path, spec)
     if args.eval_data:
