@@ -1,7 +1,4 @@
 """Engine builder against TensorRT 8.5 / 10.3 / 11.4 test doubles, then the engines run."""
-import json
-
-import numpy as np
 import onnx
 import pytest
 

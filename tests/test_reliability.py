@@ -1,6 +1,5 @@
 """Bad input, damaged files, killed writers, concurrency, and the robot adapter."""
 import importlib.util
-import os
 import signal
 import subprocess
 import sys
@@ -8,7 +7,6 @@ import threading
 import time
 
 import numpy as np
-import onnx
 import pytest
 
 from lpr_edge import LprEdgeError, Recognizer

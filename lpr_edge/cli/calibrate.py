@@ -97,8 +97,6 @@ def _calibration_images(args, load_split):
 
 def compare(fp32_path, int8_path, data, split, spec, load_split) -> dict:
     """Accuracy of both models on ``data`` and their batch-32 compute time on this CPU."""
-    import time
-
     import numpy as np
 
     from ..evaluation import evaluate
@@ -109,7 +107,7 @@ def compare(fp32_path, int8_path, data, split, spec, load_split) -> dict:
     for prec, path in (("fp32", fp32_path), ("int8", int8_path)):
         with Recognizer(path, spec=spec, max_batch=32) as rec:
             report = evaluate(rec, samples)
-            crops = [rec.spec and np.zeros((48, 96, 3), np.uint8)] * 32
+            crops = [np.zeros((rec.spec.height, rec.spec.width, 3), np.uint8)] * 32
             rec.recognize_batch(crops)
             times = []
             for _ in range(15):

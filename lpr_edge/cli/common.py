@@ -16,6 +16,16 @@ def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled 
     p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: all cores)")
 
 
+def require_torch(what: str) -> None:
+    """Fail with the install command when PyTorch (the ``train`` extra) is missing."""
+    import importlib.util
+
+    from ..errors import BackendUnavailable
+
+    if importlib.util.find_spec("torch") is None:
+        raise BackendUnavailable(f"{what} needs PyTorch: pip install 'lpr-edge[train]'")
+
+
 def open_recognizer(args: argparse.Namespace, model: str | None = None):
     from ..onnx_spec import load_spec_file
     from ..recognizer import Recognizer

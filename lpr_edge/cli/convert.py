@@ -1,7 +1,7 @@
 """lpr-edge convert lprnet-pytorch WEIGHTS.pth -o OUT.onnx: other projects' checkpoints to ONNX."""
 from __future__ import annotations
 
-from ..errors import BackendUnavailable
+from .common import require_torch
 
 
 def add_parser(sub, name):
@@ -13,10 +13,7 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise BackendUnavailable("reading PyTorch checkpoints needs PyTorch: pip install 'lpr-edge[train]'") from None
+    require_torch("reading PyTorch checkpoints")
     from ..convert.lprnet_pytorch import convert
 
     print(convert(args.weights, args.out))

@@ -1,7 +1,7 @@
 """lpr-edge export CHECKPOINT -o OUT.onnx: a trained checkpoint to the TAO US ONNX contract."""
 from __future__ import annotations
 
-from ..errors import BackendUnavailable
+from .common import require_torch
 
 
 def add_parser(sub, name):
@@ -14,10 +14,7 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise BackendUnavailable("export needs PyTorch: pip install 'lpr-edge[train]'") from None
+    require_torch("export")
     from ..datasets import load_dataset, load_images
     from ..train.export import export_onnx
 

@@ -1,7 +1,7 @@
 """lpr-edge train: train the US LPRNet (needs the train extra: pip install 'lpr-edge[train]')."""
 from __future__ import annotations
 
-from ..errors import BackendUnavailable
+from .common import require_torch
 
 
 def add_parser(sub, name):
@@ -13,10 +13,7 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise BackendUnavailable("training needs PyTorch: pip install 'lpr-edge[train]'") from None
+    require_torch("training")
     from ..train.loop import train
 
     best = train(args)

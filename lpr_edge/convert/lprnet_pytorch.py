@@ -9,7 +9,6 @@ taken from that repository). Two deliberate changes from the original forward pa
 """
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from ..atomic import write_bytes
 from ..errors import ModelFileError
 from ..spec import preset
 
-OPSET = 17
 
 
 def _build_net():
@@ -115,28 +113,10 @@ def load_lprnet_pytorch(weights: str | os.PathLike):
 
 def convert(weights: str | os.PathLike, out: str | os.PathLike, simplify: bool = True) -> Path:
     """Write the ONNX (dynamic batch, opset 17, onnxsim-simplified, spec embedded, checked)."""
-    import onnx
-    import torch
+    from ..train.export import module_to_onnx
 
-    from ..onnx_spec import embed_spec, validate_spec
-
-    spec = preset("lprnet-pytorch")
-    net = load_lprnet_pytorch(weights)
-    buf = io.BytesIO()
-    torch.onnx.export(net, torch.zeros(1, *spec.input_shape), buf, input_names=[spec.input_name],
-                      output_names=list(spec.outputs), opset_version=OPSET, dynamo=False,
-                      dynamic_axes={spec.input_name: {0: "batch"}, spec.outputs[0]: {0: "batch"}})
-    model = onnx.load_from_string(buf.getvalue())
-    if simplify:
-        import onnxsim
-
-        model, ok = onnxsim.simplify(model)
-        if not ok:
-            raise ModelFileError("onnxsim could not validate the simplified model")
-    model.producer_name = "lpr-edge convert lprnet-pytorch"
-    validate_spec(model, spec, "the converted model")
-    embed_spec(model, spec)
-    onnx.checker.check_model(model, full_check=True)
+    model = module_to_onnx(load_lprnet_pytorch(weights), preset("lprnet-pytorch"), "lpr-edge convert lprnet-pytorch",
+                           simplify)
     write_bytes(out, model.SerializeToString())
     return Path(out)
 

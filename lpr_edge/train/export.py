@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -44,31 +43,14 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, check_
 
     Returns the comparison numbers (argmax agreement, largest score difference).
     """
-    import onnx
     import torch
 
-    from ..onnx_spec import embed_spec
     from ..preprocess import preprocess_batch
     from .model import TaoHeads
 
     net, spec = load_checkpoint(checkpoint)
     heads = TaoHeads(net).eval()
-    buf = io.BytesIO()
-    dummy = torch.zeros(1, *spec.input_shape)
-    torch.onnx.export(heads, dummy, buf, input_names=[spec.input_name], output_names=list(spec.outputs),
-                      dynamic_axes={spec.input_name: {0: "batch"}, spec.outputs[0]: {0: "batch"},
-                                    spec.outputs[1]: {0: "batch"}},
-                      opset_version=OPSET, dynamo=False)
-    model = onnx.load_from_string(buf.getvalue())
-    if simplify:
-        import onnxsim
-
-        model, ok = onnxsim.simplify(model)
-        if not ok:
-            raise ModelFileError("onnxsim could not validate the simplified model")
-    model.producer_name = "lpr-edge"
-    embed_spec(model, spec)
-    onnx.checker.check_model(model, full_check=True)
+    model = module_to_onnx(heads, spec, "lpr-edge", simplify)
     data = model.SerializeToString()
     report = {"images": 0, "argmax_equal": 1.0, "max_abs_diff": 0.0}
     if len(check_images):
@@ -85,3 +67,30 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, check_
             raise ModelFileError(f"exported ArgMax is {o_idx.dtype}, the TAO contract needs int32")
     write_bytes(out, data)
     return report
+
+
+def module_to_onnx(module, spec: ModelSpec, producer: str, simplify: bool = True):
+    """Export a PyTorch module to ONNX (opset 17, dynamic batch on every tensor), simplify it with
+    onnxsim, check it against ``spec``, embed the spec and run ``onnx.checker``."""
+    import onnx
+    import torch
+
+    from ..onnx_spec import embed_spec, validate_spec
+
+    buf = io.BytesIO()
+    names = [spec.input_name, *spec.outputs]
+    torch.onnx.export(module, torch.zeros(1, *spec.input_shape), buf, input_names=[spec.input_name],
+                      output_names=list(spec.outputs), opset_version=OPSET, dynamo=False,
+                      dynamic_axes={name: {0: "batch"} for name in names})
+    model = onnx.load_from_string(buf.getvalue())
+    if simplify:
+        import onnxsim
+
+        model, ok = onnxsim.simplify(model)
+        if not ok:
+            raise ModelFileError("onnxsim could not validate the simplified model")
+    model.producer_name = producer
+    validate_spec(model, spec, "the exported model")
+    embed_spec(model, spec)
+    onnx.checker.check_model(model, full_check=True)
+    return model
