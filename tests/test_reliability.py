@@ -222,3 +222,17 @@ def test_ros2_example_without_ros():
         mod.image_msg_to_bgr(2, 3, "bgr8", 9, bytes(5))
     if importlib.util.find_spec("rclpy") is None:
         assert mod.main([]) == 2
+
+
+def test_info_doctor_reports_tensorrt_details(monkeypatch, capsys):
+    import json
+
+    from . import fakes
+
+    fakes.install(monkeypatch, "8.5.2", integrated=True, dla_cores=2)
+    assert cli(["info", "--json"]) == 0
+    env = json.loads(capsys.readouterr().out)
+    assert env["tensorrt"] == "8.5.2" and env["dla_cores"] == 2
+    assert env["tensorrt_int8"] == "calibration cache (implicit)"
+    assert env["cuda_device"]["integrated"] is True and env["cuda_device"]["compute_capability"] == "8.7"
+    assert any("INT8 is fast" in tip for tip in env["advice"])
