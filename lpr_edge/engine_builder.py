@@ -184,7 +184,7 @@ def _implicit_calibrator(trt, trt_compat, prepared, spec, opts: BuildOptions, st
     out = Path(opts.cache_out or Path("calibration") / f"{stem}.trt{trt.__version__}.cache")
     say(f"no --calib-cache: TensorRT calibrates on {len(opts.calib_data)} crops; the cache goes to {out}")
     batches = stack.enter_context(_device_batches(list(opts.calib_data), spec, opts.batch[1]))
-    calibrator = trt_compat.make_calibrator(trt, None, batches, spec.input_name, on_write=lambda b: write_bytes(out, b))
+    calibrator = trt_compat.make_calibrator(trt, None, batches, on_write=lambda b: write_bytes(out, b))
     return calibrator, ""
 
 
@@ -201,7 +201,9 @@ def _device_batches(images: Sequence[np.ndarray], spec: ModelSpec, batch: int):
         device = cuda.mem_alloc(host.nbytes)
 
     def gen():
-        for i in range(0, len(images), batch):
+        # Calibration runs at the profile's OPT shape: only full batches (one short one if that is all).
+        full = len(images) - len(images) % batch if len(images) >= batch else len(images)
+        for i in range(0, full, batch):
             chunk = images[i:i + batch]
             preprocess_batch(chunk, spec, out=host)
             with ctx.active():

@@ -95,7 +95,7 @@ def set_precision_flags(trt: Any, config: Any, precision: str, calibrator: Any =
             config.set_calibration_profile(profile)
 
 
-def make_calibrator(trt: Any, cache_bytes: bytes | None, batches=None, input_name: str = "", on_write=None):
+def make_calibrator(trt: Any, cache_bytes: bytes | None, batches=None, on_write=None):
     """An IInt8EntropyCalibrator2 that serves our cache, or calibrates from ``batches`` when none.
 
     ``batches`` yields (device_pointer, batch_size) pairs already copied to the GPU;
