@@ -54,6 +54,41 @@ def max_softmax(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return idx, 1.0 / shifted.sum(axis=-1)
 
 
+def _best_path(indices: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the steps that start a new non-blank run, plates in order, steps in order."""
+    prev = np.empty_like(indices)
+    prev[:, 0] = -1
+    prev[:, 1:] = indices[:, :-1]
+    return np.nonzero((indices != blank) & (indices != prev))
+
+
+def _check_indices(indices: np.ndarray, charset: str, blank: int, num_classes: int) -> np.ndarray:
+    table = _symbol_table(charset, blank, num_classes)
+    if indices.size and (indices.min() < 0 or indices.max() >= len(table)):
+        raise InputError(f"class index out of range 0..{len(table) - 1} in model output; wrong charset for this model?")
+    return table
+
+
+def _results(n: int, rows: np.ndarray, symbols: list[str], kept_scores: np.ndarray,
+             min_length: int) -> list[PlateResult]:
+    """PlateResults from the kept steps: texts, per-character scores, plate confidence = product."""
+    counts = np.bincount(rows, minlength=n)
+    log_conf = np.bincount(rows, weights=np.log(np.maximum(kept_scores, 1e-30), dtype=np.float64), minlength=n)
+    conf = np.where(counts > 0, np.exp(log_conf), 0.0).tolist()
+    # Every symbol is one character, so one joined string sliced per plate gives all texts.
+    text = "".join(symbols)
+    char_conf = kept_scores.tolist()
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    results = []
+    for i in range(n):  # only string assembly per plate; all per-step work is vectorised
+        a, b = bounds[i], bounds[i + 1]
+        if b - a < max(min_length, 1):
+            results.append(EMPTY)
+        else:
+            results.append(PlateResult(text[a:b], conf[i], tuple(char_conf[a:b])))
+    return results
+
+
 def decode_argmax(indices: np.ndarray, scores: np.ndarray, charset: str, blank: int,
                   min_length: int = 0, num_classes: int | None = None) -> list[PlateResult]:
     """Decode best-path class indices [N, T] with their scores [N, T].
@@ -65,41 +100,25 @@ def decode_argmax(indices: np.ndarray, scores: np.ndarray, charset: str, blank: 
     scores = np.asarray(scores)
     if indices.ndim != 2 or indices.shape != scores.shape:
         raise InputError(f"indices {indices.shape} and scores {scores.shape} must both be [N, T]")
-    n = indices.shape[0]
-    table = _symbol_table(charset, blank, num_classes or len(charset) + 1)
-    if indices.size and (indices.min() < 0 or indices.max() >= len(table)):
-        raise InputError(f"class index out of range 0..{len(table) - 1} in model output; wrong charset for this model?")
-    prev = np.empty_like(indices)
-    prev[:, 0] = -1
-    prev[:, 1:] = indices[:, :-1]
-    keep = (indices != blank) & (indices != prev)
-    rows, cols = np.nonzero(keep)                        # row-major: plates in order, steps in order
-    kept_scores = scores[rows, cols]
-    counts = np.bincount(rows, minlength=n)
-    log_conf = np.bincount(rows, weights=np.log(np.maximum(kept_scores, 1e-30), dtype=np.float64), minlength=n)
-    conf = np.where(counts > 0, np.exp(log_conf), 0.0)
-    # Every symbol is one character, so one joined string sliced per plate gives all texts.
-    text = "".join(table[indices[rows, cols]].tolist())
-    char_conf = kept_scores.tolist()
-    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    conf_list = conf.tolist()
-    results = []
-    for i in range(n):  # only string assembly per plate; all per-step work is above
-        a, b = bounds[i], bounds[i + 1]
-        if b - a < max(min_length, 1):
-            results.append(EMPTY)
-        else:
-            results.append(PlateResult(text[a:b], conf_list[i], tuple(char_conf[a:b])))
-    return results
+    table = _check_indices(indices, charset, blank, num_classes or len(charset) + 1)
+    rows, cols = _best_path(indices, blank)
+    return _results(indices.shape[0], rows, table[indices[rows, cols]].tolist(), scores[rows, cols], min_length)
 
 
 def decode_logits(logits: np.ndarray, charset: str, blank: int, min_length: int = 0) -> list[PlateResult]:
-    """Decode raw logits [N, T, C] (softmax taken for the confidences)."""
+    """Decode raw logits [N, T, C]; softmax is taken only at the steps that emit a character."""
     logits = np.asarray(logits)
     if logits.ndim != 3:
         raise InputError(f"logits must be [N, T, C], got shape {logits.shape}")
-    idx, prob = max_softmax(logits)
-    return decode_argmax(idx, prob, charset, blank, min_length, num_classes=logits.shape[2])
+    indices = logits.argmax(axis=-1)
+    table = _check_indices(indices, charset, blank, logits.shape[2])
+    rows, cols = _best_path(indices, blank)
+    kept_idx = indices[rows, cols]
+    kept = logits[rows, cols].astype(np.float32, copy=False)     # [K, C] logits of emitting steps
+    kept -= kept[np.arange(kept_idx.size), kept_idx][:, None]    # fancy indexing made a copy: safe in place
+    np.exp(kept, out=kept)
+    kept_scores = 1.0 / kept.sum(axis=1)                          # max softmax = 1 / sum(exp(l - max))
+    return _results(indices.shape[0], rows, table[kept_idx].tolist(), kept_scores, min_length)
 
 
 def greedy_ctc(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec,
