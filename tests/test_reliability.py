@@ -236,3 +236,15 @@ def test_info_doctor_reports_tensorrt_details(monkeypatch, capsys):
     assert env["tensorrt_int8"] == "calibration cache (implicit)"
     assert env["cuda_device"]["integrated"] is True and env["cuda_device"]["compute_capability"] == "8.7"
     assert any("INT8 is fast" in tip for tip in env["advice"])
+
+
+def test_import_and_cli_need_no_torch_tensorrt_or_pycuda():
+    code = ("import sys\n"
+            "for m in ('torch', 'tensorrt', 'pycuda', 'pycuda.driver'): sys.modules[m] = None\n"
+            "import lpr_edge\n"
+            "from lpr_edge.cli import main\n"
+            "assert main(['info', '--json']) == 0\n"
+            "assert main(['train', '--steps', '1']) == 2\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "needs PyTorch" in proc.stderr and "Traceback" not in proc.stderr

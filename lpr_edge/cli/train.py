@@ -6,7 +6,7 @@ from .common import require_torch
 
 def add_parser(sub, name):
     p = sub.add_parser(name, help="train the US LPRNet with CTC loss (PyTorch)", description=__doc__)
-    from ..train.loop import add_arguments
+    from ..train.options import add_arguments
 
     add_arguments(p)
     p.set_defaults(run=run)

@@ -1,0 +1,28 @@
+"""Training options, kept free of PyTorch so the CLI can list them without it."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "openalpr-us-states"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The training options (shared by ``lpr-edge train`` and ``python -m lpr_edge.train``)."""
+    p.add_argument("--out", default="runs/lprnet_us", help="run folder (checkpoints, log, split)")
+    p.add_argument("--real", default=str(DEFAULT_REAL), help="labelled real plates (labels.csv folder); '' for none")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--steps", type=int, default=4500)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--synth", type=int, default=20000, help="size of the synthetic plate pool")
+    p.add_argument("--real-fraction", type=float, default=0.4, help="share of real plates in each batch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument("--workers", type=int, default=1, help="data loader processes")
+    p.add_argument("--widths", default="32,64,96")
+    p.add_argument("--head", type=int, default=192)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--ckpt-every", type=int, default=200)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
