@@ -8,6 +8,7 @@ DeepStream. Each character's confidence is the max probability at the first step
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -32,6 +33,7 @@ class PlateResult:
 EMPTY = PlateResult("", 0.0, ())
 
 
+@functools.lru_cache(maxsize=32)
 def _symbol_table(charset: str, blank: int, num_classes: int) -> np.ndarray:
     if num_classes != len(charset) + 1:
         raise InputError(f"model has {num_classes} classes but charset has {len(charset)} symbols + blank; "

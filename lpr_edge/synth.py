@@ -41,16 +41,18 @@ class SynthPlate:
     text: str
 
 
-@functools.lru_cache(maxsize=1)
-def font_paths() -> tuple[str, ...]:
-    """TrueType fonts available from installed pip packages, in a fixed order."""
+@functools.lru_cache(maxsize=2)
+def font_paths(extras: bool = True) -> tuple[str, ...]:
+    """TrueType fonts from pip packages, in a fixed order: matplotlib's DejaVu always, plus the
+    ``train`` extra's Fjalla One and Roboto when ``extras`` and installed."""
     paths: list[str] = []
     mpl = importlib.util.find_spec("matplotlib")
     if mpl and mpl.origin:
         ttf = Path(mpl.origin).parent / "mpl-data" / "fonts" / "ttf"
         paths += [str(ttf / n) for n in ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSans.ttf")]
-    for mod, names in (("font_fjallaone", ("FjallaOne-Regular.ttf",)),
-                       ("font_roboto", ("Roboto-Bold.ttf", "Roboto-Black.ttf", "Roboto-Medium.ttf"))):
+    extra_fonts = (("font_fjallaone", ("FjallaOne-Regular.ttf",)),
+                   ("font_roboto", ("Roboto-Bold.ttf", "Roboto-Black.ttf", "Roboto-Medium.ttf")))
+    for mod, names in extra_fonts if extras else ():
         spec = importlib.util.find_spec(mod)
         if spec and spec.origin:
             paths += [str(Path(spec.origin).parent / "files" / n) for n in names]
@@ -106,9 +108,12 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, w: int, h: int,
     canvas[y0:y1, x0:x1] = (region * (1 - m) + np.array(color, np.float32) * m).astype(np.uint8)
 
 
-def render_clean(rng: np.random.Generator, text: str | None = None) -> SynthPlate:
-    """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects."""
-    fonts = font_paths()
+def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True) -> SynthPlate:
+    """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
+
+    ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
+    """
+    fonts = font_paths(extras)
     if not fonts:
         raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
     text = random_text(rng) if text is None else text
@@ -243,11 +248,12 @@ def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 
     return img
 
 
-def generate(n: int, seed: int = 0, effects: float = 1.0) -> list[SynthPlate]:
-    """``n`` plates with camera effects, the same ones for the same seed."""
+def generate(n: int, seed: int = 0, effects: float = 1.0, extras: bool = False) -> list[SynthPlate]:
+    """``n`` plates with camera effects, the same ones for the same seed on every install
+    (core fonts only unless ``extras``)."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        p = render_clean(rng)
+        p = render_clean(rng, extras=extras)
         out.append(SynthPlate(camera_effects(p.image, rng, effects), p.text))
     return out
