@@ -87,6 +87,31 @@ def toy_crop(text_per_band: list[str], spec: ModelSpec, scale: int = 3) -> np.nd
     return img
 
 
+BANDS = ["A", "A", "", "B", "C", "C", "", "A"]  # a toy plate that reads "ABCA"
+
+
+def toy_model_and_crops(tmp_path, n: int = 24, kind: str = "argmax_max"):
+    """A toy ONNX file, its spec and ``n`` seeded random toy crops."""
+    spec = toy_spec(kind)
+    path = tmp_path / "toy.onnx"
+    onnx.save(build_toy_model(spec), path)
+    rng = np.random.default_rng(0)
+    crops = [toy_crop([["A", "B", "C", ""][i] for i in rng.integers(0, 4, 8)], spec) for _ in range(n)]
+    return path, spec, crops
+
+
+def run_threads(worker, count: int = 8, timeout: float = 60) -> list:
+    """Run ``worker(k)`` on ``count`` threads; returns the threads still alive after ``timeout``."""
+    import threading
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return [t for t in threads if t.is_alive()]
+
+
 @pytest.fixture
 def toy_model_path(tmp_path):
     spec = toy_spec()

@@ -2,24 +2,18 @@
 import json
 
 import numpy as np
-import onnx
 import pytest
 
 from lpr_edge.bench import BenchConfig, SampleSet, bench_models, synthetic_sample_set, to_markdown
 from lpr_edge.calibrate import collect_amax, make_cache, make_qdq_model
 from lpr_edge.cli import main as cli
 
-from .conftest import CCPD_DATA, build_toy_model, need, toy_crop, toy_spec
+from .conftest import CCPD_DATA, need, toy_model_and_crops
 
-BANDS = ["A", "A", "", "B", "C", "C", "", "A"]
 
 
 def test_bench_two_precisions_side_by_side(tmp_path):
-    spec = toy_spec("argmax_max")
-    fp32 = tmp_path / "toy.onnx"
-    onnx.save(build_toy_model(spec), fp32)
-    rng = np.random.default_rng(0)
-    crops = [toy_crop([["A", "B", "C", ""][i] for i in rng.integers(0, 4, 8)], spec) for _ in range(16)]
+    fp32, spec, crops = toy_model_and_crops(tmp_path, 16)
     int8 = make_qdq_model(fp32, make_cache(collect_amax(fp32, crops, spec, "max"), "10.3", "max"), tmp_path / "toy.qdq.onnx")
     from lpr_edge import Recognizer
 

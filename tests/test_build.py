@@ -10,9 +10,8 @@ from lpr_edge.errors import BackendUnavailable, InputError, ModelFileError
 from lpr_edge.trt_cache import write_cache
 
 from . import fakes
-from .conftest import build_toy_model, toy_crop, toy_spec
+from .conftest import BANDS, build_toy_model, toy_crop, toy_spec
 
-BANDS = ["A", "A", "", "B", "C", "C", "", "A"]
 
 
 @pytest.fixture

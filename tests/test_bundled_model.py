@@ -1,6 +1,4 @@
 """The bundled US model: the TAO export contract, the README samples, and its shipped INT8 cache."""
-from pathlib import Path
-
 import numpy as np
 import onnx
 import onnxruntime as ort

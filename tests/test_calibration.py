@@ -11,7 +11,7 @@ from lpr_edge.onnx_spec import load_onnx, spec_from_model
 from lpr_edge.preprocess import preprocess_batch
 from lpr_edge.trt_cache import CalibrationCache, parse_cache, read_cache, scale_to_hex, version_code, write_cache
 
-from .conftest import build_toy_model, toy_crop, toy_spec
+from .conftest import toy_model_and_crops
 
 # Lines of real TensorRT caches quoted in the shared reference (cuDLA-samples qat2ptq.cache, a TRT 8.4 cache).
 REAL_CACHE = """TRT-8600-EntropyCalibration2
@@ -56,12 +56,7 @@ def test_bad_cache_files(tmp_path, content, message):
 
 
 def _toy(tmp_path):
-    spec = toy_spec("argmax_max")
-    path = tmp_path / "toy.onnx"
-    onnx.save(build_toy_model(spec), path)
-    rng = np.random.default_rng(0)
-    crops = [toy_crop([["A", "B", "C", ""][i] for i in rng.integers(0, 4, 8)], spec) for _ in range(24)]
-    return path, spec, crops
+    return toy_model_and_crops(tmp_path)
 
 
 def test_max_scales_match_ranges_onnxruntime_sees(tmp_path):

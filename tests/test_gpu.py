@@ -11,11 +11,10 @@ from lpr_edge.calibrate import collect_amax, make_cache
 from lpr_edge.engine_builder import BuildOptions, build_engine
 from lpr_edge.trt_cache import write_cache
 
-from .conftest import build_toy_model, toy_crop, toy_spec
+from .conftest import BANDS, build_toy_model, toy_crop, toy_spec
 
 pytestmark = pytest.mark.gpu
 REASON = unavailable_reason()
-BANDS = ["A", "A", "", "B", "C", "C", "", "A"]
 
 
 @pytest.mark.skipif(REASON is not None, reason=f"needs TensorRT + pycuda + GPU: {REASON}")

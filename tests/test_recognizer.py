@@ -1,5 +1,3 @@
-import threading
-
 import numpy as np
 import onnx
 import pytest
@@ -7,9 +5,7 @@ import pytest
 from lpr_edge import Recognizer
 from lpr_edge.errors import ClosedError, InputError, ModelFileError
 
-from .conftest import build_toy_model, toy_crop, toy_spec
-
-BANDS = ["A", "A", "", "B", "C", "C", "", "A"]  # -> "ABCA"
+from .conftest import BANDS, build_toy_model, run_threads, toy_crop, toy_spec
 
 
 @pytest.mark.parametrize("kind, layout, color", [("logits", "NCT", "RGB"), ("logits", "NTC", "BGR"),
@@ -59,11 +55,7 @@ def test_threads_share_one_recogniser(toy_model_path):
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert not run_threads(worker)
     rec.close()
     assert not errors and not wrong
     with pytest.raises(ClosedError):

@@ -18,9 +18,8 @@ from lpr_edge.errors import ClosedError, InputError
 from lpr_edge.onnx_spec import load_onnx
 from lpr_edge.trt_cache import read_cache
 
-from .conftest import REPO, build_toy_model, toy_crop, toy_spec
+from .conftest import BANDS, REPO, build_toy_model, toy_crop, toy_spec
 
-BANDS = ["A", "A", "", "B", "C", "C", "", "A"]
 
 
 def bad_crops(rng):

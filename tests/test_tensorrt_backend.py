@@ -1,7 +1,6 @@
 """The pycuda/TensorRT backend against the doubles: buffers, copies, context order, threads, errors."""
 import json
 import sys
-import threading
 
 import onnx
 import pytest
@@ -13,9 +12,8 @@ from lpr_edge.engine_manifest import manifest_path
 from lpr_edge.errors import BackendUnavailable, ModelFileError
 
 from . import fakes
-from .conftest import build_toy_model, toy_crop, toy_spec
+from .conftest import BANDS, build_toy_model, run_threads, toy_crop, toy_spec
 
-BANDS = ["A", "A", "", "B", "C", "C", "", "A"]
 ROW_IN = 3 * 16 * 32 * 4  # one float32 input row of the toy model
 ROW_OUT = 8 * 4           # one row of indices (int32) or scores (float32)
 
@@ -88,11 +86,7 @@ def test_threads_push_and_pop_their_own_context(engine):
             if any(g.text != text for g in got):
                 failures.append((text, got))
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert not run_threads(worker)
     rec.close()
     assert not failures
     pushes = sum(1 for e in cuda.log if e[0] == "push")
