@@ -30,7 +30,7 @@ def test_tiny_training_lowers_loss_and_exports_contract(tmp_path):
     args = build_parser().parse_args([
         "--out", str(tmp_path / "run"), "--real", "", "--steps", "30", "--batch", "8", "--lr", "3e-3",
         "--synth", "24", "--workers", "0", "--widths", "8,16,16", "--head", "32", "--no-progress",
-        "--ckpt-every", "10", "--threads", "1"])
+        "--ckpt-every", "10", "--threads", "1", "--ema", "0.9"])
     best = train(args)
     import json
 

@@ -39,15 +39,14 @@ def add_parser(sub, name):
 def run(args) -> int:
     from ..calibrate import (collect_amax, default_trt_version, drop_scales, float_kept_tensors, make_cache,
                              make_qdq_model)
-    from ..onnx_spec import load_onnx
     from ..errors import InputError
-    from ..onnx_spec import read_model_spec
+    from ..onnx_spec import load_onnx, resolve_spec
     from ..recognizer import bundled_model_path
     from ..trt_cache import read_cache, write_cache
-    from .common import load_split
 
     onnx_path = Path(args.onnx) if args.onnx else bundled_model_path()
-    spec = read_model_spec(onnx_path, preset_name=args.preset)
+    model = load_onnx(onnx_path)
+    spec = resolve_spec(model, preset_name=args.preset, source=str(onnx_path))
     stem = onnx_path.name[:-5] if onnx_path.name.endswith(".onnx") else onnx_path.stem
     cache_path = Path(args.cache or Path("calibration") / f"{stem}.cache")
     qdq_path = Path(args.qdq or Path("calibration") / f"{stem}.qdq.onnx")
@@ -58,17 +57,17 @@ def run(args) -> int:
         cache = read_cache(args.from_cache)
         report["from_cache"] = args.from_cache
     else:
-        images = _calibration_images(args, load_split)
+        images = _calibration_images(args)
         amax = collect_amax(onnx_path, images, spec, args.method, progress=sys.stderr.isatty())
         cache = make_cache(amax, args.trt_version or default_trt_version(), args.method)
         keep = [k for k in args.keep_float.split(",") if k]
-        cache = drop_scales(cache, float_kept_tensors(load_onnx(onnx_path), keep))
+        cache = drop_scales(cache, float_kept_tensors(model, keep))
         write_cache(cache_path, cache)
         report.update({"keep_float": keep, "method": args.method, "images": len(images), "tensors": len(cache.scales),
                        "header": cache.header})
     make_qdq_model(onnx_path, cache, qdq_path, spec)
     if args.eval_data:
-        report["comparison"] = compare(onnx_path, qdq_path, args.eval_data, args.eval_split, spec, load_split)
+        report["comparison"] = compare(onnx_path, qdq_path, args.eval_data, args.eval_split, spec)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -83,8 +82,9 @@ def run(args) -> int:
     return 0
 
 
-def _calibration_images(args, load_split):
+def _calibration_images(args):
     from ..datasets import load_images
+    from .common import load_split
 
     if args.data == "synthetic":
         from .. import synth
@@ -95,12 +95,13 @@ def _calibration_images(args, load_split):
     return images
 
 
-def compare(fp32_path, int8_path, data, split, spec, load_split) -> dict:
+def compare(fp32_path, int8_path, data, split, spec) -> dict:
     """Accuracy of both models on ``data`` and their batch-32 compute time on this CPU."""
     import numpy as np
 
     from ..evaluation import evaluate
     from ..recognizer import Recognizer
+    from .common import load_split
 
     samples, _ = load_split(data, split)
     out = {}

@@ -69,6 +69,11 @@ def train(args: argparse.Namespace) -> Path:
     spec = default_spec()
     widths = tuple(int(w) for w in str(args.widths).split(","))
     net = LPRNet(spec.num_classes, widths, args.head).to(args.device)
+    # Exported weights are an exponential moving average of the trained ones (BN buffers included)
+    # when --ema is set: smoother, usually better on unseen plates.
+    ema = (torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
+                                               use_buffers=True) if args.ema else None)
+    shipped = (lambda: ema.module) if ema else (lambda: net)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
     step, best = 0, -1.0
@@ -78,7 +83,9 @@ def train(args: argparse.Namespace) -> Path:
         if ck.get("total_steps", args.steps) != args.steps:
             raise InputError(f"{last} belongs to a run of --steps {ck['total_steps']}; resume with the same "
                              "--steps or start a new run with another --out")
-        net.load_state_dict(ck["model"])
+        net.load_state_dict(ck.get("raw_model", ck["model"]))
+        if ema is not None and "ema" in ck:
+            ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         step, best = ck["step"], ck["best"]
@@ -121,6 +128,8 @@ def train(args: argparse.Namespace) -> Path:
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(net)
             step += 1
             seen += images.shape[0]
             running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
@@ -128,19 +137,21 @@ def train(args: argparse.Namespace) -> Path:
             bar.set_postfix(loss=f"{running:.3f}", plates_s=f"{seen / (time.time() - t0):.0f}")
             record = {"step": step, "loss": loss.item()}
             if val_images and (step % args.eval_every == 0 or step == args.steps):
-                record["val"] = evaluate(net, val_images, val_labels, spec, args.device)
+                record["val"] = evaluate(shipped(), val_images, val_labels, spec, args.device)
                 bar.write(f"step {step}: loss {running:.3f} val {record['val']}")
                 if record["val"]["perfect_match"] > best:
                     best = record["val"]["perfect_match"]
-                    _save(out / "best.pt", {"model": net.state_dict(), "step": step, "val": record["val"], **meta})
+                    _save(out / "best.pt", {"model": shipped().state_dict(), "step": step, "val": record["val"], **meta})
             if step % args.ckpt_every == 0 or step == args.steps:
-                _save(last, {"model": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                _save(last, {"model": shipped().state_dict(), "raw_model": net.state_dict(),
+                             **({"ema": ema.state_dict()} if ema is not None else {}),
+                             "opt": opt.state_dict(), "sched": sched.state_dict(),
                              "step": step, "best": best, "total_steps": args.steps, **meta})
             log.write(json.dumps(record) + "\n")
             log.flush()
     bar.close()
     if not (out / "best.pt").exists():  # no validation data: the last weights are the result
-        _save(out / "best.pt", {"model": net.state_dict(), "step": step, **meta})
+        _save(out / "best.pt", {"model": shipped().state_dict(), "step": step, **meta})
     with atomic_open(out / "summary.json", "w", encoding="utf-8") as fh:
         json.dump({"steps": step, "best_val_perfect_match": best, "args": vars(args)}, fh, indent=2)
     return out / "best.pt"

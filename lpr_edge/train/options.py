@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="data loader processes")
     p.add_argument("--widths", default="32,64,96")
     p.add_argument("--head", type=int, default=192)
+    p.add_argument("--ema", type=float, default=0.0, help="keep an exponential moving average of the weights "
+                   "with this decay (e.g. 0.999) and export it; 0 = off")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--ckpt-every", type=int, default=200)
     p.add_argument("--device", default="cpu")
