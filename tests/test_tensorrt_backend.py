@@ -1,6 +1,7 @@
 """The pycuda/TensorRT backend against the doubles: buffers, copies, context order, threads, errors."""
 import json
 import sys
+import threading
 
 import onnx
 import pytest
@@ -78,8 +79,10 @@ def test_threads_push_and_pop_their_own_context(engine):
     rec = Recognizer(path, max_batch=8)
     want = {"ABCA": BANDS, "A": ["A"] * 8, "BC": ["B", "C"] + [""] * 6}
     failures = []
+    all_alive = threading.Barrier(8)  # thread ids stay distinct only while all threads live
 
     def worker(k):
+        all_alive.wait()
         for i in range(20):
             text = list(want)[(k + i) % 3]
             got = rec.recognize_batch([toy_crop(want[text], spec)] * (1 + (k + i) % 6))
