@@ -197,18 +197,20 @@ def plot(report: dict, out_path: str) -> None:
     from .atomic import write_bytes
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for r in report["results"]:
+    batches = sorted({row["batch"] for r in report["results"] for row in r["latency"]})
+    for i, r in enumerate(report["results"]):
         label = f"{_short(r['model'])} ({r['backend']}, {r['precision']})"
         b = [row["batch"] for row in r["latency"]]
-        for pct, style in (("p50", "-o"), ("p90", "--"), ("p99", ":")):
-            ax1.plot(b, [row["end_to_end_ms"][pct] / row["batch"] for row in r["latency"]], style,
+        for pct, style in (("p50", "-o"), ("p90", "--"), ("p99", ":")):  # one colour per model
+            ax1.plot(b, [row["end_to_end_ms"][pct] / row["batch"] for row in r["latency"]], style, color=f"C{i}",
                      label=f"{label} {pct}")
-        ax2.plot(b, [row["throughput_plates_s"] for row in r["latency"]], "-o", label=label)
-    ax1.set(xscale="log", yscale="log", xlabel="batch size", ylabel="end-to-end ms per plate",
-            title="Latency per plate")
+        ax2.plot(b, [row["throughput_plates_s"] for row in r["latency"]], "-o", color=f"C{i}", label=label)
+    ax1.set(xscale="log", xlabel="batch size", ylabel="end-to-end ms per plate", title="Latency per plate (p50/p90/p99)")
     ax2.set(xscale="log", xlabel="batch size", ylabel="plates / s (p50)", title="Throughput")
     for ax in (ax1, ax2):
-        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xticks(batches, [str(b) for b in batches])
+        ax.minorticks_off()
+        ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"lpr-edge bench: {report['environment'].get('cpu')}", fontsize=9)
     fig.tight_layout()
