@@ -2,7 +2,8 @@
 calibration cache, and a Q/DQ ONNX made from that same cache.
 
 The cache is the single source of truth for INT8 scales: TensorRT 8.5/10.x read it through a
-calibrator; TensorRT 11 (and ONNX Runtime on the CPU) use the Q/DQ model made from it.
+calibrator; TensorRT 11 uses the Q/DQ model made from it, and ONNX Runtime on the CPU a uint8 Q/DQ
+form of the same ranges.
 Statistics come from ``onnxruntime.quantization``'s calibrators (entropy with 2048 bins and 128
 quantised levels, as TensorRT's EntropyCalibration2; max; percentile), not re-implemented here.
 """
@@ -83,13 +84,14 @@ def collect_amax(onnx_path: str | os.PathLike, images: Sequence[np.ndarray], spe
                                        calibrate_method=options[0], extra_options=options[1])
         calibrator.collect_data(_Reader(_batches(images, spec, batch, progress), spec.input_name))
         if method == "entropy":
-            return {name: entropy_amax(h[0], h[1]) for name, h in calibrator.collector.histogram_dict.items()}
-        ranges = calibrator.compute_data()
-    amax = {}
-    for name, data in ranges.data.items():
-        lo, hi = data.range_value
-        amax[name] = float(max(abs(float(np.asarray(lo).max())), abs(float(np.asarray(hi).max()))))
-    return amax
+            amax = {name: entropy_amax(h[0], h[1]) for name, h in calibrator.collector.histogram_dict.items()}
+        else:
+            amax = {name: float(max(abs(float(np.asarray(d.range_value[0]).max())),
+                                    abs(float(np.asarray(d.range_value[1]).max()))))
+                    for name, d in calibrator.compute_data().data.items()}
+    # Graph order, so the same data always writes the same cache file.
+    order = [i.name for i in calibrator.model.graph.input] + [o for n in calibrator.model.graph.node for o in n.output]
+    return {name: amax[name] for name in dict.fromkeys(order) if name in amax}
 
 
 def entropy_amax(hist: np.ndarray, edges: np.ndarray, levels: int = 128, start: int = 128) -> float:
@@ -169,13 +171,39 @@ def float_tensor_names(model) -> set[str]:
     return names
 
 
-def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_path: str | os.PathLike,
-                   spec: ModelSpec | None = None) -> Path:
-    """Write a Q/DQ ONNX whose activation scales are the cache's, per-channel symmetric int8 weights.
+QDQ_TARGETS = ("tensorrt", "cpu")
+# Ops that keep a tensor non-negative when their data inputs are (ReLU outputs pooled, sliced, joined).
+_SIGN_PRESERVING = {"MaxPool", "AveragePool", "GlobalAveragePool", "Slice", "Concat", "Reshape", "Flatten",
+                    "Transpose", "Squeeze", "Unsqueeze", "Identity"}
 
-    Float weights keep a Q->DQ pair (``AddQDQPairToWeight``), the form TensorRT's explicit
-    quantization and ONNX Runtime both accept. The spec is embedded so the file works with
+
+def nonnegative_tensors(model, inputs: Iterable[str] = ()) -> set[str]:
+    """Tensors that cannot be negative: ``inputs``, ReLU outputs, and what pooling, slicing and
+    joining make of them."""
+    nonneg: set[str] = set(inputs)
+    for node in model.graph.node:  # ONNX keeps nodes in topological order
+        data = [t for t in node.input if t] if node.op_type == "Concat" else list(node.input[:1])
+        if node.op_type == "Relu" or (node.op_type in _SIGN_PRESERVING and data and all(t in nonneg for t in data)):
+            nonneg.update(o for o in node.output if o)
+    return nonneg
+
+
+def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_path: str | os.PathLike,
+                   spec: ModelSpec | None = None, target: str = "tensorrt") -> Path:
+    """Write a Q/DQ ONNX whose activation ranges are the cache's, per-channel symmetric int8 weights.
+
+    Placement as TensorRT recommends and ModelOpt does: Q/DQ on the *inputs* of quantized ops only
+    (TensorRT fuses Conv+ReLU and requantizes at the next input, as with a calibration cache);
+    ONNX Runtime's default also quantizes every Conv output before its ReLU, which costs
+    LPRNet_Pytorch 1.3 points more. Biases stay float: TensorRT's parser rejects the int32
+    DequantizeLinear that ONNX Runtime would give them. Float weights keep a Q->DQ pair
+    (``AddQDQPairToWeight``), the form both accept. The spec is embedded so the file works with
     ``lpr-edge eval``.
+
+    ``target="tensorrt"``: symmetric int8 activations, scale = the cache's (TensorRT 11, and the
+    accuracy check of what TensorRT computes). ``target="cpu"``: the same ranges as uint8, the form
+    ONNX Runtime's x86 int8 kernels run fast (symmetric int8 activations fall back to slow paths there):
+    non-negative tensors (after ReLU) get [0, amax] with zero point 0, the rest [-amax, amax].
     """
     import onnx
     from onnxruntime.quantization import QuantType
@@ -185,21 +213,30 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
 
     from .onnx_spec import embed_spec, spec_from_model
 
+    if target not in QDQ_TARGETS:
+        raise InputError(f"unknown Q/DQ target {target!r}; choose one of {', '.join(QDQ_TARGETS)}")
     model = load_model_with_shape_infer(Path(onnx_path))
     check_names(cache, float_tensor_names(model), "calibration cache")
     inits = {i.name for i in model.graph.initializer}
     # Like ModelOpt with a cache: only nodes whose activations all have scales are quantized.
     unscaled = [n.name for n in model.graph.node if n.op_type in QUANTIZED_OPS
                 and any(t not in cache.scales for t in [*n.input, *n.output] if t and t not in inits)]
+    spec = spec or spec_from_model(model)
+    cpu = target == "cpu"
+    # Pixels normalised as x * scale with no mean shift stay non-negative too (TAO's x/255).
+    pixels_nonneg = spec is not None and not any(spec.mean) and all(s > 0 for s in spec.scale)
+    nonneg = nonnegative_tensors(model, [spec.input_name] if pixels_nonneg else []) if cpu else set()
     ranges = TensorsData(CalibrationMethod.MinMax, {
-        name: (np.float32(-s * 127.0), np.float32(s * 127.0)) for name, s in cache.scales.items()})
-    quantizer = QDQQuantizer(model, True, False, QuantType.QInt8, QuantType.QInt8, ranges, [], unscaled, QUANTIZED_OPS,
-                             {"ActivationSymmetric": True, "WeightSymmetric": True, "AddQDQPairToWeight": True,
-                              "DedicatedQDQPair": False})
+        name: (np.float32(0.0 if name in nonneg else -s * 127.0), np.float32(s * 127.0))
+        for name, s in cache.scales.items()})
+    quantizer = QDQQuantizer(model, True, False, QuantType.QInt8, QuantType.QUInt8 if cpu else QuantType.QInt8,
+                             ranges, [], unscaled, QUANTIZED_OPS,
+                             {"ActivationSymmetric": not cpu, "WeightSymmetric": True, "AddQDQPairToWeight": True,
+                              "DedicatedQDQPair": False, "OpTypesToExcludeOutputQuantization": QUANTIZED_OPS,
+                              "QuantizeBias": False})
     quantizer.quantize_model()
     quantizer.model.topological_sort()
     qmodel = quantizer.model.model
-    spec = spec or spec_from_model(model)
     if spec is not None:
         embed_spec(qmodel, spec)
     try:

@@ -16,6 +16,7 @@ from .conftest import REPO, US_DATA, need
 
 CACHE = REPO / "calibration" / "lprnet_us.cache"
 QDQ = REPO / "calibration" / "lprnet_us.qdq.onnx"
+CPU_QDQ = REPO / "calibration" / "lprnet_us.cpu.qdq.onnx"
 
 
 def test_export_contract():
@@ -51,6 +52,16 @@ def test_shipped_cache_and_qdq_match():
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in q.graph.initializer}
     quant = [n for n in q.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in cache.scales]
     assert quant and all(float(inits[n.input[1]]) == pytest.approx(cache.scales[n.input[0]], rel=1e-6) for n in quant)
+    # TensorRT form: int8 only (an int32 bias DequantizeLinear does not parse in TensorRT).
+    assert all(inits[n.input[2]].dtype == np.int8 for n in q.graph.node if n.op_type == "DequantizeLinear")
+    # CPU form: the same ranges, as uint8; ReLU outputs [0, amax] with zero point 0.
+    c = onnx.load(CPU_QDQ)
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in c.graph.initializer}
+    quant = [n for n in c.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in cache.scales]
+    relu = [n for n in quant if n.input[0].endswith("Relu_output_0")]
+    assert relu and all(inits[n.input[2]].dtype == np.uint8 for n in quant)
+    assert all(int(inits[n.input[2]]) == 0 and float(inits[n.input[1]]) * 255 == pytest.approx(
+        cache.amax(n.input[0]), rel=1e-5) for n in relu)
 
 
 @pytest.mark.slow
@@ -59,7 +70,8 @@ def test_int8_within_half_a_point_on_us_validation(tmp_path):
 
     _, val = split(load_dataset(need(US_DATA)).samples)
     rebuilt = make_qdq_model(bundled_model_path(), read_cache(CACHE), tmp_path / "q.onnx")
-    with Recognizer() as fp32, Recognizer(QDQ) as int8, Recognizer(rebuilt) as again:
-        a, b, c = (evaluate(r, val).accuracy for r in (fp32, int8, again))
+    with Recognizer() as fp32, Recognizer(QDQ) as int8, Recognizer(rebuilt) as again, Recognizer(CPU_QDQ) as cpu:
+        a, b, c, d = (evaluate(r, val).accuracy for r in (fp32, int8, again, cpu))
     assert a.plates == 150 and a.perfect_match >= 0.899 and a.per_char_match >= 0.98
     assert b.perfect_match >= a.perfect_match - 0.005 and c.perfect_match == b.perfect_match
+    assert d.perfect_match >= a.perfect_match - 0.005

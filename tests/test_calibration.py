@@ -5,7 +5,7 @@ import onnxruntime as ort
 import pytest
 
 from lpr_edge.calibrate import collect_amax, entropy_amax, float_tensor_names, make_cache, make_qdq_model
-from lpr_edge.errors import ModelFileError
+from lpr_edge.errors import InputError, ModelFileError
 from lpr_edge.onnx_prep import to_fp16
 from lpr_edge.onnx_spec import load_onnx, spec_from_model
 from lpr_edge.preprocess import preprocess_batch
@@ -133,3 +133,60 @@ def test_keep_float_drops_scales_and_skips_those_nodes(tmp_path):
     assert conv.input[0] == "pooled"  # no Q/DQ in front of the kept convolution
     with pytest.raises(InputError, match="neither first/last nor node names"):
         float_kept_tensors(model, ["middle"])
+
+
+def _zero_point_types(q) -> dict[str, int]:
+    """Q/DQ input tensor -> element type of its zero point."""
+    inits = {i.name: i for i in q.graph.initializer}
+    return {n.input[0]: inits[n.input[2]].data_type for n in q.graph.node
+            if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2}
+
+
+def test_tensorrt_qdq_is_int8_only_with_float_bias(tmp_path):
+    # TensorRT's parser rejects an int32 DequantizeLinear (ONNX Runtime's quantized bias).
+    path, spec, crops = _toy(tmp_path)
+    cache = make_cache(collect_amax(path, crops, spec, "max"), "10.3", "max")
+    q = onnx.load(make_qdq_model(path, cache, tmp_path / "t.onnx"))
+    assert set(_zero_point_types(q).values()) == {onnx.TensorProto.INT8}
+    inits = {i.name for i in q.graph.initializer}
+    conv = [n for n in q.graph.node if n.op_type == "Conv"][0]
+    assert conv.input[2] in inits  # float bias, no DequantizeLinear in front
+    produced_by = {o: n.op_type for n in q.graph.node for o in n.output}
+    assert produced_by[conv.input[0]] == "DequantizeLinear" and produced_by[conv.input[1]] == "DequantizeLinear"
+    # Q/DQ on inputs only: the convolution's own output goes on in float.
+    assert all(n.input[0] != conv.output[0] for n in q.graph.node if n.op_type == "QuantizeLinear")
+
+
+def test_cpu_qdq_uses_uint8_with_the_same_ranges(tmp_path):
+    from lpr_edge.calibrate import nonnegative_tensors
+
+    path, spec, crops = _toy(tmp_path)
+    cache = make_cache(collect_amax(path, crops, spec, "max"), "10.3", "max")
+    out = make_qdq_model(path, cache, tmp_path / "c.onnx", target="cpu")
+    q = onnx.load(out)
+    acts = {k: v for k, v in _zero_point_types(q).items() if k in cache.scales}
+    assert acts and set(acts.values()) == {onnx.TensorProto.UINT8}
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in q.graph.initializer}
+    # The toy's pooled pixels (x/255) are non-negative: [0, amax] in 255 steps, zero point 0.
+    assert "pooled" in nonnegative_tensors(load_onnx(path), ["image"])
+    (qn,) = [n for n in q.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "pooled"]
+    assert int(inits[qn.input[2]]) == 0
+    assert float(inits[qn.input[1]]) * 255 == pytest.approx(cache.amax("pooled"), rel=1e-5)
+    x = preprocess_batch(crops, spec)
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    assert (ref[0] == got[0]).mean() > 0.95
+    with pytest.raises(InputError, match="unknown Q/DQ target"):
+        make_qdq_model(path, cache, tmp_path / "x.onnx", target="gpu")
+
+
+def test_nonnegative_tensors_follow_relu_through_pooling_and_concat():
+    from onnx import helper
+
+    from lpr_edge.calibrate import nonnegative_tensors
+
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[1, 1]),
+             helper.make_node("Conv", ["p", "w"], ["c"]), helper.make_node("Concat", ["p", "r"], ["j"], axis=1),
+             helper.make_node("Concat", ["p", "c"], ["k"], axis=1)]
+    graph = helper.make_graph(nodes, "g", [], [])
+    assert nonnegative_tensors(helper.make_model(graph)) == {"r", "p", "j"}
