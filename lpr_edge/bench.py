@@ -132,6 +132,8 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
         ref = min(range(len(results)), key=lambda i: PRECISION_ORDER.get(results[i]["precision"], 9))
         for i, entry in enumerate(results):
             entry["accuracy"]["reference"] = results[ref]["model"]
+            if i == ref:
+                continue
             entry["accuracy"]["perfect_match_delta"] = (entry["accuracy"]["perfect_match"]
                                                         - results[ref]["accuracy"]["perfect_match"])
             entry["accuracy"]["agreement"] = float(np.mean([a == b for a, b in zip(readings[i], readings[ref])]))

@@ -31,7 +31,8 @@ def test_bench_two_precisions_side_by_side(tmp_path):
         assert set(row["stages_ms_p50"]) == {"preprocess", "infer", "decode"}
     acc = report["results"][0]["accuracy"]
     assert acc["plates"] == 16 and acc["perfect_match"] == pytest.approx(15 / 16) and acc["errors"][0]["label"] == "WRONG"
-    assert report["results"][0]["accuracy"]["perfect_match_delta"] == 0.0
+    assert "perfect_match_delta" not in acc and acc["reference"] == str(fp32)  # the reference row
+    assert report["results"][1]["accuracy"]["reference"] == str(fp32)
     assert 0.9 <= report["results"][1]["accuracy"]["agreement"] <= 1.0
     md = to_markdown(report)
     assert "| toy.qdq.onnx | onnxruntime | int8 | 4 |" in md and "agreement" in md
