@@ -13,10 +13,12 @@ from .errors import (  # noqa: E402
     InputError,
     LprEdgeError,
     ModelFileError,
+    OutputError,
     SpecError,
 )
 from .recognizer import Recognizer  # noqa: E402
 from .spec import ModelSpec  # noqa: E402
 
 __all__ = ["Recognizer", "PlateResult", "ModelSpec", "greedy_ctc", "LprEdgeError", "InputError",
-           "ModelFileError", "SpecError", "DatasetError", "BackendUnavailable", "ClosedError", "__version__"]
+           "ModelFileError", "SpecError", "DatasetError", "OutputError", "BackendUnavailable", "ClosedError",
+           "__version__"]

@@ -195,7 +195,7 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
     Placement as TensorRT recommends and ModelOpt does: Q/DQ on the *inputs* of quantized ops only
     (TensorRT fuses Conv+ReLU and requantizes at the next input, as with a calibration cache);
     ONNX Runtime's default also quantizes every Conv output before its ReLU, which costs
-    LPRNet_Pytorch 1.3 points more. Biases stay float: TensorRT's parser rejects the int32
+    LPRNet_Pytorch 0.9 points more. Biases stay float: TensorRT's parser rejects the int32
     DequantizeLinear that ONNX Runtime would give them. Float weights keep a Q->DQ pair
     (``AddQDQPairToWeight``), the form both accept. The spec is embedded so the file works with
     ``lpr-edge eval``.

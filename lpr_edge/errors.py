@@ -31,6 +31,12 @@ class DatasetError(ModelFileError):
     """A dataset folder or labels.csv cannot be read."""
 
 
+class OutputError(LprEdgeError):
+    """An output file (engine, cache, model, report) cannot be written where it was asked for."""
+
+    exit_code = 2
+
+
 class BackendUnavailable(LprEdgeError):
     """The asked-for backend (TensorRT, pycuda, ONNX Runtime) cannot run on this machine."""
 

@@ -113,6 +113,20 @@ def test_killed_writer_leaves_old_file_intact(tmp_path):
     assert target.read_bytes() == b"old engine"
 
 
+def test_unwritable_output_is_a_clear_error(tmp_path, capsys):
+    from lpr_edge.atomic import write_text
+    from lpr_edge.cli import main
+    from lpr_edge.errors import OutputError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot write .*choose a writable path"):
+        write_text(blocker / "out.json", "{}")
+    assert main(["calibrate", "--from-cache", str(REPO / "calibration" / "lprnet_us.cache"),
+                 "--qdq", str(tmp_path / "q.onnx"), "--cpu-qdq", str(blocker / "c.onnx")]) == 2
+    assert "cannot write" in capsys.readouterr().err and not list(tmp_path.glob("**/*.part"))
+
+
 def test_stress_shared_and_per_thread_match_single_thread(toy_model_path):
     spec = toy_spec()
     patterns = [BANDS, ["A"] * 8, ["B", "C"] * 4, ["C", "", "", "A"] * 2]
