@@ -27,12 +27,17 @@ def test_tiny_training_lowers_loss_and_exports_contract(tmp_path):
     from lpr_edge.train.export import export_onnx
     from lpr_edge.train.loop import build_parser, train
 
-    args = build_parser().parse_args([
-        "--out", str(tmp_path / "run"), "--real", "", "--steps", "30", "--batch", "8", "--lr", "3e-3",
-        "--synth", "24", "--workers", "0", "--widths", "8,16,16", "--head", "32", "--no-progress",
-        "--ckpt-every", "10", "--threads", "1", "--ema", "0.9"])
-    best = train(args)
+    from lpr_edge.cli import main
+
+    argv = ["--out", str(tmp_path / "run"), "--real", "", "--steps", "30", "--batch", "8", "--lr", "3e-3",
+            "--synth", "24", "--workers", "0", "--widths", "8,16,16", "--head", "32", "--no-progress",
+            "--ckpt-every", "10", "--threads", "1", "--ema", "0.9"]
+    assert main(["train", *argv]) == 0  # through the CLI, as users run it
+    best = tmp_path / "run" / "best.pt"
+    args = build_parser().parse_args(argv)
     import json
+
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["args"]["steps"] == 30
 
     losses = [json.loads(l)["loss"] for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])

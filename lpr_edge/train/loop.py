@@ -153,7 +153,8 @@ def train(args: argparse.Namespace) -> Path:
     if not (out / "best.pt").exists():  # no validation data: the last weights are the result
         _save(out / "best.pt", {"model": shipped().state_dict(), "step": step, **meta})
     with atomic_open(out / "summary.json", "w", encoding="utf-8") as fh:
-        json.dump({"steps": step, "best_val_perfect_match": best, "args": vars(args)}, fh, indent=2)
+        options = {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))}
+        json.dump({"steps": step, "best_val_perfect_match": best, "args": options}, fh, indent=2)
     return out / "best.pt"
 
 
