@@ -51,7 +51,12 @@ def font_paths(extras: bool = True) -> tuple[str, ...]:
         ttf = Path(mpl.origin).parent / "mpl-data" / "fonts" / "ttf"
         paths += [str(ttf / n) for n in ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSans.ttf")]
     extra_fonts = (("font_fjallaone", ("FjallaOne-Regular.ttf",)),
-                   ("font_roboto", ("Roboto-Bold.ttf", "Roboto-Black.ttf", "Roboto-Medium.ttf")))
+                   ("font_roboto", ("Roboto-Bold.ttf", "Roboto-Black.ttf", "Roboto-Medium.ttf")),
+                   ("font_lato", ("Lato-Bold.ttf", "Lato-Black.ttf")),
+                   ("font_source_sans_pro", ("SourceSansPro-Bold.ttf", "SourceSansPro-Semibold.ttf")),
+                   ("font_hanken_grotesk", ("HankenGrotesk-Bold.otf",)),
+                   ("font_manrope", ("Manrope-Bold.ttf",)),
+                   ("font_rhd", ("RedHatDisplay-Bold.ttf", "RedHatDisplay-Medium.ttf")))
     for mod, names in extra_fonts if extras else ():
         spec = importlib.util.find_spec(mod)
         if spec and spec.origin:
