@@ -190,3 +190,23 @@ def test_nonnegative_tensors_follow_relu_through_pooling_and_concat():
              helper.make_node("Concat", ["p", "c"], ["k"], axis=1)]
     graph = helper.make_graph(nodes, "g", [], [])
     assert nonnegative_tensors(helper.make_model(graph)) == {"r", "p", "j"}
+
+
+def test_calibrate_cli_writes_cache_and_both_qdq_models_and_compares(tmp_path, capsys):
+    import json
+
+    from lpr_edge.cli import main
+
+    from .conftest import REPO
+
+    out = {k: tmp_path / n for k, n in (("cache", "m.cache"), ("qdq", "m.qdq.onnx"), ("cpu", "m.cpu.qdq.onnx"))}
+    assert main(["calibrate", "--data", "synthetic", "--samples", "32", "--trt-version", "8.5.2",
+                 "--cache", str(out["cache"]), "--qdq", str(out["qdq"]), "--cpu-qdq", str(out["cpu"]),
+                 "--eval-data", str(REPO / "examples" / "samples"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert read_cache(out["cache"]).header == "TRT-8502-EntropyCalibration2" and report["images"] == 32
+    c = report["comparison"]
+    assert {c[k]["plates"] for k in ("fp32", "int8", "int8_cpu")} == {6} and c["fp32"]["perfect_match"] == 1.0
+    assert c["speedup"] > 0 and all(c[k]["batch32_ms"] > 0 for k in ("fp32", "int8", "int8_cpu"))
+    for path in (out["qdq"], out["cpu"]):
+        onnx.checker.check_model(onnx.load(path))

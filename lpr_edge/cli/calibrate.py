@@ -1,4 +1,4 @@
-"""lpr-edge calibrate: INT8 scales for a model, as a TensorRT calibration cache and a Q/DQ ONNX.
+"""lpr-edge calibrate: INT8 scales for a model, as a TensorRT calibration cache and Q/DQ ONNX models.
 
 Runs anywhere (ONNX Runtime on the CPU). With a labelled --eval-data it reports FP32 against
 INT8: the TensorRT Q/DQ model run in ONNX Runtime (what TensorRT computes) and the CPU Q/DQ model
