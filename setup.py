@@ -29,7 +29,10 @@ setup(
         # TensorRT itself comes from JetPack (python3-libnvinfer) or NVIDIA's packages.
         "trt": ["pycuda>=2022.1"],
         # Pinned: this version is the CPU build; an open range can pull a multi-GB CUDA build.
-        "train": ["torch==2.13.0", "font-fjallaone", "font-roboto", "pillow"],
+        # Fonts pinned: the synthetic training plates (and so the bundled model) depend on their glyphs.
+        "train": ["torch==2.13.0", "pillow", "font-fjallaone==0.1.7", "font-roboto==0.0.1", "font-lato==0.1.0",
+                  "font-source-sans-pro==0.0.1", "font-hanken-grotesk==0.0.2", "font-manrope==0.0.2",
+                  "font-rhd==0.1.3"],
         "dev": ["pytest>=7"],
     },
     entry_points={"console_scripts": ["lpr-edge=lpr_edge.cli:main_exit"]},

@@ -2,8 +2,9 @@
 
 Used for training the default model, for the bench's built-in sample set, for calibration data
 when no real images are at hand, and for the README's sample plates. Fonts come from pip packages
-(matplotlib's DejaVu always; ``font-fjallaone`` and ``font-roboto`` when the ``train`` extra is
-installed), so a fresh machine renders the same plates.
+(matplotlib's DejaVu always; the ``train`` extra's pinned ``font-*`` packages — Fjalla One, Roboto,
+Lato, Source Sans Pro, Hanken Grotesk, Manrope, Red Hat Display — when installed), so a fresh
+machine renders the same plates.
 """
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ class SynthPlate:
 
 @functools.lru_cache(maxsize=2)
 def font_paths(extras: bool = True) -> tuple[str, ...]:
-    """TrueType fonts from pip packages, in a fixed order: matplotlib's DejaVu always, plus the
-    ``train`` extra's Fjalla One and Roboto when ``extras`` and installed."""
+    """TrueType/OpenType fonts from pip packages, in a fixed order: matplotlib's DejaVu always, plus
+    the ``train`` extra's fonts when ``extras`` and installed (more glyph shapes: plates misread Z/7,
+    I/1, W/M with the first three families only)."""
     paths: list[str] = []
     mpl = importlib.util.find_spec("matplotlib")
     if mpl and mpl.origin:
