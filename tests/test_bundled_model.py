@@ -65,7 +65,7 @@ def test_shipped_cache_and_qdq_match():
 
 
 @pytest.mark.slow
-def test_int8_within_half_a_point_on_us_validation(tmp_path):
+def test_int8_on_us_validation_cpu_form_lossless_tensorrt_form_within_one_plate(tmp_path):
     from lpr_edge.datasets import split
 
     _, val = split(load_dataset(need(US_DATA)).samples)
