@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from .datasets import Sample, load_images
 from .environment import collect
-from .evaluation import evaluate
+from .evaluation import SampleSet, dataset_sample_set, read_sample_set, synthetic_sample_set  # noqa: F401 (re-exported)
+from .metrics import paired_change
 
 PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
 
@@ -33,30 +33,6 @@ class BenchConfig:
     preset: str | None = None
     threads: int = 0
     progress: bool = False
-
-
-@dataclass
-class SampleSet:
-    """Crops to time with, and (optionally) labelled samples to score."""
-
-    name: str
-    images: list[np.ndarray]
-    samples: list[Sample] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-
-
-def synthetic_sample_set(n: int = 64, seed: int = 7) -> SampleSet:
-    """The built-in sample set: ``n`` synthetic US-style plates with camera effects."""
-    from . import synth
-
-    plates = synth.generate(n, seed=seed)
-    return SampleSet(f"synthetic ({n} plates, seed {seed})", [p.image for p in plates],
-                     labels=[p.text for p in plates])
-
-
-def dataset_sample_set(name: str, samples: Sequence[Sample]) -> SampleSet:
-    images, kept, _ = load_images(samples)
-    return SampleSet(name, images, list(kept), [s.text for s in kept])
 
 
 def stats(values_ms: Sequence[float]) -> dict:
@@ -113,18 +89,11 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
             entry = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
                      "spec": rec.spec.name, "latency": time_batches(rec, sample_set.images, cfg, bar)}
             if sample_set.labels:
-                if sample_set.samples:
-                    report = evaluate(rec, sample_set.samples)
-                    preds = [r.text for r in report.results]
-                    acc = report.accuracy
-                else:
-                    from .metrics import score
-
-                    preds = [r.text for r in rec.recognize_batch(sample_set.images)]
-                    acc = score(preds, [rec.spec.normalise_label(t) for t in sample_set.labels])
+                preds, acc = read_sample_set(rec, sample_set)
                 entry["accuracy"] = {**acc.to_dict(),
                                      "errors": [{"label": l, "prediction": p} for _, l, p in acc.errors[:50]]}
                 readings.append(preds)
+                labels = [rec.spec.normalise_label(t) for t in sample_set.labels]
         results.append(entry)
     if bar is not None:
         bar.close()
@@ -137,6 +106,7 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
             entry["accuracy"]["perfect_match_delta"] = (entry["accuracy"]["perfect_match"]
                                                         - results[ref]["accuracy"]["perfect_match"])
             entry["accuracy"]["agreement"] = float(np.mean([a == b for a, b in zip(readings[i], readings[ref])]))
+            entry["accuracy"]["paired"] = paired_change(readings[ref], readings[i], labels).to_dict()
     return {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "samples": sample_set.name,
             "environment": collect(full=any(r["backend"] == "tensorrt" for r in results)),
             "config": {"batches": list(cfg.batches), "warmup": cfg.warmup, "iters": cfg.iters,
@@ -166,16 +136,19 @@ def to_markdown(report: dict) -> str:
                          f"| {e['p90']:.2f} | {e['p99']:.2f} | {c['p50']:.2f} | {row['per_plate_ms']['p50']:.3f} "
                          f"| {row['throughput_plates_s']:.0f} | {st} |")
     if any("accuracy" in r for r in report["results"]):
-        lines += ["", "| model | precision | plates | perfect match | per-char match | delta vs reference | agreement |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
+        lines += ["", "| model | precision | plates | perfect match | per-char match | delta vs reference | agreement "
+                      "| plates gained / lost | McNemar p |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in report["results"]:
             a = r.get("accuracy")
             if not a:
                 continue
             delta = f"{a['perfect_match_delta'] * 100:+.2f} pt" if "perfect_match_delta" in a else "-"
             agree = f"{a['agreement']:.2%}" if "agreement" in a else "-"
+            paired = a.get("paired")
+            flips = f"+{paired['gained']} / -{paired['lost']} | {paired['p_value']:.2f}" if paired else "- | -"
             lines.append(f"| {_short(r['model'])} | {r['precision']} | {a['plates']} | {a['perfect_match']:.2%} "
-                         f"| {a['per_char_match']:.2%} | {delta} | {agree} |")
+                         f"| {a['per_char_match']:.2%} | {delta} | {agree} | {flips} |")
     return "\n".join(lines) + "\n"
 
 
@@ -235,7 +208,8 @@ def terminal_table(report: dict) -> str:
     for r in report["results"]:
         a = r.get("accuracy")
         if a:
-            extra = (f"  delta {a['perfect_match_delta'] * 100:+.2f} pt  agreement {a['agreement']:.2%}"
+            extra = (f"  delta {a['perfect_match_delta'] * 100:+.2f} pt  agreement {a['agreement']:.2%}  "
+                     f"plates +{a['paired']['gained']}/-{a['paired']['lost']} (McNemar p {a['paired']['p_value']:.2f})"
                      if "agreement" in a else "")
             out.append(f"accuracy {_short(r['model'])} ({r['precision']}): {a['plates']} plates, perfect "
                        f"{a['perfect_match']:.2%}, per-char {a['per_char_match']:.2%}{extra}")

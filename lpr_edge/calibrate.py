@@ -188,6 +188,73 @@ def nonnegative_tensors(model, inputs: Iterable[str] = ()) -> set[str]:
     return nonneg
 
 
+def residual_branch_inputs(model) -> set[str]:
+    """The convolution-branch input of each residual ``Add``, which TensorRT fuses into that convolution.
+
+    For an Add of two computed tensors where one comes straight from a Conv, the branch with the
+    longer path back to their common ancestor is the convolution branch (ModelOpt's
+    ``build_non_residual_input_map`` rule); the other input is the residual (identity or shortcut).
+    TensorRT fuses Conv + Add (+ ReLU) with the Conv accumulating in int32 and the residual added
+    in, as in implicit INT8 with a cache; a Q/DQ on the convolution branch would add a rounding step
+    TensorRT never does and split the fusion (TensorRT developer guide, Q/DQ placement).
+    """
+    producer = {o: n for n in model.graph.node for o in n.output if o}
+
+    def distances(tensor: str) -> dict[str, int]:
+        # Fewest nodes between ``tensor`` and each computed tensor it depends on (itself: 0).
+        dist, frontier = {tensor: 0}, [tensor]
+        while frontier:
+            nearer = []
+            for f in frontier:
+                for t in producer[f].input:
+                    if t in producer and t not in dist:
+                        dist[t] = dist[f] + 1
+                        nearer.append(t)
+            frontier = nearer
+        return dist
+
+    branches = set()
+    for node in model.graph.node:
+        if node.op_type != "Add" or len(node.input) != 2 or not all(t in producer for t in node.input):
+            continue
+        a, b = node.input
+        conv_side = [t for t in (a, b) if producer[t].op_type == "Conv"]
+        da, db = distances(a), distances(b)
+        common = da.keys() & db.keys()
+        if not conv_side or not common:
+            continue
+        ancestor = min(common, key=lambda t: da[t] + db[t])
+        longer = a if da[ancestor] > db[ancestor] else b
+        branch = longer if longer in conv_side else conv_side[0]
+        if branch not in (db if branch == a else da):  # a Conv feeding both inputs is no residual block
+            branches.add(branch)
+    return branches
+
+
+def _bypass_qdq(model, tensors: set[str]) -> None:
+    """Feed ``Add`` nodes the float ``tensors`` directly instead of through their Q -> DQ pair, then
+    drop the Q/DQ nodes and constants nothing reads any more."""
+    producer = {o: n for n in model.graph.node for o in n.output if o}
+    for node in model.graph.node:
+        if node.op_type != "Add":
+            continue
+        for i, t in enumerate(node.input):
+            dq = producer.get(t)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is not None and q.op_type == "QuantizeLinear" and q.input[0] in tensors:
+                node.input[i] = q.input[0]
+    while True:
+        used = {t for n in model.graph.node for t in n.input} | {o.name for o in model.graph.output}
+        dead = [n for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+                and not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for n in dead:
+            model.graph.node.remove(n)
+    for init in [i for i in model.graph.initializer if i.name not in used]:
+        model.graph.initializer.remove(init)
+
+
 def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_path: str | os.PathLike,
                    spec: ModelSpec | None = None, target: str = "tensorrt") -> Path:
     """Write a Q/DQ ONNX whose activation ranges are the cache's, per-channel symmetric int8 weights.
@@ -217,6 +284,15 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
         raise InputError(f"unknown Q/DQ target {target!r}; choose one of {', '.join(QDQ_TARGETS)}")
     model = load_model_with_shape_infer(Path(onnx_path))
     check_names(cache, float_tensor_names(model), "calibration cache")
+    taken = {n.name for n in model.graph.node}
+    for i, node in enumerate(model.graph.node):
+        # The quantizer excludes nodes by name: unnamed ones would all share one exclusion.
+        if not node.name:
+            name = f"{node.op_type}_{i}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
     inits = {i.name for i in model.graph.initializer}
     # Like ModelOpt with a cache: only nodes whose activations all have scales are quantized.
     unscaled = [n.name for n in model.graph.node if n.op_type in QUANTIZED_OPS
@@ -234,7 +310,9 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
                              {"ActivationSymmetric": not cpu, "WeightSymmetric": True, "AddQDQPairToWeight": True,
                               "DedicatedQDQPair": False, "OpTypesToExcludeOutputQuantization": QUANTIZED_OPS,
                               "QuantizeBias": False})
+    branches = set() if cpu else residual_branch_inputs(model)  # before quantizing: that rewrites ``model``
     quantizer.quantize_model()
+    _bypass_qdq(quantizer.model.model, branches)
     quantizer.model.topological_sort()
     qmodel = quantizer.model.model
     if spec is not None:

@@ -42,3 +42,33 @@ def score(predictions: Sequence[str], labels: Sequence[str]) -> Accuracy:
     chars = sum(len(l) for l in labels)
     per_char = max(0.0, 1.0 - dist / chars) if chars else 0.0
     return Accuracy(len(labels), 1.0 - len(errors) / len(labels), per_char, errors)
+
+
+@dataclass(frozen=True)
+class PairedChange:
+    """How a candidate model's readings differ from a reference model's on the same labelled plates."""
+
+    changed: int  # readings that differ
+    gained: int  # plates only the candidate reads right
+    lost: int  # plates only the reference reads right
+    p_value: float  # exact two-sided McNemar test: how likely gained/lost this lopsided by chance
+
+    def to_dict(self) -> dict:
+        return {"changed": self.changed, "gained": self.gained, "lost": self.lost, "p_value": self.p_value}
+
+    def describe(self) -> str:
+        return f"{self.changed} readings changed: {self.gained} gained, {self.lost} lost (McNemar p = {self.p_value:.2f})"
+
+
+def paired_change(reference: Sequence[str], candidate: Sequence[str], labels: Sequence[str]) -> PairedChange:
+    """Compare two models plate by plate; the p-value says whether a difference in perfect-match
+    accuracy is more than the chance flips of borderline plates (a small set cannot show it otherwise)."""
+    from math import comb
+
+    if not len(reference) == len(candidate) == len(labels):
+        raise ValueError("reference, candidate and labels must have the same length")
+    gained = sum(c == l != r for r, c, l in zip(reference, candidate, labels))
+    lost = sum(r == l != c for r, c, l in zip(reference, candidate, labels))
+    n, k = gained + lost, min(gained, lost)
+    p = min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
+    return PairedChange(sum(r != c for r, c in zip(reference, candidate)), gained, lost, p)

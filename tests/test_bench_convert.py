@@ -33,9 +33,12 @@ def test_bench_two_precisions_side_by_side(tmp_path):
     assert acc["plates"] == 16 and acc["perfect_match"] == pytest.approx(15 / 16) and acc["errors"][0]["label"] == "WRONG"
     assert "perfect_match_delta" not in acc and acc["reference"] == str(fp32)  # the reference row
     assert report["results"][1]["accuracy"]["reference"] == str(fp32)
-    assert 0.9 <= report["results"][1]["accuracy"]["agreement"] <= 1.0
+    int8_acc = report["results"][1]["accuracy"]
+    assert 0.9 <= int8_acc["agreement"] <= 1.0
+    # Plate 0 is misread by both (its label is WRONG): not a gain or a loss.
+    assert int8_acc["paired"]["gained"] + int8_acc["paired"]["lost"] <= int8_acc["paired"]["changed"] <= 16
     md = to_markdown(report)
-    assert "| toy.qdq.onnx | onnxruntime | int8 | 4 |" in md and "agreement" in md
+    assert "| toy.qdq.onnx | onnxruntime | int8 | 4 |" in md and "agreement" in md and "McNemar p" in md
     assert {"cpu", "onnxruntime", "python"} <= set(report["environment"])
 
 

@@ -11,7 +11,7 @@ from lpr_edge.onnx_spec import load_onnx, spec_from_model
 from lpr_edge.preprocess import preprocess_batch
 from lpr_edge.trt_cache import CalibrationCache, parse_cache, read_cache, scale_to_hex, version_code, write_cache
 
-from .conftest import toy_model_and_crops
+from .conftest import REPO, toy_model_and_crops
 
 # Lines of real TensorRT caches quoted in the shared reference (cuDLA-samples qat2ptq.cache, a TRT 8.4 cache).
 REAL_CACHE = """TRT-8600-EntropyCalibration2
@@ -210,3 +210,79 @@ def test_calibrate_cli_writes_cache_and_both_qdq_models_and_compares(tmp_path, c
     assert c["speedup"] > 0 and all(c[k]["batch32_ms"] > 0 for k in ("fp32", "int8", "int8_cpu"))
     for path in (out["qdq"], out["cpu"]):
         onnx.checker.check_model(onnx.load(path))
+
+
+def _residual_model(tmp_path):
+    """image -> Conv -> Relu r -> [Conv -> Relu -> Conv c2] + r -> Relu -> Conv; plus a Conv whose output
+    is added to its own ReLU (no residual block: nothing to fuse around)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = {k: numpy_helper.from_array(rng.normal(0, 0.3, (4, 4 if k != "w0" else 3, 3, 3)).astype(np.float32), k)
+         for k in ("w0", "w1", "w2", "w3", "w4")}
+    conv = lambda x, k, y: helper.make_node("Conv", [x, k], [y], pads=[1, 1, 1, 1])  # noqa: E731
+    nodes = [conv("image", "w0", "c0"), helper.make_node("Relu", ["c0"], ["r"]),
+             conv("r", "w1", "c1"), helper.make_node("Relu", ["c1"], ["r1"]), conv("r1", "w2", "c2"),
+             helper.make_node("Add", ["c2", "r"], ["sum"]), helper.make_node("Relu", ["sum"], ["r2"]),
+             conv("r2", "w3", "c3"), helper.make_node("Relu", ["c3"], ["r3"]),
+             helper.make_node("Add", ["c3", "r3"], ["not_residual"]), conv("not_residual", "w4", "out")]
+    graph = helper.make_graph(nodes, "res", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], list(w.values()))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "res.onnx"
+    onnx.save(model, path)
+    return path, model, rng.random((1, 3, 8, 8), dtype=np.float32)
+
+
+def test_tensorrt_qdq_leaves_the_residual_convolution_branch_to_fuse(tmp_path):
+    from lpr_edge.calibrate import residual_branch_inputs
+
+    path, model, x = _residual_model(tmp_path)
+    assert residual_branch_inputs(model) == {"c2"}
+    cache = CalibrationCache({t: 0.05 for t in float_tensor_names(model) - {"out"}})
+    q = onnx.load(make_qdq_model(path, cache, tmp_path / "t.onnx"))
+    produced_by = {o: n.op_type for n in q.graph.node for o in n.output}
+    add = next(n for n in q.graph.node if "sum" in n.output)
+    # The convolution branch goes into the Add in float (TensorRT fuses Conv+Add), the residual through Q/DQ.
+    assert add.input[0] == "c2" and produced_by[add.input[1]] == "DequantizeLinear"
+    used = {t for n in q.graph.node for t in n.input}
+    assert all(i.name in used for i in q.graph.initializer)  # the dropped pair leaves no constants behind
+    onnx.checker.check_model(q)
+    got = ort.InferenceSession(q.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    assert np.abs(got - ref).max() < 0.1 * np.abs(ref).max()
+    # The CPU form keeps ONNX Runtime's placement (it quantizes the Add for its own int8 kernels).
+    c = onnx.load(make_qdq_model(path, cache, tmp_path / "c.onnx", target="cpu"))
+    c_add = next(n for n in c.graph.node if n.op_type == "Add")
+    assert all({o: n.op_type for n in c.graph.node for o in n.output}[t] == "DequantizeLinear" for t in c_add.input)
+
+
+def test_bundled_model_residual_blocks_are_all_found():
+    from lpr_edge.calibrate import residual_branch_inputs
+
+    model = load_onnx(REPO / "lpr_edge" / "models" / "lprnet_us.onnx")
+    branches = residual_branch_inputs(model)
+    adds = [n for n in model.graph.node if n.op_type == "Add"]
+    assert len(branches) == len(adds) == 5
+    assert all(t.endswith("conv2/conv2.0/Conv_output_0") for t in branches)
+
+
+def test_calibrate_cli_compares_on_synthetic_plates_plate_by_plate(tmp_path, capsys):
+    import json
+
+    from lpr_edge.cli import main
+
+    assert main(["calibrate", "--data", "synthetic", "--samples", "32", "--cache", str(tmp_path / "m.cache"),
+                 "--qdq", str(tmp_path / "m.qdq.onnx"), "--cpu-qdq", str(tmp_path / "m.cpu.onnx"),
+                 "--eval-data", "synthetic", "--eval-samples", "40", "--json"]) == 0
+    c = json.loads(capsys.readouterr().out)["comparison"]
+    assert c["data"] == "synthetic (40 plates, seed 2026)" and c["fp32"]["plates"] == 40
+    for prec in ("int8", "int8_cpu"):
+        p = c[prec]["paired"]
+        assert set(p) == {"changed", "gained", "lost", "p_value"} and 0 < p["p_value"] <= 1
+        assert (p["gained"] - p["lost"]) / 40 * 100 == pytest.approx(
+            c["perfect_match_delta_pt" if prec == "int8" else "cpu_perfect_match_delta_pt"])
+    assert main(["calibrate", "--data", "synthetic", "--samples", "8", "--cache", str(tmp_path / "x.cache"),
+                 "--eval-data", "synthetic", "--eval-samples", "0"]) == 2
+    assert "--eval-samples must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "x.cache").exists()  # refused before any work

@@ -73,3 +73,22 @@ def test_us_split_is_fixed_stratified_and_leak_free():
     assert 0.15 < len(val) / len(ds) < 0.25
     assert not {s.text for s in train} & {s.text for s in val}
     assert len({s.group for s in val}) > 40  # most states appear in validation
+
+
+def test_paired_change_counts_flips_and_tests_them():
+    from lpr_edge.metrics import paired_change
+
+    labels = ["AAA", "BBB", "CCC", "DDD", "EEE"]
+    reference = ["AAA", "BBB", "XXX", "DDD", "QQQ"]
+    candidate = ["AAA", "BB8", "CCC", "D0D", "ZZZ"]
+    change = paired_change(reference, candidate, labels)
+    assert (change.changed, change.gained, change.lost) == (4, 1, 2)  # EEE changed, wrong both times
+    assert change.p_value == 1.0
+    # 1 gained against 9 lost: two-sided exact binomial p = 2 * (C(10,0) + C(10,1)) / 2**10
+    one_sided = (1 + 10) / 2 ** 10
+    lopsided = paired_change(["A"] * 11, ["A"] + ["B"] * 10, ["A"] * 10 + ["B"])
+    assert (lopsided.gained, lopsided.lost) == (1, 9) and lopsided.p_value == pytest.approx(2 * one_sided)
+    assert paired_change([], [], []).p_value == 1.0
+    assert "1 gained, 9 lost" in lopsided.describe()
+    with pytest.raises(ValueError):
+        paired_change(["A"], [], ["A"])

@@ -35,8 +35,11 @@ def add_parser(sub, name):
                    help="layers left in FP16/FP32: 'first' (input convolution), 'last' (classifier), node names, "
                         "comma-separated; '' quantizes everything (default first,last)")
     p.add_argument("--from-cache", default=None, help="skip statistics: make the Q/DQ ONNX from this existing cache")
-    p.add_argument("--eval-data", default=None, help="labelled folder to compare FP32 and INT8 on")
+    p.add_argument("--eval-data", default=None,
+                   help="labelled folder to compare FP32 and INT8 on, or 'synthetic' for generated plates "
+                        "(a seed never used for training or calibration)")
     p.add_argument("--eval-split", choices=("all", "val", "train"), default="all")
+    p.add_argument("--eval-samples", type=int, default=3000, help="plates generated for --eval-data synthetic")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run)
 
@@ -58,6 +61,8 @@ def run(args) -> int:
     cpu_path = Path(args.cpu_qdq or Path("calibration") / f"{stem}.cpu.qdq.onnx")
     if args.samples < 1:
         raise InputError("--samples must be at least 1")
+    if args.eval_data == "synthetic" and args.eval_samples < 1:
+        raise InputError("--eval-samples must be at least 1")
     report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path), "cpu_qdq": str(cpu_path)}
     if args.from_cache:
         cache = read_cache(args.from_cache)
@@ -75,7 +80,7 @@ def run(args) -> int:
     make_qdq_model(onnx_path, cache, cpu_path, spec, target="cpu")
     if args.eval_data:
         report["comparison"] = compare({"fp32": onnx_path, "int8": qdq_path, "int8_cpu": cpu_path},
-                                       args.eval_data, args.eval_split, spec)
+                                       _eval_set(args), spec)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -86,8 +91,9 @@ def run(args) -> int:
                 r = c[prec]
                 print(f"  {prec:8s}: perfect {r['perfect_match']:.2%}  per-char {r['per_char_match']:.2%}  "
                       f"batch-32 compute p50 {r['batch32_ms']:.2f} ms")
-            print(f"  INT8 change: {c['perfect_match_delta_pt']:+.2f} pt perfect match (TensorRT Q/DQ), "
-                  f"{c['cpu_perfect_match_delta_pt']:+.2f} pt (CPU Q/DQ); CPU speed-up {c['speedup']:.2f}x")
+            print(f"  INT8 change on {c['data']}: {c['perfect_match_delta_pt']:+.2f} pt perfect match (TensorRT Q/DQ; "
+                  f"{_flips(c['int8']['paired'])}), {c['cpu_perfect_match_delta_pt']:+.2f} pt (CPU Q/DQ; "
+                  f"{_flips(c['int8_cpu']['paired'])}); CPU speed-up {c['speedup']:.2f}x")
     return 0
 
 
@@ -104,30 +110,47 @@ def _calibration_images(args):
     return images
 
 
-def compare(models: dict, data, split, spec) -> dict:
-    """Accuracy of each of ``models`` (``fp32``, ``int8``, ``int8_cpu``) on ``data`` and its median
-    batch-32 compute time on this CPU."""
-    import numpy as np
-
-    from ..evaluation import evaluate
-    from ..recognizer import Recognizer
+def _eval_set(args):
+    from ..evaluation import dataset_sample_set, synthetic_sample_set
     from .common import load_split
 
-    samples, _ = load_split(data, split)
+    if args.eval_data == "synthetic":
+        return synthetic_sample_set(args.eval_samples, seed=2026)
+    samples, _ = load_split(args.eval_data, args.eval_split)
+    return dataset_sample_set(f"{args.eval_data} ({args.eval_split})", samples)
+
+
+def _flips(paired: dict) -> str:
+    return f"+{paired['gained']}/-{paired['lost']} plates, McNemar p {paired['p_value']:.2f}"
+
+
+def compare(models: dict, sample_set, spec) -> dict:
+    """Accuracy of each of ``models`` (``fp32``, ``int8``, ``int8_cpu``) on ``sample_set``, plate by
+    plate against FP32 (gained, lost, McNemar p), and its median batch-32 compute time on this CPU."""
+    import numpy as np
+
+    from ..evaluation import read_sample_set
+    from ..metrics import paired_change
+    from ..recognizer import Recognizer
+
+    labels = [spec.normalise_label(t) for t in sample_set.labels]
     crops = [np.zeros((spec.height, spec.width, 3), np.uint8)] * 32
-    out = {}
+    out, readings = {}, {}
     for prec, path in models.items():
         # One model at a time: ONNX Runtime's idle threads spin and would slow a neighbour down.
         with Recognizer(path, spec=spec, max_batch=32) as rec:
-            out[prec] = {**evaluate(rec, samples).to_dict(), "model": str(path)}
+            readings[prec], accuracy = read_sample_set(rec, sample_set)
+            out[prec] = {**accuracy.to_dict(), "model": str(path)}
             rec.recognize_batch(crops)
             times = []
             for _ in range(20):
                 rec.recognize_batch(crops)
                 times.append(rec.last_timings["infer"])
             out[prec]["batch32_ms"] = float(np.median(times))
+    for prec in ("int8", "int8_cpu"):
+        out[prec]["paired"] = paired_change(readings["fp32"], readings[prec], labels).to_dict()
     out["perfect_match_delta_pt"] = (out["int8"]["perfect_match"] - out["fp32"]["perfect_match"]) * 100
     out["cpu_perfect_match_delta_pt"] = (out["int8_cpu"]["perfect_match"] - out["fp32"]["perfect_match"]) * 100
     out["speedup"] = out["fp32"]["batch32_ms"] / out["int8_cpu"]["batch32_ms"]
-    out["data"] = f"{data} ({split})"
+    out["data"] = sample_set.name
     return out
