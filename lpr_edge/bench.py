@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from .environment import collect
-from .evaluation import SampleSet, dataset_sample_set, read_sample_set, synthetic_sample_set  # noqa: F401 (re-exported)
+from .evaluation import SampleSet, read_sample_set
 from .metrics import paired_change
 
 PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}

@@ -4,9 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from lpr_edge.bench import BenchConfig, SampleSet, bench_models, synthetic_sample_set, to_markdown
+from lpr_edge.bench import BenchConfig, bench_models, to_markdown
 from lpr_edge.calibrate import collect_amax, make_cache, make_qdq_model
 from lpr_edge.cli import main as cli
+from lpr_edge.evaluation import SampleSet, synthetic_sample_set
 
 from .conftest import CCPD_DATA, need, toy_model_and_crops
 

@@ -45,8 +45,8 @@ def add_parser(sub, name):
 
 def run(args) -> int:
     from ..atomic import write_text
-    from ..bench import (BenchConfig, bench_models, dataset_sample_set, plot, synthetic_sample_set,
-                         terminal_table, to_json, to_markdown)
+    from ..bench import BenchConfig, bench_models, plot, terminal_table, to_json, to_markdown
+    from ..evaluation import dataset_sample_set, synthetic_sample_set
     from ..errors import InputError
     from .common import load_split
 
