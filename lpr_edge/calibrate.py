@@ -143,8 +143,10 @@ def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
     ``first``: the input of the first convolution (the stem, which sees raw pixels); ``last``: the
     input of the last convolution (the classifier). Nodes are in ONNX's topological order. TensorRT runs a layer whose input has no scale in higher
     precision, and :func:`make_qdq_model` puts no Q/DQ there: one cache, one policy, every version.
-    Any other entry is taken as a node name whose activation inputs are kept.
+    Any other entry is taken as a node name whose activation inputs are kept (unnamed nodes are
+    ``<op>_<index>``, as :func:`name_unnamed_nodes` names them in place).
     """
+    name_unnamed_nodes(model)
     unknown = set(keep) - set(KEEP_FLOAT) - {n.name for n in model.graph.node}
     if unknown:
         raise InputError(f"--keep-float: {sorted(unknown)} are neither first/last nor node names of this model")
@@ -186,6 +188,27 @@ def nonnegative_tensors(model, inputs: Iterable[str] = ()) -> set[str]:
         if node.op_type == "Relu" or (node.op_type in _SIGN_PRESERVING and data and all(t in nonneg for t in data)):
             nonneg.update(o for o in node.output if o)
     return nonneg
+
+
+def name_unnamed_nodes(model) -> None:
+    """Give every unnamed node the name ``<op>_<index>``: the quantizer excludes nodes by name, and
+    unnamed ones would all share one exclusion."""
+    taken = {n.name for n in model.graph.node}
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{i}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
+
+
+def quantized_nodes(model, cache: CalibrationCache) -> list[str]:
+    """Names of the nodes the Q/DQ models quantize: ops of ``QUANTIZED_OPS`` whose activations
+    (inputs and outputs) all have scales in ``cache`` — like ModelOpt with a cache."""
+    inits = {i.name for i in model.graph.initializer}
+    return [n.name for n in model.graph.node if n.op_type in QUANTIZED_OPS
+            and all(t in cache.scales for t in [*n.input, *n.output] if t and t not in inits)]
 
 
 def residual_branch_inputs(model) -> set[str]:
@@ -284,19 +307,9 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
         raise InputError(f"unknown Q/DQ target {target!r}; choose one of {', '.join(QDQ_TARGETS)}")
     model = load_model_with_shape_infer(Path(onnx_path))
     check_names(cache, float_tensor_names(model), "calibration cache")
-    taken = {n.name for n in model.graph.node}
-    for i, node in enumerate(model.graph.node):
-        # The quantizer excludes nodes by name: unnamed ones would all share one exclusion.
-        if not node.name:
-            name = f"{node.op_type}_{i}"
-            while name in taken:
-                name += "_"
-            node.name = name
-            taken.add(name)
-    inits = {i.name for i in model.graph.initializer}
-    # Like ModelOpt with a cache: only nodes whose activations all have scales are quantized.
-    unscaled = [n.name for n in model.graph.node if n.op_type in QUANTIZED_OPS
-                and any(t not in cache.scales for t in [*n.input, *n.output] if t and t not in inits)]
+    name_unnamed_nodes(model)
+    quantized = set(quantized_nodes(model, cache))
+    unscaled = [n.name for n in model.graph.node if n.op_type in QUANTIZED_OPS and n.name not in quantized]
     spec = spec or spec_from_model(model)
     cpu = target == "cpu"
     # Pixels normalised as x * scale with no mean shift stay non-negative too (TAO's x/255).

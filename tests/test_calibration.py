@@ -286,3 +286,33 @@ def test_calibrate_cli_compares_on_synthetic_plates_plate_by_plate(tmp_path, cap
                  "--eval-data", "synthetic", "--eval-samples", "0"]) == 2
     assert "--eval-samples must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "x.cache").exists()  # refused before any work
+
+
+def test_layer_sensitivity_finds_the_layer_whose_int8_breaks_readings(tmp_path):
+    from lpr_edge import Recognizer
+    from lpr_edge.evaluation import SampleSet
+    from lpr_edge.quant_sensitivity import layer_sensitivity, sensitivity_table
+
+    path, spec, crops = _toy(tmp_path)
+    cache = make_cache(collect_amax(path, crops, spec, "max"), "10.3", "max")
+    # A range 1,000x too small for the convolution's input: INT8 clips it flat and misreads.
+    broken = CalibrationCache({**cache.scales, "pooled": cache.scales["pooled"] / 1000}, cache.version_code)
+    with Recognizer(path) as rec:
+        labels = [r.text for r in rec.recognize_batch(crops)]
+    report = layer_sensitivity(path, broken, SampleSet("toy", crops, labels=labels), spec)
+    assert report["fp32"]["perfect_match"] == 1.0 and report["int8"]["perfect_match"] < 0.5
+    assert report["int8"]["vs_fp32"]["lost"] > 12
+    best, *rest = report["layers"]
+    # The toy's nodes are unnamed: they are reported by the names the Q/DQ model gives them.
+    assert best["node"] == "Conv_1" and best["perfect_match"] == 1.0 and best["vs_fp32"]["changed"] == 0
+    assert best["also_float"] == ["AveragePool_0"]  # it shares the dropped tensor
+    assert [r["node"] for r in rest] == ["AveragePool_0"] and rest[0]["perfect_match"] < 0.5
+    assert "Conv_1" in sensitivity_table(report)
+
+
+def test_calibrate_sensitivity_needs_eval_data(tmp_path, capsys):
+    from lpr_edge.cli import main
+
+    assert main(["calibrate", "--data", "synthetic", "--samples", "8", "--cache", str(tmp_path / "x.cache"),
+                 "--sensitivity"]) == 2
+    assert "--sensitivity needs a labelled set" in capsys.readouterr().err

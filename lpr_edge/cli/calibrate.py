@@ -40,6 +40,8 @@ def add_parser(sub, name):
                         "(a seed never used for training or calibration)")
     p.add_argument("--eval-split", choices=("all", "val", "train"), default="all")
     p.add_argument("--eval-samples", type=int, default=3000, help="plates generated for --eval-data synthetic")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="also keep each quantized layer float in turn and read --eval-data: which layers to --keep-float")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run)
 
@@ -63,6 +65,8 @@ def run(args) -> int:
         raise InputError("--samples must be at least 1")
     if args.eval_data == "synthetic" and args.eval_samples < 1:
         raise InputError("--eval-samples must be at least 1")
+    if args.sensitivity and not args.eval_data:
+        raise InputError("--sensitivity needs a labelled set to read: add --eval-data DIR (or synthetic)")
     report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path), "cpu_qdq": str(cpu_path)}
     if args.from_cache:
         cache = read_cache(args.from_cache)
@@ -79,8 +83,12 @@ def run(args) -> int:
     make_qdq_model(onnx_path, cache, qdq_path, spec, target="tensorrt")
     make_qdq_model(onnx_path, cache, cpu_path, spec, target="cpu")
     if args.eval_data:
-        report["comparison"] = compare({"fp32": onnx_path, "int8": qdq_path, "int8_cpu": cpu_path},
-                                       _eval_set(args), spec)
+        eval_set = _eval_set(args)
+        report["comparison"] = compare({"fp32": onnx_path, "int8": qdq_path, "int8_cpu": cpu_path}, eval_set, spec)
+        if args.sensitivity:
+            from ..quant_sensitivity import layer_sensitivity
+
+            report["sensitivity"] = layer_sensitivity(onnx_path, cache, eval_set, spec, progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -94,6 +102,10 @@ def run(args) -> int:
             print(f"  INT8 change on {c['data']}: {c['perfect_match_delta_pt']:+.2f} pt perfect match (TensorRT Q/DQ; "
                   f"{_flips(c['int8']['paired'])}), {c['cpu_perfect_match_delta_pt']:+.2f} pt (CPU Q/DQ; "
                   f"{_flips(c['int8_cpu']['paired'])}); CPU speed-up {c['speedup']:.2f}x")
+        if "sensitivity" in report:
+            from ..quant_sensitivity import sensitivity_table
+
+            print(sensitivity_table(report["sensitivity"]))
     return 0
 
 
