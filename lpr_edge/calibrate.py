@@ -141,8 +141,9 @@ def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
     """Activation tensors to leave out of the cache so their consumers stay in FP16/FP32.
 
     ``first``: the input of the first convolution (the stem, which sees raw pixels); ``last``: the
-    input of the last convolution (the classifier). Nodes are in ONNX's topological order. TensorRT runs a layer whose input has no scale in higher
-    precision, and :func:`make_qdq_model` puts no Q/DQ there: one cache, one policy, every version.
+    input of the last convolution (the classifier); nodes are in ONNX's topological order. TensorRT
+    runs a layer whose input has no scale in higher precision, and :func:`make_qdq_model` puts no
+    Q/DQ there: one cache, one policy, every version.
     Any other entry is taken as a node name whose activation inputs are kept (unnamed nodes are
     ``<op>_<index>``, as :func:`name_unnamed_nodes` names them in place).
     """
@@ -291,7 +292,8 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
     ``lpr-edge eval``.
 
     ``target="tensorrt"``: symmetric int8 activations, scale = the cache's (TensorRT 11, and the
-    accuracy check of what TensorRT computes). ``target="cpu"``: the same ranges as uint8, the form
+    accuracy check of what TensorRT computes); the convolution branch of a residual Add stays float
+    (:func:`residual_branch_inputs`) so TensorRT can fuse Conv+Add+ReLU. ``target="cpu"``: the same ranges as uint8, the form
     ONNX Runtime's x86 int8 kernels run fast (symmetric int8 activations fall back to slow paths there):
     non-negative tensors (after ReLU) get [0, amax] with zero point 0, the rest [-amax, amax].
     """
