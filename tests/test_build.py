@@ -106,3 +106,19 @@ def test_dla_with_gpu_fallback(monkeypatch, tmp_path, toy):
     engine, manifest = build(tmp_path, toy[0], precision="fp16", dla_core=1, gpu_fallback=True)
     assert ("config.default_device_type", "DLA") in trt.calls and ("config.DLA_core", 1) in trt.calls
     assert ("set_flag", "GPU_FALLBACK") in trt.calls and manifest.dla_core == 1
+
+
+def test_trt11_int8_of_the_bundled_model_gets_fusible_residual_blocks(monkeypatch, tmp_path):
+    from lpr_edge.recognizer import bundled_model_path
+
+    from .conftest import REPO
+
+    trt, _ = fakes.install(monkeypatch, "11.4.0")
+    engine, manifest = build(tmp_path, bundled_model_path(), precision="int8",
+                             calib_cache=str(REPO / "calibration" / "lprnet_us.cache"))
+    model = onnx.load_from_string(engine.read_bytes().split(b"\n", 1)[1])  # what the parser was given
+    produced_by = {o: n.op_type for n in model.graph.node for o in n.output}
+    adds = [n for n in model.graph.node if n.op_type == "Add"]
+    # Each residual Add: the convolution branch straight from its Conv, the residual through Q/DQ.
+    assert len(adds) == 5
+    assert all(sorted(produced_by[t] for t in n.input) == ["Conv", "DequantizeLinear"] for n in adds)
