@@ -71,5 +71,5 @@ def sensitivity_table(report: dict) -> str:
     for r in report["layers"]:
         c = r["vs_fp32"]
         lines.append(f"  {r['node'][-47:]:<48}{r['perfect_match']:>8.2%}{(r['perfect_match'] - fp32) * 100:>+8.2f}pt"
-                     f"{c['changed']:>9}  {', '.join('/'.join(n.split('/')[-2:]) for n in r['also_float'])}")
+                     f"{c['changed']:>9}  {', '.join('/'.join(n.split('/')[-3:]) for n in r['also_float'])}")
     return "\n".join(lines)
