@@ -93,11 +93,15 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
         elif plan == "qdq":
             cache_file = _cache_for_qdq(prepared, spec, opts, tmp, stem, say)
             cache_sha = sha256_file(cache_file)
+            import onnx
+
             from .calibrate import make_qdq_model
             from .trt_cache import read_cache
 
             (tmp / "prepared.onnx").write_bytes(prepared.SerializeToString())
-            onnx_bytes = make_qdq_model(tmp / "prepared.onnx", read_cache(cache_file), tmp / "qdq.onnx", spec).read_bytes()
+            qdq = make_qdq_model(tmp / "prepared.onnx", read_cache(cache_file), tmp / "qdq.onnx", spec)
+            # Strong typing takes precisions from the graph: the layers left out of INT8 run in FP16.
+            onnx_bytes = to_fp16(onnx.load(qdq), spec).SerializeToString()
         else:
             onnx_bytes = prepared.SerializeToString()
             if plan == "flags" and opts.precision == "int8":

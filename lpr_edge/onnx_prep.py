@@ -9,6 +9,7 @@ from .spec import ModelSpec
 
 # Kept in FP32 by the FP16 conversion: the TAO heads, so confidences and indices stay exact.
 FP16_BLOCKED_OPS = ["Softmax", "ArgMax", "ReduceMax", "Cast"]
+QDQ_FP16_OPSET = 19  # QuantizeLinear/DequantizeLinear take float16 scales from opset 19
 
 
 def make_batch_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -40,9 +41,25 @@ def prepare(model: onnx.ModelProto, spec: ModelSpec, simplify: bool = True) -> o
 def to_fp16(model: onnx.ModelProto, spec: ModelSpec) -> onnx.ModelProto:
     """FP16 weights and activations with FP32 inputs/outputs (for strongly typed TensorRT 11 builds).
 
-    Uses ONNX Runtime's converter; the output heads stay FP32.
+    Uses ONNX Runtime's converter; the output heads stay FP32. A Q/DQ model keeps its int8 parts and
+    gets FP16 scales, so the layers left out of INT8 run in FP16 — what ModelOpt does with its
+    default ``high_precision_dtype=fp16``; FP16 Q/DQ scales need opset 19, so such a model is
+    converted to opset 19 first. The result is topologically sorted (the converter appends the
+    input casts at the end, which ONNX forbids).
     """
+    from onnxruntime.quantization.onnx_model import ONNXModel
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    fp16 = convert_float_to_float16(model, keep_io_types=True, op_block_list=FP16_BLOCKED_OPS)
-    return embed_spec(fp16, spec)
+    has_qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+    if has_qdq and opset_version(model) < QDQ_FP16_OPSET:
+        from onnx import version_converter
+
+        model = version_converter.convert_version(model, QDQ_FP16_OPSET)
+    fp16 = ONNXModel(convert_float_to_float16(model, keep_io_types=True, op_block_list=FP16_BLOCKED_OPS))
+    fp16.topological_sort()
+    return embed_spec(fp16.model, spec)
+
+
+def opset_version(model: onnx.ModelProto) -> int:
+    """The model's default-domain opset."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)

@@ -43,6 +43,7 @@ def test_fp16_per_version(monkeypatch, tmp_path, toy, version, explicit_flag):
         assert ("set_flag", "FP16") not in trt.calls and build_call[1] == []  # strongly typed: no flags
         model = onnx.load_from_string(engine.read_bytes().split(b"\n", 1)[1])
         assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+        onnx.checker.check_model(model)  # the converter's input casts are sorted into place
     else:
         assert ("set_flag", "FP16") in trt.calls and "INT8" not in build_call[1]
     assert engine.name == f"toy.fp16.trt{version}.fake-gpu.engine"
@@ -65,6 +66,13 @@ def test_int8_from_cache_per_version(monkeypatch, tmp_path, toy, version):
     if version.startswith("11"):
         assert build_call == ("build", [], True)  # Q/DQ ONNX, strongly typed, no flags
         assert manifest.extra["plan"] == "qdq"
+        model = onnx.load_from_string(engine.read_bytes().split(b"\n", 1)[1])  # what the parser was given
+        onnx.checker.check_model(model)  # valid ONNX, nodes in topological order
+        # The layers left out of INT8 run in FP16 (ModelOpt's default), which needs FP16 scales: opset 19.
+        inits = {i.name: i.data_type for i in model.graph.initializer}
+        scales = [inits[n.input[1]] for n in model.graph.node if n.op_type == "DequantizeLinear"]
+        assert scales and set(scales) == {onnx.TensorProto.FLOAT16}
+        assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == 19
     else:
         assert build_call == ("build", ["FP16", "INT8"], False)
         calib = [c[1] for c in trt.calls if c[0] == "config.int8_calibrator"][0]
