@@ -37,3 +37,26 @@ def test_real_engine_reads_plates(tmp_path, precision):
         for _ in range(200):  # buffers are reused, nothing accumulates
             gpu.recognize_batch(crops[:5])
         assert gpu.last_timings["compute"] >= 0
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"needs TensorRT + pycuda + GPU: {REASON}")
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_bundled_model_engine_reads_us_validation_like_fp32(tmp_path, precision):
+    from lpr_edge.datasets import load_dataset, split
+    from lpr_edge.evaluation import evaluate
+    from lpr_edge.metrics import paired_change
+    from lpr_edge.recognizer import bundled_model_path
+
+    from .conftest import REPO, US_DATA, need
+
+    _, val = split(load_dataset(need(US_DATA)).samples)
+    cache = str(REPO / "calibration" / "lprnet_us.cache") if precision == "int8" else None
+    engine, _ = build_engine(bundled_model_path(), BuildOptions(precision=precision, calib_cache=cache,
+                                                                batch=(1, 8, 32), out_dir=str(tmp_path)))
+    with Recognizer() as fp32, Recognizer(engine) as gpu:
+        ref, got = evaluate(fp32, val), evaluate(gpu, val)
+    change = paired_change([r.text for r in ref.results], [r.text for r in got.results], ref.labels)
+    if precision == "fp16":
+        assert change.changed <= 1
+    else:  # ONNX Runtime's run of the TensorRT Q/DQ form: +0/-2 plates (p 0.5), calibration/README.md
+        assert change.lost - change.gained <= 3 and change.p_value >= 0.05
