@@ -293,9 +293,10 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
 
     ``target="tensorrt"``: symmetric int8 activations, scale = the cache's (TensorRT 11, and the
     accuracy check of what TensorRT computes); the convolution branch of a residual Add stays float
-    (:func:`residual_branch_inputs`) so TensorRT can fuse Conv+Add+ReLU. ``target="cpu"``: the same ranges as uint8, the form
-    ONNX Runtime's x86 int8 kernels run fast (symmetric int8 activations fall back to slow paths there):
-    non-negative tensors (after ReLU) get [0, amax] with zero point 0, the rest [-amax, amax].
+    (:func:`residual_branch_inputs`) so TensorRT can fuse Conv+Add+ReLU. ``target="cpu"``: the same
+    ranges as uint8, the form ONNX Runtime's x86 int8 kernels run fast (symmetric int8 activations
+    fall back to slow paths there): non-negative tensors (after ReLU) get [0, amax] with zero point
+    0, the rest [-amax, amax].
     """
     import onnx
     from onnxruntime.quantization import QuantType

@@ -56,9 +56,6 @@ class PairedChange:
     def to_dict(self) -> dict:
         return {"changed": self.changed, "gained": self.gained, "lost": self.lost, "p_value": self.p_value}
 
-    def describe(self) -> str:
-        return f"{self.changed} readings changed: {self.gained} gained, {self.lost} lost (McNemar p = {self.p_value:.2f})"
-
 
 def paired_change(reference: Sequence[str], candidate: Sequence[str], labels: Sequence[str]) -> PairedChange:
     """Compare two models plate by plate; the p-value says whether a difference in perfect-match

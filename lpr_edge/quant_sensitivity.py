@@ -52,8 +52,9 @@ def layer_sensitivity(onnx_path: str | os.PathLike, cache: CalibrationCache, sam
             kept = drop_scales(cache, float_kept_tensors(model, [node]))
             preds, pm = read(make_qdq_model(onnx_path, kept, Path(tmp) / f"{i}.onnx", spec))
             still = set(quantized_nodes(model, kept))
-            rows.append({"node": node, "op": ops[node], "also_float": [n for n in everything if n not in still and n != node],
-                         "perfect_match": pm, "vs_fp32": paired_change(fp32, preds, labels).to_dict()})
+            also = [n for n in everything if n not in still and n != node]
+            rows.append({"node": node, "op": ops[node], "also_float": also, "perfect_match": pm,
+                         "vs_fp32": paired_change(fp32, preds, labels).to_dict()})
     rows.sort(key=lambda r: (-r["perfect_match"], r["vs_fp32"]["changed"]))
     return {"data": sample_set.name, "fp32": {"perfect_match": fp32_pm},
             "int8": {"perfect_match": int8_pm, "vs_fp32": paired_change(fp32, int8, labels).to_dict()},

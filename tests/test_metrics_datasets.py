@@ -89,6 +89,6 @@ def test_paired_change_counts_flips_and_tests_them():
     lopsided = paired_change(["A"] * 11, ["A"] + ["B"] * 10, ["A"] * 10 + ["B"])
     assert (lopsided.gained, lopsided.lost) == (1, 9) and lopsided.p_value == pytest.approx(2 * one_sided)
     assert paired_change([], [], []).p_value == 1.0
-    assert "1 gained, 9 lost" in lopsided.describe()
+    assert lopsided.to_dict() == {"changed": 10, "gained": 1, "lost": 9, "p_value": lopsided.p_value}
     with pytest.raises(ValueError):
         paired_change(["A"], [], ["A"])
