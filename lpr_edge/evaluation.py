@@ -49,11 +49,10 @@ def evaluate(recognizer, samples: Sequence[Sample], *, batch: int | None = None,
 
 @dataclass
 class SampleSet:
-    """Crops to time with and score on: a dataset's samples, or images with labels held in memory."""
+    """Crops held in memory to time with and, where labelled, to score on."""
 
     name: str
     images: list[np.ndarray]
-    samples: list[Sample] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
 
 
@@ -66,20 +65,17 @@ def synthetic_sample_set(n: int = 64, seed: int = 7) -> SampleSet:
     from . import synth
 
     plates = synth.generate(n, seed=seed)
-    return SampleSet(f"synthetic ({n} plates, seed {seed})", [p.image for p in plates],
-                     labels=[p.text for p in plates])
+    return SampleSet(f"synthetic ({n} plates, seed {seed})", [p.image for p in plates], [p.text for p in plates])
 
 
 def dataset_sample_set(name: str, samples: Sequence[Sample]) -> SampleSet:
+    """The readable crops of ``samples``, decoded once, with their labels."""
     images, kept, _ = load_images(samples)
-    return SampleSet(name, images, list(kept), [s.text for s in kept])
+    return SampleSet(name, images, [s.text for s in kept])
 
 
 def read_sample_set(recognizer, sample_set: SampleSet) -> tuple[list[str], Accuracy]:
     """Readings of every labelled plate of ``sample_set`` and their accuracy."""
-    if sample_set.samples:
-        report = evaluate(recognizer, sample_set.samples)
-        return [r.text for r in report.results], report.accuracy
     batch = recognizer.max_batch
     preds = [r.text for i in range(0, len(sample_set.images), batch)
              for r in recognizer.recognize_batch(sample_set.images[i:i + batch])]
