@@ -316,3 +316,7 @@ def test_calibrate_sensitivity_needs_eval_data(tmp_path, capsys):
     assert main(["calibrate", "--data", "synthetic", "--samples", "8", "--cache", str(tmp_path / "x.cache"),
                  "--sensitivity"]) == 2
     assert "--sensitivity needs a labelled set" in capsys.readouterr().err
+    assert main(["calibrate", "--data", "synthetic", "--samples", "8", "--cache", str(tmp_path / "x.cache"),
+                 "--eval-data", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "x.cache").exists()  # a bad --eval-data is refused before any work

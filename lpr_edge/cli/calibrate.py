@@ -67,6 +67,7 @@ def run(args) -> int:
         raise InputError("--eval-samples must be at least 1")
     if args.sensitivity and not args.eval_data:
         raise InputError("--sensitivity needs a labelled set to read: add --eval-data DIR (or synthetic)")
+    eval_set = _eval_set(args) if args.eval_data else None  # a bad --eval-data fails before any work
     report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path), "cpu_qdq": str(cpu_path)}
     if args.from_cache:
         cache = read_cache(args.from_cache)
@@ -82,8 +83,7 @@ def run(args) -> int:
                        "header": cache.header})
     make_qdq_model(onnx_path, cache, qdq_path, spec, target="tensorrt")
     make_qdq_model(onnx_path, cache, cpu_path, spec, target="cpu")
-    if args.eval_data:
-        eval_set = _eval_set(args)
+    if eval_set is not None:
         report["comparison"] = compare({"fp32": onnx_path, "int8": qdq_path, "int8_cpu": cpu_path}, eval_set, spec)
         if args.sensitivity:
             from ..quant_sensitivity import layer_sensitivity
