@@ -16,7 +16,7 @@ import numpy as np
 
 from .environment import collect
 from .evaluation import SampleSet, read_sample_set
-from .metrics import paired_change
+from .metrics import describe_change, paired_change
 
 PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
 
@@ -209,7 +209,7 @@ def terminal_table(report: dict) -> str:
         a = r.get("accuracy")
         if a:
             extra = (f"  delta {a['perfect_match_delta'] * 100:+.2f} pt  agreement {a['agreement']:.2%}  "
-                     f"plates +{a['paired']['gained']}/-{a['paired']['lost']} (McNemar p {a['paired']['p_value']:.2f})"
+                     f"{describe_change(a['paired'])}"
                      if "agreement" in a else "")
             out.append(f"accuracy {_short(r['model'])} ({r['precision']}): {a['plates']} plates, perfect "
                        f"{a['perfect_match']:.2%}, per-char {a['per_char_match']:.2%}{extra}")

@@ -57,6 +57,11 @@ class PairedChange:
         return {"changed": self.changed, "gained": self.gained, "lost": self.lost, "p_value": self.p_value}
 
 
+def describe_change(change: dict) -> str:
+    """``+gained/-lost plates (McNemar p x.xx)`` from a :meth:`PairedChange.to_dict` dict, for reports."""
+    return f"+{change['gained']}/-{change['lost']} plates (McNemar p {change['p_value']:.2f})"
+
+
 def paired_change(reference: Sequence[str], candidate: Sequence[str], labels: Sequence[str]) -> PairedChange:
     """Compare two models plate by plate; the p-value says whether a difference in perfect-match
     accuracy is more than the chance flips of borderline plates (a small set cannot show it otherwise)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .calibrate import drop_scales, float_kept_tensors, make_qdq_model, name_unnamed_nodes, quantized_nodes
 from .evaluation import SampleSet, read_sample_set
-from .metrics import paired_change
+from .metrics import describe_change, paired_change
 from .onnx_spec import load_onnx
 from .spec import ModelSpec
 from .trt_cache import CalibrationCache
@@ -67,7 +67,7 @@ def sensitivity_table(report: dict) -> str:
     v = report["int8"]["vs_fp32"]
     lines = [f"per-layer INT8 sensitivity on {report['data']} (TensorRT Q/DQ form)",
              f"  FP32 {fp32:.2%}; every layer INT8 {int8:.2%} ({(int8 - fp32) * 100:+.2f} pt; "
-             f"{v['changed']} readings changed, +{v['gained']}/-{v['lost']})",
+             f"{v['changed']} readings changed, {describe_change(v)})",
              f"  {'kept float':<48}{'perfect':>9}{'vs FP32':>10}{'changed':>9}  also float"]
     for r in report["layers"]:
         c = r["vs_fp32"]

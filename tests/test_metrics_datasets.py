@@ -76,7 +76,7 @@ def test_us_split_is_fixed_stratified_and_leak_free():
 
 
 def test_paired_change_counts_flips_and_tests_them():
-    from lpr_edge.metrics import paired_change
+    from lpr_edge.metrics import describe_change, paired_change
 
     labels = ["AAA", "BBB", "CCC", "DDD", "EEE"]
     reference = ["AAA", "BBB", "XXX", "DDD", "QQQ"]
@@ -90,5 +90,6 @@ def test_paired_change_counts_flips_and_tests_them():
     assert (lopsided.gained, lopsided.lost) == (1, 9) and lopsided.p_value == pytest.approx(2 * one_sided)
     assert paired_change([], [], []).p_value == 1.0
     assert lopsided.to_dict() == {"changed": 10, "gained": 1, "lost": 9, "p_value": lopsided.p_value}
+    assert describe_change(lopsided.to_dict()) == "+1/-9 plates (McNemar p 0.02)"
     with pytest.raises(ValueError):
         paired_change(["A"], [], ["A"])

@@ -50,6 +50,7 @@ def run(args) -> int:
     from ..calibrate import (collect_amax, default_trt_version, drop_scales, float_kept_tensors, make_cache,
                              make_qdq_model)
     from ..errors import InputError
+    from ..metrics import describe_change
     from ..onnx_spec import load_onnx, resolve_spec
     from ..recognizer import bundled_model_path
     from ..trt_cache import read_cache, write_cache
@@ -99,9 +100,9 @@ def run(args) -> int:
                 r = c[prec]
                 print(f"  {prec:8s}: perfect {r['perfect_match']:.2%}  per-char {r['per_char_match']:.2%}  "
                       f"batch-32 compute p50 {r['batch32_ms']:.2f} ms")
-            print(f"  INT8 change on {c['data']}: {c['perfect_match_delta_pt']:+.2f} pt perfect match (TensorRT Q/DQ; "
-                  f"{_flips(c['int8']['paired'])}), {c['cpu_perfect_match_delta_pt']:+.2f} pt (CPU Q/DQ; "
-                  f"{_flips(c['int8_cpu']['paired'])}); CPU speed-up {c['speedup']:.2f}x")
+            print(f"  INT8 change on {c['data']}: TensorRT Q/DQ {c['perfect_match_delta_pt']:+.2f} pt perfect match, "
+                  f"{describe_change(c['int8']['paired'])}; CPU Q/DQ {c['cpu_perfect_match_delta_pt']:+.2f} pt, "
+                  f"{describe_change(c['int8_cpu']['paired'])}; CPU speed-up {c['speedup']:.2f}x")
         if "sensitivity" in report:
             from ..quant_sensitivity import sensitivity_table
 
@@ -130,10 +131,6 @@ def _eval_set(args):
         return synthetic_sample_set(args.eval_samples, seed=2026)
     samples, _ = load_split(args.eval_data, args.eval_split)
     return dataset_sample_set(f"{args.eval_data} ({args.eval_split})", samples)
-
-
-def _flips(paired: dict) -> str:
-    return f"+{paired['gained']}/-{paired['lost']} plates, McNemar p {paired['p_value']:.2f}"
 
 
 def compare(models: dict, sample_set, spec) -> dict:
