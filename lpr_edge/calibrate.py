@@ -341,6 +341,18 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
     return Path(out_path)
 
 
+def calibration_cache(onnx_path: str | os.PathLike, images: Sequence[np.ndarray], spec: ModelSpec, *,
+                      method: str = "entropy", trt_version: str | None = None,
+                      keep_float: Sequence[str] = KEEP_FLOAT, progress: bool = False) -> CalibrationCache:
+    """The calibration pipeline ``lpr-edge calibrate`` and ``lpr-edge build --calib-data`` share:
+    ONNX Runtime statistics -> amax per tensor -> TensorRT cache, minus the layers kept float."""
+    from .onnx_spec import load_onnx
+
+    amax = collect_amax(onnx_path, images, spec, method, progress=progress)
+    cache = make_cache(amax, trt_version or default_trt_version(), method)
+    return drop_scales(cache, float_kept_tensors(load_onnx(onnx_path), list(keep_float)))
+
+
 def default_trt_version() -> str:
     """The installed TensorRT's version, else 10.3 (JetPack 6)."""
     try:

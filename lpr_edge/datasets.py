@@ -27,6 +27,11 @@ class Sample:
     text: str
     group: str = ""  # stratification key (e.g. US state)
     note: str = ""
+    line: int = 0  # line in labels.csv (0: label from the file name)
+
+    def where(self) -> str:
+        """Where this sample is defined, for error messages."""
+        return f"labels.csv line {self.line} ({self.path})" if self.line else str(self.path)
 
 
 @dataclass
@@ -101,7 +106,7 @@ def _from_csv(root: Path, csv_path: Path, drop_suspect: bool) -> Dataset:
         if not path.is_file():
             skipped.append(f"line {i}: {file}: image missing")
             continue
-        samples.append(Sample(path, label, (row.get("state") or row.get("region") or "").strip(), note))
+        samples.append(Sample(path, label, (row.get("state") or row.get("region") or "").strip(), note, i))
     if not samples:
         raise DatasetError(f"{csv_path} lists no usable samples ({len(skipped)} rows skipped)")
     return Dataset(root, samples, skipped)

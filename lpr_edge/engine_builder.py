@@ -57,6 +57,18 @@ def check_options(opts: BuildOptions) -> None:
         raise InputError("INT8 needs scales: pass --calib-cache FILE (from lpr-edge calibrate) or --calib-data DIR")
     if opts.gpu_fallback and opts.dla_core is None:
         raise InputError("--gpu-fallback only applies with --dla CORE")
+    if opts.dla_core is not None:
+        check_dla(opts)
+
+
+def check_dla(opts: BuildOptions) -> None:
+    """DLA runs FP16/INT8 only and has no dynamic shapes (MIN = OPT = MAX; TensorRT's DLA rules)."""
+    if opts.precision == "fp32":
+        raise InputError("--dla: DLA runs FP16 or INT8 only; pass --fp16 or --int8 (or drop --dla for a GPU engine)")
+    mn, opt, mx = opts.batch
+    if not mn == opt == mx:
+        raise InputError(f"--dla: DLA has no dynamic shapes, but --batch is {mn},{opt},{mx}; pass one batch size, "
+                         f"e.g. --batch {opt} (smaller batches are padded to it at run time)")
 
 
 def engine_file_name(model_stem: str, precision: str, trt_version: str, gpu_name: str) -> str:
@@ -84,7 +96,7 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
     plan = trt_compat.plan_precision(feats, opts.precision)
     say(f"precision {opts.precision} via {plan}")
     stem = onnx_path.name[:-5] if onnx_path.name.endswith(".onnx") else onnx_path.stem
-    cache_sha = ""
+    cache_sha, cache_info = "", {}
     calibrator = None
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lpr-edge-build.")))
@@ -105,7 +117,8 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
         else:
             onnx_bytes = prepared.SerializeToString()
             if plan == "flags" and opts.precision == "int8":
-                calibrator, cache_sha = _implicit_calibrator(trt, trt_compat, prepared, spec, opts, stack, stem, say)
+                calibrator, cache_sha, cache_info = _implicit_calibrator(trt, trt_compat, prepared, spec, opts, stack,
+                                                                         stem, say)
 
         logger = trt.Logger(trt.Logger.WARNING)
         builder = trt.Builder(logger)
@@ -144,7 +157,7 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
                         compute_capability=gpu.get("compute_capability", ""), profile=(mn, opt, mx), onnx=onnx_ref,
                         onnx_sha256=sha256_file(onnx_path), cache_sha256=cache_sha, dla_core=opts.dla_core,
                         build_seconds=round(seconds, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                        extra={"plan": plan})
+                        extra={"plan": plan, **cache_info})
     write_manifest(engine_path, manifest)
     say(f"wrote {engine_path} ({len(bytes(serialized)) / 1e6:.1f} MB) in {seconds:.1f} s")
     return engine_path, manifest
@@ -159,19 +172,26 @@ def _relative(path: Path, start: Path) -> str:
         return str(path.resolve())
 
 
+def default_cache_out(opts: BuildOptions, stem: str) -> Path:
+    """Where a cache made during a build goes: ``cache_out``, else beside the engine (never over the
+    cache ``lpr-edge calibrate`` keeps in calibration/)."""
+    return Path(opts.cache_out) if opts.cache_out else Path(opts.out_dir) / f"{stem}.int8.cache"
+
+
 def _cache_for_qdq(prepared, spec, opts: BuildOptions, tmp: Path, stem: str, say) -> Path:
     """The cache file the Q/DQ model is made from: given, or computed with ONNX Runtime now."""
     if opts.calib_cache:
         return Path(opts.calib_cache)
-    from .calibrate import collect_amax, make_cache
+    from .calibrate import calibration_cache
     from .trt_compat import import_tensorrt
     from .trt_cache import write_cache
 
     say(f"no --calib-cache: calibrating on {len(opts.calib_data)} crops with ONNX Runtime")
     (tmp / "calib.onnx").write_bytes(prepared.SerializeToString())
-    amax = collect_amax(tmp / "calib.onnx", list(opts.calib_data), spec, "entropy", progress=True)
-    out = Path(opts.cache_out or Path("calibration") / f"{stem}.cache")
-    write_cache(out, make_cache(amax, import_tensorrt().__version__, "entropy"))
+    cache = calibration_cache(tmp / "calib.onnx", list(opts.calib_data), spec, trt_version=import_tensorrt().__version__,
+                              progress=sys.stderr.isatty())
+    out = default_cache_out(opts, stem)
+    write_cache(out, cache)
     say(f"wrote calibration cache {out}")
     return out
 
@@ -183,13 +203,31 @@ def _implicit_calibrator(trt, trt_compat, prepared, spec, opts: BuildOptions, st
 
     if opts.calib_cache:
         check_names(read_cache(opts.calib_cache), float_tensor_names(prepared), opts.calib_cache)
-        data = Path(opts.calib_cache).read_bytes()
-        return trt_compat.make_calibrator(trt, data), sha256_file(opts.calib_cache)
-    out = Path(opts.cache_out or Path("calibration") / f"{stem}.trt{trt.__version__}.cache")
-    say(f"no --calib-cache: TensorRT calibrates on {len(opts.calib_data)} crops; the cache goes to {out}")
+        text = Path(opts.calib_cache).read_text(encoding="ascii")
+        served, header, original = trt_compat.serve_cache(text, trt.__version__, opts.calib_cache)
+        if header != original:
+            say(f"calibration cache header {original} served as {header}: TensorRT ignores a cache made for another "
+                "version or calibrator, and the scales do not depend on either")
+        calibrator = trt_compat.make_calibrator(trt, served, batch_size=opts.batch[1])
+        return calibrator, sha256_file(opts.calib_cache), {"cache_header_file": original, "cache_header_served": header}
+    out = default_cache_out(opts, stem)
+    say(f"no --calib-cache: TensorRT calibrates on {len(opts.calib_data)} crops at batch {opts.batch[1]}; "
+        f"the cache goes to {out}")
     batches = stack.enter_context(_device_batches(list(opts.calib_data), spec, opts.batch[1]))
-    calibrator = trt_compat.make_calibrator(trt, None, batches, on_write=lambda b: write_bytes(out, b))
-    return calibrator, ""
+    calibrator = trt_compat.make_calibrator(trt, None, batches, on_write=lambda b: write_bytes(out, b),
+                                            batch_size=opts.batch[1])
+    return calibrator, "", {"cache_written": str(out)}
+
+
+def calibration_batches(images: Sequence[np.ndarray], batch: int) -> list[list[np.ndarray]]:
+    """Full batches of exactly ``batch`` crops: TensorRT calibrates at the OPT shape, so a short
+    batch would put unwritten buffer rows into the statistics. The last batch is filled with
+    crops from the start (each crop counts at most twice); fewer crops than ``batch`` repeat."""
+    if not images:
+        raise InputError("--calib-data holds no readable crops")
+    n = -(-len(images) // batch) * batch
+    order = [images[i % len(images)] for i in range(n)]
+    return [order[i:i + batch] for i in range(0, n, batch)]
 
 
 @contextlib.contextmanager
@@ -205,14 +243,11 @@ def _device_batches(images: Sequence[np.ndarray], spec: ModelSpec, batch: int):
         device = cuda.mem_alloc(host.nbytes)
 
     def gen():
-        # Calibration runs at the profile's OPT shape: only full batches (one short one if that is all).
-        full = len(images) - len(images) % batch if len(images) >= batch else len(images)
-        for i in range(0, full, batch):
-            chunk = images[i:i + batch]
+        for chunk in calibration_batches(images, batch):
             preprocess_batch(chunk, spec, out=host)
             with ctx.active():
                 cuda.memcpy_htod(device, host)
-            yield int(device), len(chunk)
+            yield int(device)
 
     ctx.push()  # TensorRT calls get_batch on this thread during the build
     try:

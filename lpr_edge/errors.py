@@ -43,5 +43,9 @@ class BackendUnavailable(LprEdgeError):
     exit_code = 2
 
 
+class InferenceError(LprEdgeError):
+    """The runtime failed while running a batch (TensorRT refused a shape or failed to enqueue)."""
+
+
 class ClosedError(LprEdgeError):
     """The Recognizer or backend was closed; open a new one."""

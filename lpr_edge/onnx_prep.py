@@ -51,6 +51,8 @@ def to_fp16(model: onnx.ModelProto, spec: ModelSpec) -> onnx.ModelProto:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     has_qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
+    if has_qdq:
+        clamp_qdq_scales(model)
     if has_qdq and opset_version(model) < QDQ_FP16_OPSET:
         from onnx import version_converter
 
@@ -58,6 +60,29 @@ def to_fp16(model: onnx.ModelProto, spec: ModelSpec) -> onnx.ModelProto:
     fp16 = ONNXModel(convert_float_to_float16(model, keep_io_types=True, op_block_list=FP16_BLOCKED_OPS))
     fp16.topological_sort()
     return embed_spec(fp16.model, spec)
+
+
+# Smallest positive FP16 value (subnormal): a smaller scale would become 0 in FP16, and TensorRT's
+# parser rejects Q/DQ scales that are not positive. Channels with such scales hold weights that
+# round to 0 at either scale, so clamping changes no result.
+FP16_MIN_SCALE = 2.0 ** -24
+
+
+def clamp_qdq_scales(model: onnx.ModelProto, floor: float = FP16_MIN_SCALE) -> int:
+    """Raise every Q/DQ scale initializer below ``floor`` to it, in place; returns how many changed."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    scale_names = {n.input[1] for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")}
+    changed = 0
+    for init in model.graph.initializer:
+        if init.name in scale_names and init.data_type == onnx.TensorProto.FLOAT:
+            values = numpy_helper.to_array(init)
+            low = values < floor
+            if low.any():
+                changed += int(low.sum())
+                init.CopyFrom(numpy_helper.from_array(np.maximum(values, np.float32(floor)).astype(np.float32), init.name))
+    return changed
 
 
 def opset_version(model: onnx.ModelProto) -> int:

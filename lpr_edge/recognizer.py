@@ -14,26 +14,24 @@ from typing import Sequence
 import numpy as np
 
 from .backends import open_backend
+from .bundled import bundled_path, resolve_model
 from .decode import PlateResult, greedy_ctc
-from .errors import ClosedError, InputError, ModelFileError
+from .errors import ClosedError, InputError
 from .preprocess import preprocess_batch
 from .spec import ModelSpec
 
-BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "lprnet_us.onnx"
 
 
 def bundled_model_path() -> Path:
-    """Path of the default US model shipped inside the package."""
-    if not BUNDLED_MODEL.is_file():
-        raise ModelFileError(f"the bundled model {BUNDLED_MODEL} is missing; reinstall lpr-edge "
-                             "(pip install -e .) or pass model_path")
-    return BUNDLED_MODEL
+    """Path of the default (US) model shipped inside the package."""
+    return bundled_path()
 
 
 class Recognizer:
     """Reads licence plates from cropped images.
 
-    ``Recognizer()`` loads the bundled US model on ONNX Runtime. Pass an ``.onnx`` model or a
+    ``Recognizer()`` loads the bundled US model on ONNX Runtime; ``Recognizer("br")`` the bundled
+    Brazilian one (``lpr_edge.bundled``). Pass an ``.onnx`` model or a
     TensorRT ``.engine`` (with its manifest) as ``model_path``; ``backend`` is ``auto``,
     ``onnxruntime`` or ``tensorrt``. Calls are safe from several threads: one batch runs at a time
     on the shared buffers. Use as a context manager or call :meth:`close`.
@@ -44,7 +42,7 @@ class Recognizer:
                  threads: int = 0, min_length: int = 0):
         if not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch must be a positive integer, got {max_batch!r}")
-        self.model_path: Path = Path(model_path) if model_path is not None else bundled_model_path()
+        self.model_path: Path = resolve_model(model_path)
         self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,
                                      max_batch=max_batch, threads=threads)
         self.spec: ModelSpec = self._backend.spec

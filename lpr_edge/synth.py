@@ -185,6 +185,51 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     return SynthPlate(canvas, label)
 
 
+BR_CITIES = ("PR-CURITIBA", "PR-LONDRINA", "PR-MARINGA", "PR-CASCAVEL", "SP-SAO PAULO", "SP-CAMPINAS",
+             "RJ-RIO DE JANEIRO", "MG-BELO HORIZONTE", "BA-SALVADOR", "RS-PORTO ALEGRE", "SC-JOINVILLE",
+             "SC-FLORIANOPOLIS", "GO-GOIANIA", "PE-RECIFE", "CE-FORTALEZA", "DF-BRASILIA", "PA-BELEM",
+             "AM-MANAUS", "ES-VITORIA", "MT-CUIABA", "PR-PONTA GROSSA", "PR-FOZ DO IGUACU")
+LAYOUTS = ("us", "br")
+
+
+def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = True) -> SynthPlate:
+    """An old Brazilian plate (3:1, about 300x100 px): city strip on top, ``LLL-9999`` below; grey
+    with dark characters (private cars) or red with white ones (commercial)."""
+    fonts = font_paths(extras)
+    if not fonts:
+        raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
+    if text is None:
+        text = "".join(LETTERS[i] for i in rng.integers(26, size=3)) + "".join(DIGITS[i] for i in rng.integers(10, size=4))
+    H, W = 100, 300
+    if rng.random() < 0.75:
+        bg = np.full(3, rng.integers(140, 225)) + rng.integers(-12, 13, 3)
+        fg = rng.integers(0, 60, 3)
+    else:
+        bg = np.array([rng.integers(20, 70), rng.integers(20, 70), rng.integers(150, 230)])  # BGR red
+        fg = rng.integers(200, 256, 3)
+    canvas = np.empty((H, W, 3), np.uint8)
+    canvas[:] = np.clip(bg, 0, 255)
+    color = tuple(int(v) for v in fg)
+    cv2.rectangle(canvas, (2, 2), (W - 3, H - 3), color, int(rng.integers(1, 4)))
+    font = fonts[rng.integers(len(fonts))]
+    city = BR_CITIES[rng.integers(len(BR_CITIES))]
+    m = _render_text(city.replace("-", " - " if rng.random() < 0.5 else "-"), font, 24, color)
+    ch = int(rng.integers(12, 20))
+    cw = min(W - 40, int(m.shape[1] * ch / m.shape[0]))
+    _paste(canvas, m, (W - cw) // 2 + int(rng.integers(-8, 9)), int(rng.integers(4, 10)), cw, ch, color)
+    body = f"{text[:3]}{'-.  '[rng.integers(4)]}{text[3:]}"
+    mask = _render_text(body, font, 64, color)
+    bh = int(rng.integers(50, 66))
+    bw = min(W - int(rng.integers(10, 30)), int(mask.shape[1] * bh / mask.shape[0] * rng.uniform(0.75, 1.1)))
+    _paste(canvas, mask, (W - bw) // 2 + int(rng.integers(-6, 7)), H - bh - int(rng.integers(4, 12)), bw, bh, color)
+    return SynthPlate(canvas, text)
+
+
+def render(rng: np.random.Generator, layout: str = "us", extras: bool = True) -> SynthPlate:
+    """A clean plate of the given layout (``us`` or ``br``)."""
+    return render_br(rng, extras=extras) if layout == "br" else render_clean(rng, extras=extras)
+
+
 def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
     """What a detector crop from a real camera does to a plate.
 

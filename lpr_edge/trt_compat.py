@@ -95,10 +95,32 @@ def set_precision_flags(trt: Any, config: Any, precision: str, calibrator: Any =
             config.set_calibration_profile(profile)
 
 
-def make_calibrator(trt: Any, cache_bytes: bytes | None, batches=None, on_write=None):
+# The one calibrator class lpr-edge hands TensorRT 8.5/10.x; DLA requires this one.
+CALIBRATOR_ALGORITHM = "EntropyCalibration2"
+
+
+def serve_cache(text: str, trt_version: str, source: str = "cache") -> tuple[bytes, str, str]:
+    """Our cache re-headed for the running TensorRT and the calibrator we use.
+
+    TensorRT uses a cache only when its header names the running version and the calibrator's
+    algorithm (sampleINT8 README); otherwise it calibrates again. The scales themselves do not
+    depend on either (Entropy2/MinMax caches hold per-tensor amax/127 taken before fusion), so a
+    cache made by ``lpr-edge calibrate --method max`` or for TensorRT 10.3 serves 8.5 unchanged.
+    Returns (bytes to serve, header served, header in the file).
+    """
+    from .trt_cache import parse_cache, version_code
+
+    cache = parse_cache(text, source)
+    original = cache.header
+    cache.version_code, cache.algorithm = version_code(trt_version), CALIBRATOR_ALGORITHM
+    return cache.to_text().encode("ascii"), cache.header, original
+
+
+def make_calibrator(trt: Any, cache_bytes: bytes | None, batches=None, on_write=None, batch_size: int = 1):
     """An IInt8EntropyCalibrator2 that serves our cache, or calibrates from ``batches`` when none.
 
-    ``batches`` yields (device_pointer, batch_size) pairs already copied to the GPU;
+    ``batches`` yields device pointers to full batches of ``batch_size`` rows (the profile's OPT:
+    TensorRT calibrates at the OPT shape, and every batch must match ``get_batch_size()``);
     ``on_write(bytes)`` receives the cache TensorRT produces when it calibrated itself.
     """
 
@@ -107,17 +129,13 @@ def make_calibrator(trt: Any, cache_bytes: bytes | None, batches=None, on_write=
             trt.IInt8EntropyCalibrator2.__init__(self)  # the bindings need the explicit base call
             self._cache = cache_bytes
             self._batches = iter(batches or ())
-            self._batch_size = 1
 
         def get_batch_size(self):
-            return self._batch_size
+            return batch_size
 
         def get_batch(self, names):
-            item = next(self._batches, None)
-            if item is None:
-                return None
-            pointer, self._batch_size = item
-            return [int(pointer)]
+            pointer = next(self._batches, None)
+            return None if pointer is None else [int(pointer)]
 
         def read_calibration_cache(self):
             return self._cache
@@ -128,6 +146,12 @@ def make_calibrator(trt: Any, cache_bytes: bytes | None, batches=None, on_write=
                 on_write(self._cache)
 
     return CacheCalibrator()
+
+
+def use_dla_at_runtime(runtime: Any, core: int | None) -> None:
+    """Point the runtime at the engine's DLA core before deserialising (it defaults to -1)."""
+    if core is not None:
+        runtime.DLA_core = int(core)
 
 
 def num_dla_cores(trt: Any) -> int:

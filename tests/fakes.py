@@ -29,6 +29,8 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
     """A fresh ``pycuda.driver`` double with its own memory, call log and context stacks."""
     cuda = types.ModuleType("pycuda.driver")
     cuda.log = []
+    cuda.retains = 0  # primary-context retains not yet released (cuDevicePrimaryCtxRetain/Release)
+    cuda.written = {}  # device pointer -> bytes written by the last host-to-device copy
     cuda.memory = {}  # device pointer -> np.uint8 array (device allocations and mapped host memory)
     cuda.live = set()  # allocations not yet freed
     ptrs = itertools.count(0x10000, 0x10000)
@@ -54,23 +56,41 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
     cuda.host_alloc_flags = types.SimpleNamespace(PORTABLE=1, DEVICEMAP=2, WRITECOMBINED=4)
 
     class Context:
+        """pycuda's primary_context (cuda.hpp, v2026.1): tied to the thread that retained it."""
+
+        def __init__(self):
+            self.owner, self.valid = threading.get_ident(), True
+
         def push(self):
             stack().append(self)
             record("push", threading.get_ident())
 
         @staticmethod
         def pop():
+            # Invalid (detached) entries are dropped first, as pycuda's current_context() does.
+            while stack() and not stack()[-1].valid:
+                stack().pop()
             if not stack():
-                raise LogicError("cuCtxPopCurrent failed: invalid device context")
+                raise LogicError("context::pop failed: invalid device context - cannot pop non-current context")
             stack().pop()
             record("pop", threading.get_ident())
 
         def detach(self):
-            record("detach")
+            if not self.valid:
+                raise LogicError("context::detach failed: invalid device context - cannot detach from invalid context")
+            if stack() and stack()[-1] is self:  # current: release, and leave pycuda's stack
+                cuda.retains -= 1
+                while stack() and (stack()[-1] is self or not stack()[-1].valid):
+                    stack().pop()
+                record("detach", "released")
+            elif self.owner == threading.get_ident():  # pushes, releases, never pops
+                cuda.retains -= 1
+                record("detach", "released, left pushed")
+            else:  # another thread: nothing happens, the retain leaks
+                record("detach", "no-op (other thread)")
+            self.valid = False
 
     class Device:
-        _primary = Context()
-
         def __init__(self, index):
             if index >= devices:
                 raise LogicError("cuDeviceGet failed: invalid device ordinal")
@@ -93,7 +113,8 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
 
         def retain_primary_context(self):
             record("retain")
-            return Device._primary
+            cuda.retains += 1
+            return Context()
 
     cuda.Context, cuda.Device = Context, Device
 
@@ -145,6 +166,7 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
         need_context("cuMemcpyHtoDAsync")
         data = np.ascontiguousarray(src).view(np.uint8).reshape(-1)
         _device_bytes(dest)[: data.size] = data
+        cuda.written[int(dest)] = data.size
         record("htod", data.size)
 
     def memcpy_dtoh_async(dest, src, stream=None):
@@ -179,17 +201,56 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
             return max(0.0, self.t - other.t)
 
     cuda.Stream, cuda.Event = Stream, Event
-    cuda.current_context_depth = lambda: len(stack())
+    cuda.current_context_depth = lambda: len([c for c in stack() if c.valid])
+
+    def release_primary_from_any_thread(index):  # libcuda's cuDevicePrimaryCtxRelease via ctypes
+        cuda.retains -= 1
+        record("driver_release", index)
+
+    cuda.release_primary_from_any_thread = release_primary_from_any_thread
     return cuda
 
 
 # ----------------------------------------------------------------------------------- tensorrt
+# Where each name of the doubles' surfaces was checked (NVIDIA/TensorRT OSS; see
+# ../shared/reference/tensorrt.md sections 2, 4 and 8b):
+#
+# | name                                        | 8.5 | 10.3 | 11.x | source                                          |
+# |---------------------------------------------|-----|------|------|-------------------------------------------------|
+# | NetworkDefinitionCreationFlag.EXPLICIT_BATCH| yes | yes* | no   | python/src/infer/pyCore.cpp (release/8.5, 10.3, main) |
+# | BuilderFlag.FP16 / INT8                     | yes | yes  | no   | pyCore.cpp; 11.x migration guide               |
+# | BuilderFlag.GPU_FALLBACK                    | yes | yes  | yes  | pyCore.cpp                                      |
+# | BuilderFlag.VERSION_COMPATIBLE              | no  | yes  | yes  | added 8.6 (pyCore.cpp release/8.6)              |
+# | IBuilderConfig.builder_optimization_level   | no  | yes  | yes  | added 8.6 (pyCore.cpp release/8.6)              |
+# | IBuilderConfig.int8_calibrator              | yes | yes  | no   | pyCore.cpp; removed 10.16 -> 11.0               |
+# | IBuilderConfig.set_calibration_profile      | yes | yes  | no   | pyCore.cpp; NvInfer.h ("MIN and MAX ... kOPT")  |
+# | IInt8EntropyCalibrator2                     | yes | yes  | no   | python/src/infer/pyInt8.cpp (8.5, 10.3)         |
+# | DataType.INT64                              | no  | yes  | yes  | python/src/infer/pyFoundationalTypes.cpp (10.0) |
+# | IRuntime.DLA_core (default -1)              | yes | yes  | yes  | include/NvInferRuntime.h (8.5 ~644), pyCore.cpp |
+# | IExecutionContext.set_input_shape -> bool   | yes | yes  | yes  | pyCore.cpp 819-944 (8.5.1)                      |
+# | execute_async_v3 -> bool                    | yes | yes  | yes  | pyCore.cpp (8.5.1)                              |
+# * 10.3 accepts EXPLICIT_BATCH and ignores it.
+# Behaviour modelled from the same sources: a calibration cache is used only when its header names
+# the running version and the calibrator's algorithm (samples/sampleINT8/README.md), otherwise
+# TensorRT calibrates again at the calibration profile's OPT shape with batches of
+# get_batch_size() rows (NvInfer.h); a build with no calibration batches fails (None). DLA has no
+# dynamic shapes and runs FP16/INT8 only (docs: DLA layer restrictions).
+
+
+def version_code(version: str) -> int:
+    """NV_TENSORRT_VERSION: 8.x major*1000+minor*100+patch, 10.x on major*10000+minor*100+patch."""
+    major, minor, patch = (int(v) for v in (version.split(".") + ["0", "0"])[:3])
+    return major * 1000 + minor * 100 + patch if major < 10 else major * 10000 + minor * 100 + patch
+
+
 def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
     """A ``tensorrt`` double for 8.5.x, 10.x or 11.x, executing engines on ``cuda``'s memory."""
     major = int(version.split(".")[0])
+    after_86 = major >= 10  # the doubles cover 8.5, 10.x and 11.x: 8.6 additions are 10+ here
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
     trt.calls = []
+    trt.errors = []  # what TensorRT would log at ERROR level
     call = trt.calls.append
 
     class Logger:
@@ -200,8 +261,12 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
 
     trt.Logger = Logger
     trt.TensorIOMode = types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT")
-    trt.DataType = types.SimpleNamespace(FLOAT="FLOAT", HALF="HALF", INT32="INT32", INT64="INT64", INT8="INT8")
-    _np = {"FLOAT": np.float32, "HALF": np.float16, "INT32": np.int32, "INT64": np.int64, "INT8": np.int8}
+    dtypes = dict(FLOAT="FLOAT", HALF="HALF", INT32="INT32", INT8="INT8", BOOL="BOOL")
+    if after_86:
+        dtypes["INT64"] = "INT64"
+    trt.DataType = types.SimpleNamespace(**dtypes)
+    _np = {"FLOAT": np.float32, "HALF": np.float16, "INT32": np.int32, "INT64": np.int64, "INT8": np.int8,
+           "BOOL": np.bool_}
     trt.nptype = lambda dt: _np[dt]
     trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
     trt.DeviceType = types.SimpleNamespace(GPU="GPU", DLA="DLA")
@@ -209,19 +274,25 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
     if major < 11:
         net_flags["EXPLICIT_BATCH"] = 0
     trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(**net_flags)
-    builder_flags = {"GPU_FALLBACK": "GPU_FALLBACK", "VERSION_COMPATIBLE": "VERSION_COMPATIBLE"}
+    builder_flags = {"GPU_FALLBACK": "GPU_FALLBACK"}
+    if after_86:
+        builder_flags["VERSION_COMPATIBLE"] = "VERSION_COMPATIBLE"
     if major < 11:
         builder_flags.update(FP16="FP16", INT8="INT8")
     trt.BuilderFlag = types.SimpleNamespace(**builder_flags)
 
     if major < 11:
         class IInt8EntropyCalibrator2:
+            algorithm = "EntropyCalibration2"
+
             def __init__(self):
                 self._base_init = True
 
         trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
 
-    config_attrs = {"default_device_type", "DLA_core", "builder_optimization_level"}
+    config_attrs = {"default_device_type", "DLA_core"}
+    if after_86:
+        config_attrs.add("builder_optimization_level")
     if major < 11:
         config_attrs.add("int8_calibrator")
 
@@ -231,6 +302,7 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
             object.__setattr__(self, "profiles", [])
             object.__setattr__(self, "values", {})
             object.__setattr__(self, "_timing", None)
+            object.__setattr__(self, "calibration_profile", None)
 
         def __setattr__(self, key, value):
             if key not in config_attrs:
@@ -267,10 +339,60 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
 
     if major < 11:
         def set_calibration_profile(self, profile):
+            object.__setattr__(self, "calibration_profile", profile)
             call(("set_calibration_profile", profile.shapes))
 
         IBuilderConfig.set_calibration_profile = set_calibration_profile
     trt.IBuilderConfig = IBuilderConfig
+
+    def fail(message):
+        trt.errors.append(message)
+        call(("error", message))
+        return None
+
+    def calibrate(config, model):
+        """Use the calibrator's cache if its header fits, else calibrate at the OPT shape."""
+        calib = config.values.get("int8_calibrator")
+        if calib is None:
+            return fail("INT8 flag without calibrator or Q/DQ")
+        if not getattr(calib, "_base_init", False):
+            raise TypeError("calibrator base __init__ not called")
+        expected = f"TRT-{version_code(version)}-{type(calib).algorithm}"
+        cache = calib.read_calibration_cache()
+        if cache is not None and bytes(cache).split(b"\n", 1)[0].decode() == expected:
+            call(("calibration_cache_used", expected))
+            return True
+        call(("calibrating", "no cache" if cache is None else "cache header does not match " + expected))
+        profile = config.calibration_profile or config.profiles[0]
+        (name, (_, opt, _)), = profile.shapes.items()
+        if calib.get_batch_size() != opt[0]:
+            return fail(f"calibration batch size {calib.get_batch_size()} does not match the OPT shape {opt}")
+        row_bytes = int(np.prod(opt[1:])) * 4
+        batches = 0
+        while True:
+            pointers = calib.get_batch([name])
+            if not pointers:
+                break
+            written = cuda.written.get(int(pointers[0]), 0) if cuda is not None else 0
+            if written < opt[0] * row_bytes:
+                return fail(f"calibration batch at {pointers[0]:#x} has {written} bytes written, the OPT shape "
+                            f"{opt} reads {opt[0] * row_bytes}")
+            batches += 1
+        if batches == 0:
+            return fail("Calibration failure occurred with no scaling factors detected")
+        call(("calibrated", batches))
+        calib.write_calibration_cache(memoryview(expected.encode() + b"\n"))
+        return True
+
+    def check_dla(config):
+        if config.values.get("default_device_type") != "DLA":
+            return True
+        mn, opt, mx = next(iter(config.profiles[0].shapes.values()))
+        if not mn == opt == mx:
+            return fail("DLA does not support dynamic shapes: MIN, OPT and MAX must be equal")
+        if not {"FP16", "INT8"} & config.flags and major < 11:
+            return fail("DLA runs FP16 or INT8 only")
+        return True
 
     class Profile:
         def __init__(self):
@@ -304,19 +426,14 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
             model = onnx.load_from_string(network.onnx)
             ops = {n.op_type for n in model.graph.node}
             quantized = "QuantizeLinear" in ops
-            if major < 11 and "INT8" in config.flags and not quantized:
-                calib = config.values.get("int8_calibrator")
-                if calib is None:
-                    raise RuntimeError("INT8 flag without calibrator or Q/DQ")
-                if not getattr(calib, "_base_init", False):
-                    raise TypeError("calibrator base __init__ not called")
-                if calib.read_calibration_cache() is None:  # calibrate from batches
-                    while calib.get_batch(["x"]):
-                        pass
-                    calib.write_calibration_cache(b"TRT-%d-EntropyCalibration2\n" % (int(major * 1000),))
+            if not check_dla(config):
+                return None
+            if major < 11 and "INT8" in config.flags and not quantized and not calibrate(config, model):
+                return None
             call(("build", sorted(config.flags), quantized))
+            dla = config.values.get("DLA_core") if config.values.get("default_device_type") == "DLA" else None
             header = {"version": version, "profiles": [p.shapes for p in config.profiles],
-                      "flags": sorted(config.flags), "quantized": quantized}
+                      "flags": sorted(config.flags), "quantized": quantized, "dla_core": dla}
             return b"FAKEENGINE" + json.dumps(header).encode() + b"\n" + network.onnx
 
     trt.Builder = Builder
@@ -359,7 +476,7 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
             self.inputs = {i.name: i for i in self.session.get_inputs()}
             self.outputs = {o.name: o for o in self.session.get_outputs()}
             self.names = list(self.inputs) + list(self.outputs)
-            types_ = {1: "FLOAT", 10: "HALF", 6: "INT32", 7: "INT64"}
+            types_ = {1: "FLOAT", 10: "HALF", 6: "INT32", 7: "INT64" if after_86 else "INT32"}
             self.dtypes = {v.name: types_[v.type.tensor_type.elem_type] for v in list(model.graph.input) + list(model.graph.output)}
             self.shapes = {v.name: [d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim]
                            for v in list(model.graph.input) + list(model.graph.output)}
@@ -393,6 +510,7 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
         def set_input_shape(self, name, shape):
             mn, _, mx = self.engine.header["profiles"][0][name]
             if not mn[0] <= shape[0] <= mx[0]:
+                self.shape = None  # enqueue now fails: the input shape is unspecified
                 return False
             self.shape = tuple(shape)
             return True
@@ -404,6 +522,8 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
         def execute_async_v3(self, stream_handle):
             if cuda is not None and cuda.current_context_depth() == 0:
                 raise LogicError("execute without a current CUDA context")
+            if self.shape is None:
+                return False
             call(("execute", self.shape))
             cuda.log.append(("execute", self.shape))
             feeds = {}
@@ -414,13 +534,14 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
                 feeds[name] = raw.view(dtype).reshape(self.shape)
             results = self.engine.session.run(None, feeds)
             for name, value in zip(self.engine.outputs, results):
+                value = value.astype(trt.nptype(self.engine.dtypes[name]), copy=False)
                 data = np.ascontiguousarray(value).view(np.uint8).reshape(-1)
                 cuda.device_bytes(self.addresses[name])[: data.size] = data
             return True
 
     class Runtime:
         def __init__(self, logger):
-            pass
+            self.DLA_core = -1
 
         def deserialize_cuda_engine(self, data):
             data = bytes(data)
@@ -430,9 +551,11 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
                 header, onnx_bytes = data[len(b"FAKEENGINE"):].split(b"\n", 1)
                 head = json.loads(header)
                 head["profiles"] = [{k: tuple(tuple(s) for s in v) for k, v in p.items()} for p in head["profiles"]]
-                return Engine(head, onnx_bytes)
             except Exception:
                 return None
+            if head.get("dla_core") is not None and self.DLA_core != head["dla_core"]:
+                return fail(f"engine built for DLA core {head['dla_core']} but IRuntime.DLA_core is {self.DLA_core}")
+            return Engine(head, onnx_bytes)
 
     trt.Runtime = Runtime
     return trt
@@ -450,4 +573,7 @@ def install(monkeypatch, trt_version="10.3.0", integrated=False, dla_cores=0, **
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     monkeypatch.setitem(sys.modules, "pycuda", pycuda_pkg)
     monkeypatch.setitem(sys.modules, "pycuda.driver", cuda)
+    from lpr_edge.backends import cuda_context
+
+    monkeypatch.setattr(cuda_context, "release_primary_context", cuda.release_primary_from_any_thread, raising=False)
     return trt, cuda

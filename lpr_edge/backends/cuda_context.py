@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 
 from ..errors import BackendUnavailable
 
@@ -32,7 +33,9 @@ class CudaContext:
         if index >= count:
             raise BackendUnavailable(f"CUDA device {index} not found ({count} device(s))")
         self.device = self.cuda.Device(index)
+        self.index = index
         self.context = self.device.retain_primary_context()
+        self._owner = threading.get_ident()  # pycuda ties a context object to the thread that made it
 
     def push(self) -> None:
         self.context.push()
@@ -49,7 +52,37 @@ class CudaContext:
             self.pop()
 
     def release(self) -> None:
-        """Drop our reference to the primary context (after all our CUDA objects are freed)."""
-        if self.context is not None:
-            self.context.detach()
-            self.context = None
+        """Release our retain of the primary context (after all our CUDA objects are freed).
+
+        pycuda's ``detach()`` releases only on the thread that retained the context: from another
+        thread it does nothing (the retain leaks), and on the owning thread with the context not
+        current it pushes it and releases without popping. So: on the owning thread, push and
+        detach (detach releases the current context and takes it off pycuda's stack itself; a
+        ``pop()`` after it would fail on the empty stack). From any other thread (``close()``
+        from a worker, a ROS executor), mark pycuda's object dead and release through the
+        driver API, which is not tied to a thread.
+        """
+        context, self.context = self.context, None
+        if context is None:
+            return
+        if threading.get_ident() == self._owner:
+            context.push()
+            context.detach()
+        else:
+            context.detach()  # a no-op off the owning thread, but pycuda no longer releases it later
+            release_primary_context(self.index)
+
+
+def release_primary_context(index: int) -> None:
+    """``cuDevicePrimaryCtxRelease`` on device ``index`` through libcuda (any thread may call it)."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return  # no driver library: nothing was retained through it
+    dev = ctypes.c_int()
+    if lib.cuDeviceGet(ctypes.byref(dev), int(index)) != 0:
+        return
+    release = getattr(lib, "cuDevicePrimaryCtxRelease_v2", None) or lib.cuDevicePrimaryCtxRelease
+    release(dev)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine_manifest import Manifest
-from ..errors import BackendUnavailable, ClosedError, InputError, ModelFileError
+from ..errors import BackendUnavailable, ClosedError, InferenceError, InputError, ModelFileError
 from .cuda_context import CudaContext
 
 
@@ -96,8 +96,11 @@ class TensorRTBackend:
         data = engine_path.read_bytes()
         if not data:
             raise ModelFileError(f"engine {engine_path} is empty; rebuild it: {self.manifest.rebuild_command()}")
+        from ..trt_compat import use_dla_at_runtime
+
         self._logger = trt.Logger(trt.Logger.ERROR)
         self._runtime = trt.Runtime(self._logger)
+        use_dla_at_runtime(self._runtime, self.manifest.dla_core)
         self._engine = self._runtime.deserialize_cuda_engine(data)
         if self._engine is None:
             raise ModelFileError(f"engine {engine_path} cannot be deserialised (truncated, corrupt or from another "
@@ -107,8 +110,10 @@ class TensorRTBackend:
         inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         if inputs != [self.spec.input_name]:
             raise ModelFileError(f"engine inputs {inputs} do not match the manifest's {self.spec.input_name!r}")
-        profile_max = int(self._engine.get_tensor_profile_shape(self.spec.input_name, 0)[2][0])
-        self.max_batch = max(1, min(max_batch, profile_max))
+        lo, _, hi = self._engine.get_tensor_profile_shape(self.spec.input_name, 0)
+        # Batches below the profile's MIN (all but the built one on DLA) are padded up to it.
+        self.min_batch = int(lo[0])
+        self.max_batch = max(self.min_batch, min(max_batch, int(hi[0])))
         for name in names:
             dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))  # ArgMax may be int32 or int64
             if name == self.spec.input_name:
@@ -137,16 +142,22 @@ class TensorRTBackend:
             raise InputError(f"batch of {n} is outside 1..{self.max_batch} (the engine profile's range)")
         cuda, stream, ev = self._cuda, self._stream, self._events
         inp = self._tensors[self.spec.input_name]
+        rows = max(n, self.min_batch)
+        if rows > n:  # padding rows: defined values, results discarded
+            inp.host[n:rows] = 0
         with self._ctx.active():
-            self._context.set_input_shape(inp.name, (n, *self.spec.input_shape))
+            if not self._context.set_input_shape(inp.name, (rows, *self.spec.input_shape)):
+                raise InferenceError(f"TensorRT refused input shape {(rows, *self.spec.input_shape)} for "
+                                     f"{inp.name}; rebuild the engine with a profile that covers it (--batch)")
             if ev:
                 ev[0].record(stream)
             if not self.zero_copy:
-                cuda.memcpy_htod_async(inp.device, inp.host[:n], stream)
+                cuda.memcpy_htod_async(inp.device, inp.host[:rows], stream)
             if ev:
                 ev[1].record(stream)
             if not self._context.execute_async_v3(stream.handle):
-                raise ModelFileError("TensorRT failed to enqueue the engine")
+                raise InferenceError("TensorRT failed to enqueue the engine (see its log above); check the GPU "
+                                     "with lpr-edge info")
             if ev:
                 ev[2].record(stream)
             if not self.zero_copy:

@@ -5,6 +5,8 @@ Needs TensorRT (Jetson or an NVIDIA GPU). INT8 scales come from a calibration ca
 """
 from __future__ import annotations
 
+import sys
+
 from ..spec import PRESETS
 
 
@@ -20,9 +22,23 @@ def _profile(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
+DLA_BATCH = 8
+
+
+def _batch(args) -> tuple[int, int, int]:
+    """The profile: --batch, else 1,8,32; DLA has no dynamic shapes, so there one size (N or N,N,N)."""
+    if args.dla is not None and args.batch is None:
+        print(f"lpr-edge build: DLA has no dynamic shapes: building for batch {DLA_BATCH} (--batch N to change; "
+              "smaller batches are padded at run time)", file=sys.stderr)
+        return (DLA_BATCH,) * 3
+    if args.dla is not None and args.batch and "," not in args.batch:
+        return (_profile(f"{args.batch},{args.batch},{args.batch}")[0],) * 3
+    return _profile(args.batch or "1,8,32")
+
+
 def add_parser(sub, name):
     p = sub.add_parser(name, help="build a TensorRT engine (FP16/INT8)", description=__doc__)
-    p.add_argument("--onnx", default=None, help="ONNX model (default: the bundled US model)")
+    p.add_argument("--onnx", default=None, help="ONNX model or bundled model name (us, br; default: us)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="spec preset for models without one")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--fp16", dest="precision", action="store_const", const="fp16", help="FP16 engine (default)")
@@ -32,7 +48,8 @@ def add_parser(sub, name):
     c.add_argument("--calib-cache", default=None, help="TensorRT calibration cache from lpr-edge calibrate")
     c.add_argument("--calib-data", default=None, help="folder of crops to calibrate on during the build")
     p.add_argument("--calib-samples", type=int, default=512)
-    p.add_argument("--batch", default="1,8,32", help="optimisation profile MIN,OPT,MAX (default 1,8,32)")
+    p.add_argument("--batch", default=None,
+                   help="optimisation profile MIN,OPT,MAX (default 1,8,32); with --dla one size N (default 8)")
     p.add_argument("--workspace", type=int, default=1024, help="builder workspace in MB")
     p.add_argument("--dla", type=int, default=None, metavar="CORE", help="build for this DLA core (Jetson)")
     p.add_argument("--gpu-fallback", action="store_true", help="with --dla: run unsupported layers on the GPU")
@@ -46,16 +63,16 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..engine_builder import BuildOptions, build_engine
-    from ..recognizer import bundled_model_path
+    from ..bundled import resolve_model
 
-    onnx_path = Path(args.onnx) if args.onnx else bundled_model_path()
+    onnx_path = resolve_model(args.onnx)
     calib_data = None
     if args.calib_data:
         from ..datasets import load_dataset, load_images
 
         calib_data, _, _ = load_images(load_dataset(args.calib_data, labelled=False).samples[: args.calib_samples])
     opts = BuildOptions(precision=args.precision, calib_cache=args.calib_cache, calib_data=calib_data,
-                        batch=_profile(args.batch), workspace_mb=args.workspace, dla_core=args.dla,
+                        batch=_batch(args), workspace_mb=args.workspace, dla_core=args.dla,
                         gpu_fallback=args.gpu_fallback, timing_cache=args.timing_cache, out_dir=args.out,
                         simplify=not args.no_simplify)
     engine, manifest = build_engine(onnx_path, opts, preset=args.preset)

@@ -18,7 +18,7 @@ def add_parser(sub, name):
     from ..calibrate import METHODS
 
     p = sub.add_parser(name, help="INT8 calibration cache + Q/DQ ONNX (no GPU needed)", description=__doc__)
-    p.add_argument("--onnx", default=None, help="ONNX model (default: the bundled US model)")
+    p.add_argument("--onnx", default=None, help="ONNX model or bundled model name (us, br; default: us)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="spec preset for models without one")
     p.add_argument("--data", default="synthetic",
                    help="folder of plate crops (labelled or not), or 'synthetic' for generated plates")
@@ -46,22 +46,30 @@ def add_parser(sub, name):
     p.set_defaults(run=run)
 
 
+def output_paths(args, stem: str) -> tuple[Path, Path, Path]:
+    """Cache, TensorRT Q/DQ and CPU Q/DQ paths. Outputs not named go beside the first one named
+    (never into calibration/ of the working directory, where the shipped files live); with none
+    named, all three go to calibration/."""
+    named = [Path(p) for p in (args.cache, args.qdq, args.cpu_qdq) if p]
+    folder = named[0].parent if named else Path("calibration")
+    return (Path(args.cache) if args.cache else folder / f"{stem}.cache",
+            Path(args.qdq) if args.qdq else folder / f"{stem}.qdq.onnx",
+            Path(args.cpu_qdq) if args.cpu_qdq else folder / f"{stem}.cpu.qdq.onnx")
+
+
 def run(args) -> int:
-    from ..calibrate import (collect_amax, default_trt_version, drop_scales, float_kept_tensors, make_cache,
-                             make_qdq_model)
+    from ..calibrate import calibration_cache, float_kept_tensors, make_qdq_model
     from ..errors import InputError
     from ..metrics import describe_change
     from ..onnx_spec import load_onnx, resolve_spec
-    from ..recognizer import bundled_model_path
+    from ..bundled import resolve_model
     from ..trt_cache import read_cache, write_cache
 
-    onnx_path = Path(args.onnx) if args.onnx else bundled_model_path()
+    onnx_path = resolve_model(args.onnx)
     model = load_onnx(onnx_path)
     spec = resolve_spec(model, preset_name=args.preset, source=str(onnx_path))
     stem = onnx_path.name[:-5] if onnx_path.name.endswith(".onnx") else onnx_path.stem
-    cache_path = Path(args.cache or Path("calibration") / f"{stem}.cache")
-    qdq_path = Path(args.qdq or Path("calibration") / f"{stem}.qdq.onnx")
-    cpu_path = Path(args.cpu_qdq or Path("calibration") / f"{stem}.cpu.qdq.onnx")
+    cache_path, qdq_path, cpu_path = output_paths(args, stem)
     if args.samples < 1:
         raise InputError("--samples must be at least 1")
     if args.eval_data == "synthetic" and args.eval_samples < 1:
@@ -75,10 +83,10 @@ def run(args) -> int:
         report["from_cache"] = args.from_cache
     else:
         images = _calibration_images(args)
-        amax = collect_amax(onnx_path, images, spec, args.method, progress=sys.stderr.isatty())
-        cache = make_cache(amax, args.trt_version or default_trt_version(), args.method)
         keep = [k for k in args.keep_float.split(",") if k]
-        cache = drop_scales(cache, float_kept_tensors(model, keep))
+        float_kept_tensors(model, keep)  # a bad --keep-float fails before the statistics are collected
+        cache = calibration_cache(onnx_path, images, spec, method=args.method, trt_version=args.trt_version,
+                                  keep_float=keep, progress=sys.stderr.isatty())
         write_cache(cache_path, cache)
         report.update({"keep_float": keep, "method": args.method, "images": len(images), "tensors": len(cache.scales),
                        "header": cache.header})

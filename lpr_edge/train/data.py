@@ -29,9 +29,11 @@ def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
         return None
 
 
-def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool = True) -> tuple[np.ndarray, list[str]]:
-    """``n`` clean synthetic plates (200x100 BGR), cached on disk under ``cache_dir``."""
-    cache = cache_dir / f"synth_pool_{seed}_{n}.npz" if cache_dir else None
+def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool = True,
+               layout: str = "us") -> tuple[np.ndarray, list[str]]:
+    """``n`` clean synthetic plates of ``layout`` (BGR, 200x100 us, 300x100 br), cached under ``cache_dir``."""
+    name = f"synth_pool_{seed}_{n}.npz" if layout == "us" else f"synth_pool_{layout}_{seed}_{n}.npz"
+    cache = cache_dir / name if cache_dir else None
     if cache and cache.exists():
         with np.load(cache) as z:
             return z["images"], [str(t) for t in z["texts"]]
@@ -41,7 +43,7 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
         from tqdm import tqdm
 
         it = tqdm(it, desc="rendering synthetic plates", unit="plate")
-    plates = [synth.render_clean(rng) for _ in it]
+    plates = [synth.render(rng, layout) for _ in it]
     images = np.stack([p.image for p in plates])
     texts = [p.text for p in plates]
     if cache:

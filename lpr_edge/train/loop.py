@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from ..atomic import atomic_open, write_bytes
 from ..datasets import load_dataset, load_images, split, write_split
 from ..decode import decode_logits
-from ..errors import InputError
+from ..errors import DatasetError, InputError, SpecError
 from ..metrics import score
 from ..preprocess import preprocess_batch
 from ..spec import ModelSpec, US_CHARSET
@@ -59,6 +59,85 @@ def evaluate(net: LPRNet, images: list[np.ndarray], labels: list[str], spec: Mod
     return acc.to_dict()
 
 
+def parse_label_map(text: str) -> dict[str, str]:
+    """``"O=0,Q=0"`` -> ``{"O": "0", "Q": "0"}``."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(p) != 2 or len(p[0].strip()) != 1 for p in pairs):
+        raise InputError(f"--label-map {text!r}: write single characters as A=B pairs separated by commas, e.g. O=0")
+    return {a.strip(): b.strip() for a, b in pairs}
+
+
+def model_spec(args: argparse.Namespace, source: ModelSpec | None) -> ModelSpec:
+    """The spec of the model being trained: the --init model's, with --charset/--label-map/--name."""
+    base = source or default_spec()
+    charset = args.charset or base.charset
+    if args.label_map is not None:
+        label_map = parse_label_map(args.label_map)
+    else:  # keep mappings whose source symbol is still not a class of its own
+        label_map = {a: b for a, b in base.label_map.items() if a not in charset}
+    name = args.name or base.name
+    try:
+        return base.replace(name=name, charset=charset, blank=len(charset), label_map=label_map)
+    except SpecError as exc:
+        raise InputError(f"--charset {charset!r}: {exc}") from None
+
+
+def check_labels(samples, spec: ModelSpec) -> None:
+    """Refuse labels with symbols outside the charset, naming the file and row of each."""
+    bad = [(s, sorted(set(spec.normalise_label(s.text)) - set(spec.charset))) for s in samples]
+    bad = [(s, chars) for s, chars in bad if chars]
+    if bad:
+        lines = "; ".join(f"{s.where()}: {s.text!r} has {''.join(c)}" for s, c in bad[:5])
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise DatasetError(f"{len(bad)} label(s) use symbols outside the charset {spec.charset!r}: {lines}{more}; "
+                           "fix the labels, add the symbols with --charset or map them with --label-map")
+
+
+def subset_plates(samples, n: int, seed: int):
+    """The crops of ``n`` distinct plates (by label), chosen with ``seed``."""
+    texts = sorted({s.text for s in samples})
+    rng = np.random.default_rng([seed, n])
+    keep = set(rng.permutation(texts)[:n].tolist())
+    return [s for s in samples if s.text in keep]
+
+
+def load_real_split(args: argparse.Namespace, spec: ModelSpec, out: Path):
+    """Real training crops and the validation crops (split by plate text, written to ``out``)."""
+    if not args.real:
+        return [], [], [], []
+    ds = load_dataset(args.real)
+    check_labels(ds.samples, spec)
+    real_train, val = split(ds.samples, args.val_fraction)
+    if args.train_plates:
+        real_train = subset_plates(real_train, args.train_plates, args.seed)
+    write_split(real_train, out / "train.csv")
+    write_split(val, out / "val.csv")
+    val_images, val_kept, _ = load_images(val)
+    real_imgs, real_lbls = load_real(real_train, spec)
+    print(f"real plates: {len(real_imgs)} train, {len(val_images)} validation (never trained on)")
+    return real_imgs, real_lbls, val_images, [s.text for s in val_kept]
+
+
+def build_net(args: argparse.Namespace, spec: ModelSpec, source, real_imgs) -> tuple[LPRNet, dict]:
+    """A fresh network, or the --init model fitted to ``spec``; plus the checkpoint metadata."""
+    if source is None:
+        widths = tuple(int(w) for w in str(args.widths).split(","))
+        net, head = LPRNet(spec.num_classes, widths, args.head), args.head
+    else:
+        from .warm_start import prepare
+
+        start = prepare(source, spec, real_imgs[:512], args.seed)
+        net, widths, head = start.net, start.widths, start.head
+        print(f"initialised from {args.init}: {len(start.copied_classes)} classes copied"
+              + (f", new: {''.join(start.fresh_classes)}" if start.fresh_classes else ""))
+    if args.freeze != "none":
+        from .warm_start import freeze
+
+        print(f"frozen: {', '.join(freeze(net, args.freeze))}")
+    return net.to(args.device), {"spec": spec.to_dict(), "widths": widths, "head": head,
+                                 **({"init": str(args.init)} if args.init else {})}
+
+
 def train(args: argparse.Namespace) -> Path:
     """Train (or resume) and return the path of the best checkpoint."""
     torch.manual_seed(args.seed)
@@ -66,15 +145,20 @@ def train(args: argparse.Namespace) -> Path:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    spec = default_spec()
-    widths = tuple(int(w) for w in str(args.widths).split(","))
-    net = LPRNet(spec.num_classes, widths, args.head).to(args.device)
+    source = None
+    if args.init:
+        from .warm_start import load_source
+
+        source = load_source(args.init)
+    spec = model_spec(args, source.spec if source else None)
+    real_imgs, real_lbls, val_images, val_labels = load_real_split(args, spec, out)
+    net, meta = build_net(args, spec, source, real_imgs)
     # Exported weights are an exponential moving average of the trained ones (BN buffers included)
     # when --ema is set: smoother, usually better on unseen plates.
     ema = (torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
                                                use_buffers=True) if args.ema else None)
     shipped = (lambda: ema.module) if ema else (lambda: net)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
     step, best = 0, -1.0
     last = out / "last.pt"
@@ -91,23 +175,12 @@ def train(args: argparse.Namespace) -> Path:
         step, best = ck["step"], ck["best"]
         print(f"resumed from {last} at step {step}")
 
-    real_train, val_images, val_labels = [], [], []
-    real_imgs, real_lbls = [], []
-    if args.real:
-        ds = load_dataset(args.real)
-        real_train, val = split(ds.samples, args.val_fraction)
-        write_split(real_train, out / "train.csv")
-        write_split(val, out / "val.csv")
-        val_images, val_kept, _ = load_images(val)
-        val_labels = [s.text for s in val_kept]
-        real_imgs, real_lbls = load_real(real_train, spec)
-        print(f"real plates: {len(real_imgs)} train, {len(val_images)} validation (never trained on)")
-    pool_imgs, pool_texts = synth_pool(args.synth, args.seed, out, progress=not args.no_progress)
+    pool_imgs, pool_texts = synth_pool(args.synth, args.seed, out, progress=not args.no_progress,
+                                       layout=args.synth_layout)
     stream = PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, args.real_fraction, args.seed, step)
     loader = DataLoader(stream, batch_size=args.batch, collate_fn=collate, num_workers=args.workers,
                         persistent_workers=args.workers > 0)
     ctc = torch.nn.CTCLoss(blank=spec.blank, zero_infinity=True)
-    meta = {"spec": spec.to_dict(), "widths": widths, "head": args.head}
     from tqdm import tqdm
 
     bar = tqdm(total=args.steps, initial=step, desc="training", unit="step", disable=args.no_progress)

@@ -38,6 +38,8 @@ class BasicBlock(nn.Module):
 class LPRNet(nn.Module):
     """ResNet-style LPRNet. Input [N,3,48,96] in [0,1]; output logits [N,24,num_classes]."""
 
+    frozen: tuple[str, ...] = ()  # child modules kept fixed when fine-tuning (their BNs stay in eval)
+
     def __init__(self, num_classes: int = 36, widths=(32, 64, 128), head: int = 256):
         super().__init__()
         c1, c2, c3 = widths
@@ -50,6 +52,12 @@ class LPRNet(nn.Module):
         self.context = ConvBN(head, head, (1, 3))            # neighbouring slices
         self.dropout = nn.Dropout(0.1)
         self.classifier = nn.Conv2d(head, num_classes, 1)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for name in self.frozen:
+            getattr(self, name).eval()
+        return self
 
     def forward(self, x):
         x = self.stage3(self.stage2(self.stage1(self.stem(x))))

@@ -10,8 +10,24 @@ DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The training options (shared by ``lpr-edge train`` and ``python -m lpr_edge.train``)."""
     p.add_argument("--out", default="runs/lprnet_us", help="run folder (checkpoints, log, split)")
-    p.add_argument("--real", default=str(DEFAULT_REAL), help="labelled real plates (labels.csv folder); '' for none")
+    p.add_argument("--real", "--data", dest="real", default=str(DEFAULT_REAL),
+                   help="labelled real plates (labels.csv folder, split by plate into train/val); '' for none")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="start from a trained model: a bundled name (us), an lpr-edge .onnx export or a .pt "
+                        "checkpoint (fine-tuning); default: train from scratch")
+    p.add_argument("--charset", default=None,
+                   help="symbols of the new model in class order, blank last (default: the --init model's, "
+                        "else the US set 0-9A-Z without O)")
+    p.add_argument("--label-map", default=None, metavar="A=B,...",
+                   help="label normalisation, e.g. O=0 ('' for none; default: the --init model's where its "
+                        "symbols still exist)")
+    p.add_argument("--freeze", choices=("none", "stem", "backbone"), default="none",
+                   help="layers kept fixed when fine-tuning: stem (stem + first stage) or the whole backbone")
+    p.add_argument("--name", default=None, help="model name in the spec (default: from --init, else lprnet_us)")
+    p.add_argument("--synth-layout", choices=("us", "br"), default="us", help="synthetic plate layout")
     p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--train-plates", type=int, default=0,
+                   help="use only this many distinct plates of the training side (seeded; learning curves); 0 = all")
     p.add_argument("--steps", type=int, default=4500)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)

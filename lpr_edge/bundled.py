@@ -1,0 +1,44 @@
+"""The models shipped inside the package, by short name (``us``, ``br``)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ModelFileError
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+BUNDLED = {
+    "us": ("lprnet_us.onnx", "US plates (TAO US contract, 35 symbols, O read as 0)"),
+    "br": ("lprnet_br.onnx", "Brazilian plates (LLL9999, 36 symbols with O), fine-tuned from us"),
+}
+DEFAULT = "us"
+
+
+def bundled_path(name: str = DEFAULT) -> Path:
+    """Path of the bundled model ``name``; ModelFileError if it is unknown or missing."""
+    if name not in BUNDLED:
+        raise ModelFileError(f"no bundled model named {name!r}; bundled models: {', '.join(BUNDLED)}")
+    path = MODELS_DIR / BUNDLED[name][0]
+    if not path.is_file():
+        raise ModelFileError(f"the bundled model {path} is missing; reinstall lpr-edge (pip install -e .) "
+                             "or pass a model path")
+    return path
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """A model argument as a path: None = the default bundled model, a bundled name, or a path.
+
+    A file of that name in the working directory wins over a bundled name, so nothing a user has
+    on disk is shadowed.
+    """
+    if model is None:
+        return bundled_path()
+    text = os.fspath(model)
+    if text in BUNDLED and not Path(text).exists():
+        return bundled_path(text)
+    return Path(text)
+
+
+def available() -> dict[str, Path]:
+    """Bundled models present in this install, by name."""
+    return {name: MODELS_DIR / file for name, (file, _) in BUNDLED.items() if (MODELS_DIR / file).is_file()}
