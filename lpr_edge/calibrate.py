@@ -20,6 +20,7 @@ import numpy as np
 
 from .atomic import write_bytes
 from .errors import InputError, ModelFileError
+from .onnx_prep import name_unnamed_nodes
 from .preprocess import preprocess_batch
 from .spec import ModelSpec
 from .trt_cache import ALGORITHMS, CalibrationCache, check_names, version_code
@@ -189,19 +190,6 @@ def nonnegative_tensors(model, inputs: Iterable[str] = ()) -> set[str]:
         if node.op_type == "Relu" or (node.op_type in _SIGN_PRESERVING and data and all(t in nonneg for t in data)):
             nonneg.update(o for o in node.output if o)
     return nonneg
-
-
-def name_unnamed_nodes(model) -> None:
-    """Give every unnamed node the name ``<op>_<index>``: the quantizer excludes nodes by name, and
-    unnamed ones would all share one exclusion."""
-    taken = {n.name for n in model.graph.node}
-    for i, node in enumerate(model.graph.node):
-        if not node.name:
-            name = f"{node.op_type}_{i}"
-            while name in taken:
-                name += "_"
-            node.name = name
-            taken.add(name)
 
 
 def quantized_nodes(model, cache: CalibrationCache) -> list[str]:

@@ -38,6 +38,31 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# L4T release -> JetPack release (NVIDIA's Jetson archive); the family decides Python and TensorRT.
+JETPACK_BY_L4T = {"35.1": "5.0.2", "35.2.1": "5.1", "35.3.1": "5.1.1", "35.4.1": "5.1.2", "35.5.0": "5.1.3",
+                  "35.6.0": "5.1.4", "36.2.0": "6.0 DP", "36.3.0": "6.0", "36.4.0": "6.1", "36.4.3": "6.2",
+                  "36.4.4": "6.2.1", "38.2.0": "7.0"}
+JETPACK_FAMILY = {35: ("5", "3.8", "8.5"), 36: ("6", "3.10", "10.3 (8.6 on 6.0)"), 38: ("7", "3.12", "10.13+")}
+
+
+def jetpack_release(nv_tegra_release: str) -> dict:
+    """JetPack release, its system Python and TensorRT, from the first line of /etc/nv_tegra_release
+    (``# R35 (release), REVISION: 4.1, ...``); empty when the line is not understood."""
+    import re
+
+    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", nv_tegra_release)
+    if not m:
+        return {}
+    major, revision = int(m[1]), m[2].rstrip(".")
+    l4t = f"{major}.{revision}"
+    family = JETPACK_FAMILY.get(major)
+    out = {"l4t_version": l4t}
+    if family:
+        jetpack = JETPACK_BY_L4T.get(l4t) or JETPACK_BY_L4T.get(f"{l4t}.0") or f"{family[0]}.x"
+        out.update(jetpack=jetpack, jetpack_python=family[1], jetpack_tensorrt=family[2])
+    return out
+
+
 def jetson_info() -> dict:
     """Jetson model, L4T/JetPack release, power mode and DLA cores; empty off Jetson."""
     info: dict = {}
@@ -48,7 +73,9 @@ def jetson_info() -> dict:
             info["model"] = model
     release = Path("/etc/nv_tegra_release")
     if release.exists():
-        info["l4t"] = release.read_text(errors="replace").splitlines()[0].strip()
+        first = (release.read_text(errors="replace").splitlines() or [""])[0].strip()
+        info["l4t"] = first
+        info.update(jetpack_release(first))
     if info and shutil.which("nvpmodel"):
         try:
             out = subprocess.run(["nvpmodel", "-q"], capture_output=True, text=True, timeout=5).stdout
@@ -122,6 +149,11 @@ def advice(env: dict) -> list[str]:
     dev = env.get("cuda_device", {})
     if env.get("pycuda") and not dev.get("available"):
         tips.append(f"no usable CUDA device: {dev.get('reason')}")
+    jp_python = env.get("jetson", {}).get("jetpack_python")
+    if jp_python and env.get("python", "").rsplit(".", 1)[0] != jp_python:
+        tips.append(f"JetPack {env['jetson']['jetpack']} ships TensorRT's Python bindings for Python {jp_python} only; "
+                    f"this is Python {env['python']}: make the venv with python{jp_python} -m venv "
+                    "--system-site-packages.")
     if on_jetson and "power_mode" not in env["jetson"]:
         tips.append("nvpmodel not found: cannot report the power mode (benchmarks depend on it).")
     if dev.get("available"):

@@ -1,6 +1,9 @@
 """ONNX preparation before an engine build: simplify, dynamic batch, I/O checks, FP16 conversion."""
 from __future__ import annotations
 
+import importlib.util
+import warnings
+
 import onnx
 
 from .errors import ModelFileError
@@ -25,6 +28,10 @@ def make_batch_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
 def prepare(model: onnx.ModelProto, spec: ModelSpec, simplify: bool = True) -> onnx.ModelProto:
     """onnxsim-simplified, batch-dynamic model whose I/O matches ``spec`` (spec embedded)."""
     model = make_batch_dynamic(model)
+    if simplify and importlib.util.find_spec("onnxsim") is None:
+        warnings.warn("onnxsim is not installed, so the model is not simplified (TensorRT folds most of what it "
+                      "would); pip install 'lpr-edge[toolchain]' to simplify", stacklevel=2)
+        simplify = False
     if simplify:
         import onnxsim
 
@@ -50,6 +57,7 @@ def to_fp16(model: onnx.ModelProto, spec: ModelSpec) -> onnx.ModelProto:
     from onnxruntime.quantization.onnx_model import ONNXModel
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
+    name_unnamed_nodes(model)
     has_qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node)
     if has_qdq:
         clamp_qdq_scales(model)
@@ -83,6 +91,20 @@ def clamp_qdq_scales(model: onnx.ModelProto, floor: float = FP16_MIN_SCALE) -> i
                 changed += int(low.sum())
                 init.CopyFrom(numpy_helper.from_array(np.maximum(values, np.float32(floor)).astype(np.float32), init.name))
     return changed
+
+
+def name_unnamed_nodes(model) -> None:
+    """Give every unnamed node the name ``<op>_<index>``, in place: the quantizer excludes nodes by
+    name (unnamed ones would share one exclusion), and older float16 converters (onnxruntime 1.19,
+    the last for Python 3.8) name their casts after the node, so unnamed nodes got duplicate casts."""
+    taken = {n.name for n in model.graph.node}
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{i}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
 
 
 def opset_version(model: onnx.ModelProto) -> int:

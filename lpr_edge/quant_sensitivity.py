@@ -11,7 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .calibrate import drop_scales, float_kept_tensors, make_qdq_model, name_unnamed_nodes, quantized_nodes
+from .calibrate import drop_scales, float_kept_tensors, make_qdq_model, quantized_nodes
+from .onnx_prep import name_unnamed_nodes
 from .evaluation import SampleSet, read_sample_set
 from .metrics import describe_change, paired_change
 from .onnx_spec import load_onnx

@@ -13,7 +13,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BackendUnavailable
+import numpy as np
+
+from .errors import BackendUnavailable, ModelFileError
 
 INSTALL_HINT = ("install TensorRT's Python bindings: on Jetson `sudo apt install python3-libnvinfer` (JetPack), "
                 "on a desktop `pip install tensorrt`; `lpr-edge calibrate` works without it")
@@ -56,6 +58,20 @@ def features(trt: Any) -> TrtFeatures:
         explicit_batch_flag=hasattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH"),
         calibration_profile=hasattr(trt.IBuilderConfig, "set_calibration_profile"),
     )
+
+
+# TensorRT DataType -> NumPy. Not trt.nptype(): TensorRT 8.5's maps BOOL to np.bool, which NumPy
+# 1.24 removed (NVIDIA/TensorRT#2557, fixed in 8.6), so it raises on JetPack 5 with NumPy 1.24.
+_NUMPY_DTYPES = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64,
+                 "BOOL": np.bool_, "UINT8": np.uint8}
+
+
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype of a TensorRT ``DataType`` member (works on every TensorRT version)."""
+    name = getattr(dtype, "name", str(dtype)).rsplit(".", 1)[-1]
+    if name not in _NUMPY_DTYPES:
+        raise ModelFileError(f"engine tensor type {name} is not one lpr-edge reads (float32/16, int8/32/64, bool)")
+    return np.dtype(_NUMPY_DTYPES[name])
 
 
 def create_network(trt: Any, builder: Any, feats: TrtFeatures):

@@ -267,7 +267,14 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
     trt.DataType = types.SimpleNamespace(**dtypes)
     _np = {"FLOAT": np.float32, "HALF": np.float16, "INT32": np.int32, "INT64": np.int64, "INT8": np.int8,
            "BOOL": np.bool_}
-    trt.nptype = lambda dt: _np[dt]
+
+    def nptype(dt):
+        # TensorRT 8.5's tensorrt/__init__.py builds its table with np.bool, gone since NumPy 1.24.
+        if not after_86 and tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24):
+            raise AttributeError("module 'numpy' has no attribute 'bool'.")
+        return _np[dt]
+
+    trt.nptype = nptype
     trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
     trt.DeviceType = types.SimpleNamespace(GPU="GPU", DLA="DLA")
     net_flags = {"STRONGLY_TYPED": 1 if major < 11 else 0}
@@ -528,13 +535,13 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
             cuda.log.append(("execute", self.shape))
             feeds = {}
             for name in self.engine.inputs:
-                dtype = np.dtype(trt.nptype(self.engine.dtypes[name]))
+                dtype = np.dtype(_np[self.engine.dtypes[name]])
                 count = int(np.prod(self.shape))
                 raw = cuda.device_bytes(self.addresses[name])[: count * dtype.itemsize]
                 feeds[name] = raw.view(dtype).reshape(self.shape)
             results = self.engine.session.run(None, feeds)
             for name, value in zip(self.engine.outputs, results):
-                value = value.astype(trt.nptype(self.engine.dtypes[name]), copy=False)
+                value = value.astype(_np[self.engine.dtypes[name]], copy=False)
                 data = np.ascontiguousarray(value).view(np.uint8).reshape(-1)
                 cuda.device_bytes(self.addresses[name])[: data.size] = data
             return True

@@ -1,4 +1,6 @@
 """The bench harness end to end on the CPU, and the LPRNet_Pytorch conversion on the real checkpoint."""
+from __future__ import annotations
+
 import json
 
 import numpy as np

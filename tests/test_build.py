@@ -1,4 +1,6 @@
 """Engine builder against TensorRT 8.5 / 10.3 / 11.4 test doubles, then the engines run."""
+from __future__ import annotations
+
 import onnx
 import pytest
 

@@ -1,4 +1,6 @@
 """The bundled US model: the TAO export contract, the README samples, and its shipped INT8 cache."""
+from __future__ import annotations
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -94,6 +96,11 @@ def test_int8_on_us_plates_within_half_a_point_and_no_significant_loss_on_valida
 
 @pytest.mark.slow
 def test_tensorrt11_int8_form_with_fp16_float_layers_reads_like_the_fp32_one(tmp_path):
+    import onnxruntime
+
+    if tuple(int(v) for v in onnxruntime.__version__.split(".")[:2]) < (1, 20):
+        pytest.skip("onnxruntime < 1.20 (Python 3.8/3.9) runs FP16 Q/DQ graphs through other CPU kernels, so it "
+                    "no longer stands in for TensorRT 11, which no JetPack with Python < 3.10 has")
     from lpr_edge.datasets import split
     from lpr_edge.onnx_prep import to_fp16
 

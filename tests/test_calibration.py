@@ -1,4 +1,6 @@
 """Calibration cache format, scales vs observed ranges, Q/DQ and FP16 models run in ONNX Runtime."""
+from __future__ import annotations
+
 import numpy as np
 import onnx
 import onnxruntime as ort

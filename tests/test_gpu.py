@@ -2,6 +2,8 @@
 
 Skipped, with the reason, wherever TensorRT, pycuda or a CUDA device is missing.
 """
+from __future__ import annotations
+
 import onnx
 import pytest
 

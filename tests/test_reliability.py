@@ -1,4 +1,6 @@
 """Bad input, damaged files, killed writers, concurrency, and the robot adapter."""
+from __future__ import annotations
+
 import importlib.util
 import signal
 import subprocess

@@ -1,4 +1,6 @@
 """The pycuda/TensorRT backend against the doubles: buffers, copies, context order, threads, errors."""
+from __future__ import annotations
+
 import json
 import sys
 import threading

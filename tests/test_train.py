@@ -1,4 +1,6 @@
 """The synthetic generator, a tiny training run, and export to the TAO contract."""
+from __future__ import annotations
+
 import numpy as np
 import onnx
 import onnxruntime as ort

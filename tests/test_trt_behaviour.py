@@ -4,6 +4,8 @@ Each test pins one defect found by reading TensorRT's and pycuda's sources; the 
 ``fakes`` model that behaviour (cache header matching, calibration at the OPT shape, DLA rules,
 ``set_input_shape`` returning False, pycuda's thread-bound ``detach``), so each fails without its fix.
 """
+from __future__ import annotations
+
 import threading
 
 import numpy as np
@@ -168,3 +170,15 @@ def test_fp16_qdq_scales_never_underflow_to_zero(tmp_path):
     scales = [numpy_helper.to_array(i) for i in fp16.graph.initializer if i.name.startswith("ws")]
     assert scales and all((s > 0).all() for s in scales)
     assert float(scales[0].min()) == pytest.approx(2.0 ** -24)  # the smallest FP16 value
+
+
+def test_tensorrt_85_runtime_never_calls_nptype(monkeypatch, tmp_path, toy):
+    # TensorRT 8.5's trt.nptype raises with NumPy >= 1.24 (np.bool; NVIDIA/TensorRT#2557), the
+    # NumPy every Python 3.8 install gets: the runtime maps dtypes itself.
+    trt, _ = fakes.install(monkeypatch, "8.5.2")
+    monkeypatch.setattr(np, "__version__", "1.24.4")
+    with pytest.raises(AttributeError, match="bool"):
+        trt.nptype(trt.DataType.FLOAT)
+    engine, _ = build(tmp_path, toy[0], precision="fp16", batch=(1, 4, 8))
+    with Recognizer(engine) as rec:
+        assert rec.recognize(toy_crop(BANDS, toy[1])).text == "ABCA"

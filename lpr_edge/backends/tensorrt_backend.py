@@ -96,7 +96,7 @@ class TensorRTBackend:
         data = engine_path.read_bytes()
         if not data:
             raise ModelFileError(f"engine {engine_path} is empty; rebuild it: {self.manifest.rebuild_command()}")
-        from ..trt_compat import use_dla_at_runtime
+        from ..trt_compat import numpy_dtype, use_dla_at_runtime
 
         self._logger = trt.Logger(trt.Logger.ERROR)
         self._runtime = trt.Runtime(self._logger)
@@ -115,7 +115,7 @@ class TensorRTBackend:
         self.min_batch = int(lo[0])
         self.max_batch = max(self.min_batch, min(max_batch, int(hi[0])))
         for name in names:
-            dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))  # ArgMax may be int32 or int64
+            dtype = numpy_dtype(self._engine.get_tensor_dtype(name))  # ArgMax may be int32 or int64
             if name == self.spec.input_name:
                 shape = (self.max_batch, *self.spec.input_shape)
             else:

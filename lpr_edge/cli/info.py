@@ -13,13 +13,18 @@ def add_parser(sub, name):
 def run(args) -> int:
     from ..environment import advice, collect
 
+    from ..bundled import BUNDLED, available
+
     env = collect()
+    env["bundled_models"] = {name: f"{path.name}: {BUNDLED[name][1]}" for name, path in available().items()}
     tips = advice(env)
     if args.json:
         print(json.dumps({**env, "advice": tips}, indent=2))
         return 0
     for key, value in env.items():
-        if isinstance(value, dict):
+        if key == "bundled_models":
+            value = "; ".join(f"{k} ({v})" for k, v in value.items())
+        elif isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         print(f"{key:>16}: {value if value is not None else 'not installed'}")
     for tip in tips:
