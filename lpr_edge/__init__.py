@@ -9,7 +9,9 @@ from .decode import PlateResult, greedy_ctc  # noqa: E402
 from .errors import (  # noqa: E402
     BackendUnavailable,
     ClosedError,
+    CropError,
     DatasetError,
+    InferenceError,
     InputError,
     LprEdgeError,
     ModelFileError,
@@ -20,5 +22,5 @@ from .recognizer import Recognizer  # noqa: E402
 from .spec import ModelSpec  # noqa: E402
 
 __all__ = ["Recognizer", "PlateResult", "ModelSpec", "greedy_ctc", "LprEdgeError", "InputError",
-           "ModelFileError", "SpecError", "DatasetError", "OutputError", "BackendUnavailable", "ClosedError",
+           "ModelFileError", "SpecError", "DatasetError", "OutputError", "BackendUnavailable", "ClosedError", "CropError", "InferenceError",
            "__version__"]

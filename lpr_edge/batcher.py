@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .decode import PlateResult
-from .errors import InputError, LprEdgeError
+from .errors import CropError, InputError, LprEdgeError
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class PlateBatcher:
         tags = [t for t, _ in batch]
         try:
             results = self.recognizer.recognize_batch([c for _, c in batch])
-        except InputError:
+        except CropError:
             results = self._one_by_one(batch)  # find the bad crop(s); keep the good ones
         except LprEdgeError as exc:
             for tag in tags:

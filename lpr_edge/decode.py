@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import SpecError
 from .spec import ModelSpec
 
 
@@ -41,10 +41,10 @@ EMPTY = PlateResult("", 0.0, ())
 @functools.lru_cache(maxsize=32)
 def _symbol_table(charset: str, blank: int, num_classes: int) -> np.ndarray:
     if num_classes != len(charset) + 1:
-        raise InputError(f"model has {num_classes} classes but charset has {len(charset)} symbols + blank; "
+        raise SpecError(f"model has {num_classes} classes but charset has {len(charset)} symbols + blank; "
                          "fix the spec's charset")
     if not 0 <= blank < num_classes:
-        raise InputError(f"blank index {blank} is outside 0..{num_classes - 1}")
+        raise SpecError(f"blank index {blank} is outside 0..{num_classes - 1}")
     symbols = list(charset)
     symbols.insert(blank, "")
     return np.array(symbols, dtype=object)
@@ -72,7 +72,7 @@ def _best_path(indices: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]
 def _check_indices(indices: np.ndarray, charset: str, blank: int, num_classes: int) -> np.ndarray:
     table = _symbol_table(charset, blank, num_classes)
     if indices.size and (indices.min() < 0 or indices.max() >= len(table)):
-        raise InputError(f"class index out of range 0..{len(table) - 1} in model output; wrong charset for this model?")
+        raise SpecError(f"class index out of range 0..{len(table) - 1} in model output; wrong charset for this model?")
     return table
 
 
@@ -106,7 +106,7 @@ def decode_argmax(indices: np.ndarray, scores: np.ndarray, charset: str, blank: 
     indices = np.asarray(indices)
     scores = np.asarray(scores)
     if indices.ndim != 2 or indices.shape != scores.shape:
-        raise InputError(f"indices {indices.shape} and scores {scores.shape} must both be [N, T]")
+        raise SpecError(f"indices {indices.shape} and scores {scores.shape} must both be [N, T]")
     table = _check_indices(indices, charset, blank, num_classes or len(charset) + 1)
     rows, cols = _best_path(indices, blank)
     return _results(indices.shape[0], rows, table[indices[rows, cols]].tolist(), scores[rows, cols], min_length)
@@ -116,7 +116,7 @@ def decode_logits(logits: np.ndarray, charset: str, blank: int, min_length: int 
     """Decode raw logits [N, T, C]; softmax is taken only at the steps that emit a character."""
     logits = np.asarray(logits)
     if logits.ndim != 3:
-        raise InputError(f"logits must be [N, T, C], got shape {logits.shape}")
+        raise SpecError(f"logits must be [N, T, C], got shape {logits.shape}")
     indices = logits.argmax(axis=-1)
     table = _check_indices(indices, charset, blank, logits.shape[2])
     rows, cols = _best_path(indices, blank)
@@ -136,7 +136,7 @@ def greedy_ctc(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: M
     if isinstance(outputs, Mapping):
         missing = [name for name in spec.outputs if name not in outputs]
         if missing:
-            raise InputError(f"model outputs {sorted(outputs)} lack {missing} named in the spec")
+            raise SpecError(f"model outputs {sorted(outputs)} lack {missing} named in the spec")
         arrays = [outputs[name] for name in spec.outputs]
     else:
         arrays = list(outputs)

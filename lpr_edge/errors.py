@@ -17,6 +17,18 @@ class InputError(LprEdgeError, ValueError):
     exit_code = 2
 
 
+class CropError(InputError):
+    """One crop of a batch is unusable; ``index`` is its position in the caller's list."""
+
+    def __init__(self, index: int, problem: str):
+        self.index, self.problem = index, problem
+        super().__init__(f"crop {index} {problem}")
+
+    def shifted(self, offset: int) -> "CropError":
+        """The same error numbered in a larger list (the Recognizer runs chunks of the caller's list)."""
+        return CropError(self.index + offset, self.problem)
+
+
 class ModelFileError(LprEdgeError):
     """A model, engine, manifest, cache or label file is missing, damaged or does not fit."""
 

@@ -16,7 +16,7 @@ import numpy as np
 from .backends import open_backend
 from .bundled import bundled_path, resolve_model
 from .decode import PlateResult, greedy_ctc
-from .errors import ClosedError, InputError
+from .errors import ClosedError, CropError, InputError
 from .preprocess import preprocess_batch
 from .spec import ModelSpec
 
@@ -80,8 +80,8 @@ class Recognizer:
             t0 = time.perf_counter()
             try:
                 preprocess_batch(chunk, self.spec, out=self._backend.input)
-            except InputError as exc:
-                raise type(exc)(_shift_index(str(exc), offset)) from None
+            except CropError as exc:
+                raise exc.shifted(offset) from None
             t1 = time.perf_counter()
             outputs = self._backend.infer(len(chunk))
             t2 = time.perf_counter()
@@ -103,12 +103,3 @@ class Recognizer:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _shift_index(message: str, offset: int) -> str:
-    """Renumber "crop i" in a chunk's error to the caller's index."""
-    if offset and message.startswith("crop "):
-        head, _, rest = message[5:].partition(" ")
-        if head.isdigit():
-            return f"crop {int(head) + offset} {rest}"
-    return message

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lpr_edge.decode import EMPTY, decode_argmax, decode_logits, decode_reference, greedy_ctc, max_softmax
-from lpr_edge.errors import InputError
+from lpr_edge.errors import SpecError
 from lpr_edge.spec import US_CHARSET, ModelSpec
 
 from .conftest import toy_spec
@@ -54,9 +54,9 @@ def test_collapse_rules_and_confidence():
 
 
 def test_bad_outputs_are_clear():
-    with pytest.raises(InputError, match="classes but charset"):
+    with pytest.raises(SpecError, match="classes but charset"):
         decode_logits(np.zeros((1, 8, 5)), "ABC", 3)
-    with pytest.raises(InputError, match="out of range"):
+    with pytest.raises(SpecError, match="out of range"):
         decode_argmax(np.array([[7]]), np.array([[1.0]]), "ABC", 3)
-    with pytest.raises(InputError, match="lack"):
+    with pytest.raises(SpecError, match="lack"):
         greedy_ctc({"other": np.zeros((1, 4, 8))}, toy_spec())
