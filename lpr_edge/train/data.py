@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import IterableDataset
 
 from .. import synth
+from ..synth.world import world_effects
 from ..atomic import atomic_open
 from ..datasets import Sample, load_images
 from ..preprocess import preprocess_batch
@@ -30,9 +31,11 @@ def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
 
 
 def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool = True,
-               layout: str = "us") -> tuple[np.ndarray, list[str]]:
-    """``n`` clean synthetic plates of ``layout`` (BGR, 200x100 us, 300x100 br), cached under ``cache_dir``."""
-    name = f"synth_pool_{seed}_{n}.npz" if layout == "us" else f"synth_pool_{layout}_{seed}_{n}.npz"
+               layout: str = "us", emblems: bool = False) -> tuple[np.ndarray, list[str]]:
+    """``n`` clean synthetic plates of ``layout`` (BGR, 200x100 us, 300x100 br), cached under ``cache_dir``;
+    ``emblems``: US plates often carry an emblem between character groups."""
+    kind = layout + ("_emblems" if emblems else "")
+    name = f"synth_pool_{seed}_{n}.npz" if kind == "us" else f"synth_pool_{kind}_{seed}_{n}.npz"
     cache = cache_dir / name if cache_dir else None
     if cache and cache.exists():
         with np.load(cache) as z:
@@ -43,7 +46,7 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
         from tqdm import tqdm
 
         it = tqdm(it, desc="rendering synthetic plates", unit="plate")
-    plates = [synth.render(rng, layout) for _ in it]
+    plates = [synth.render(rng, layout, emblems=emblems) for _ in it]
     images = np.stack([p.image for p in plates])
     texts = [p.text for p in plates]
     if cache:
@@ -73,12 +76,13 @@ class PlateStream(IterableDataset):
 
     def __init__(self, spec: ModelSpec, pool_images: np.ndarray, pool_texts: Sequence[str],
                  real_images: Sequence[np.ndarray], real_labels: Sequence[Sequence[int]],
-                 real_fraction: float = 0.4, seed: int = 0, start: int = 0):
+                 real_fraction: float = 0.4, seed: int = 0, start: int = 0, augment: str = "camera"):
         self.spec = spec
         self.pool_images, self.pool_labels = pool_images, [encode_label(t, spec) for t in pool_texts]
         self.real_images, self.real_labels = list(real_images), [list(l) for l in real_labels]
         self.real_fraction = real_fraction if self.real_images else 0.0
         self.seed, self.start = seed, start
+        self.augment = augment  # "camera": camera effects only; "world": surroundings, marks and light first
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, list[int]]]:
         # A restart (resume) continues with a fresh, still deterministic stream.
@@ -89,11 +93,18 @@ class PlateStream(IterableDataset):
                 i = rng.integers(len(self.real_images))
                 img, label = self.real_images[i], self.real_labels[i]
                 # Real crops are tight: add margins/blur/etc. most of the time, keep some clean.
-                img = synth.camera_effects(img, rng, float(rng.choice([0.0, 0.5, 1.0], p=[0.2, 0.4, 0.4])))
+                if self.augment == "world" and rng.random() < 0.6:
+                    img = synth.camera_effects(world_effects(img, rng, on_plate=False), rng,
+                                               float(rng.uniform(0.0, 0.8)), margins=False)
+                else:
+                    img = synth.camera_effects(img, rng, float(rng.choice([0.0, 0.5, 1.0], p=[0.2, 0.4, 0.4])))
             else:
                 i = rng.integers(len(self.pool_images))
                 img, label = self.pool_images[i], self.pool_labels[i]
-                img = synth.camera_effects(img, rng, float(rng.uniform(0.3, 1.0)))
+                if self.augment == "world" and rng.random() < 0.8:
+                    img = synth.camera_effects(world_effects(img, rng), rng, float(rng.uniform(0.3, 1.0)), margins=False)
+                else:
+                    img = synth.camera_effects(img, rng, float(rng.uniform(0.3, 1.0)))
             preprocess_batch([img], self.spec, out=buf)
             yield torch.from_numpy(buf[0].copy()), label
 

@@ -140,6 +140,8 @@ def build_net(args: argparse.Namespace, spec: ModelSpec, source, real_imgs) -> t
 
 def train(args: argparse.Namespace) -> Path:
     """Train (or resume) and return the path of the best checkpoint."""
+    if args.steps < 5:
+        raise InputError(f"--steps {args.steps}: train for at least 5 steps")
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -159,7 +161,9 @@ def train(args: argparse.Namespace) -> Path:
                                                use_buffers=True) if args.ema else None)
     shipped = (lambda: ema.module) if ema else (lambda: net)
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
+    # At least two warm-up steps: OneCycleLR divides by the warm-up length.
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
+                                                pct_start=max(0.1, 2.5 / args.steps))
     step, best = 0, -1.0
     last = out / "last.pt"
     if last.exists():
@@ -176,8 +180,9 @@ def train(args: argparse.Namespace) -> Path:
         print(f"resumed from {last} at step {step}")
 
     pool_imgs, pool_texts = synth_pool(args.synth, args.seed, out, progress=not args.no_progress,
-                                       layout=args.synth_layout)
-    stream = PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, args.real_fraction, args.seed, step)
+                                       layout=args.synth_layout, emblems=args.augment == "world")
+    stream = PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, args.real_fraction, args.seed, step,
+                         augment=args.augment)
     loader = DataLoader(stream, batch_size=args.batch, collate_fn=collate, num_workers=args.workers,
                         persistent_workers=args.workers > 0)
     ctc = torch.nn.CTCLoss(blank=spec.blank, zero_infinity=True)

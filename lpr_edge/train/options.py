@@ -25,6 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="layers kept fixed when fine-tuning: stem (stem + first stage) or the whole backbone")
     p.add_argument("--name", default=None, help="model name in the spec (default: from --init, else lprnet_us)")
     p.add_argument("--synth-layout", choices=("us", "br"), default="us", help="synthetic plate layout")
+    p.add_argument("--augment", choices=("camera", "world"), default="camera",
+                   help="camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose detector "
+                        "crops (0-30%% per side) with car body, frame and dealer text, border marks, emblems, "
+                        "stickers, night/IR/glare")
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--train-plates", type=int, default=0,
                    help="use only this many distinct plates of the training side (seeded; learning curves); 0 = all")

@@ -115,10 +115,43 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, w: int, h: int,
     canvas[y0:y1, x0:x1] = (region * (1 - m) + np.array(color, np.float32) * m).astype(np.uint8)
 
 
-def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True) -> SynthPlate:
+def _emblem_in_gap(canvas: np.ndarray, mask: np.ndarray, cx: int, cy: int, rng: np.random.Generator) -> None:
+    """Draw an emblem (disc, star, bar, square) in the widest empty column run of the text mask."""
+    empty = mask.max(axis=0) < 40
+    w = empty.size
+    best, run_start, best_start = 0, None, 0
+    for x in range(int(w * 0.2), int(w * 0.8)):
+        if empty[x]:
+            run_start = x if run_start is None else run_start
+            if x - run_start + 1 > best:
+                best, best_start = x - run_start + 1, run_start
+        else:
+            run_start = None
+    r = int(min(best * 0.4, mask.shape[0] * 0.25))
+    if r < 3:
+        return
+    x, y = cx + best_start + best // 2, cy + mask.shape[0] // 2 + int(rng.integers(-r, r + 1) // 2)
+    color = tuple(int(v) for v in rng.integers(0, 256, 3))
+    shape = rng.integers(4)
+    if shape == 0:
+        cv2.circle(canvas, (x, y), r, color, -1)
+    elif shape == 1:
+        angles = np.linspace(-np.pi / 2, 3.5 * np.pi, 5, endpoint=False) * 2
+        pts = np.stack([x + r * np.cos(angles), y + r * np.sin(angles)], 1).astype(np.int32)
+        cv2.fillPoly(canvas, [pts], color)
+    elif shape == 2:
+        cv2.line(canvas, (x, y - r), (x, y + r), color, max(2, r // 2))
+    else:
+        cv2.rectangle(canvas, (x - r, y - r), (x + r, y + r), color, -1)
+
+
+def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
+                 emblems: bool = False) -> SynthPlate:
     """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
 
     ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
+    ``emblems``: often put an emblem or separator in the gap between character groups (as many
+    states do; it must not be read); off, the same seed gives the same plates as before.
     """
     fonts = font_paths(extras)
     if not fonts:
@@ -179,6 +212,8 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     cx = (W - cw) // 2 + int(rng.integers(-6, 7))
     cy = (H - ch) // 2 + int(rng.integers(-4, 9))
     _paste(canvas, mask, cx, cy, cw, ch, tuple(int(v) for v in fg))
+    if emblems and " " in text and rng.random() < 0.6:
+        _emblem_in_gap(canvas, cv2.resize(mask, (cw, ch)), cx, cy, rng)
     if rng.random() < 0.3 and cx > 16:  # registration sticker in a free corner
         cv2.rectangle(canvas, (4, 6), (4 + int(rng.integers(8, 14)), 18), tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
     label = text.replace(" ", "")
@@ -225,87 +260,6 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
     return SynthPlate(canvas, text)
 
 
-def render(rng: np.random.Generator, layout: str = "us", extras: bool = True) -> SynthPlate:
-    """A clean plate of the given layout (``us`` or ``br``)."""
-    return render_br(rng, extras=extras) if layout == "br" else render_clean(rng, extras=extras)
-
-
-def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """What a detector crop from a real camera does to a plate.
-
-    Loose margins around the plate (0-15% of its size, filled with scene-like texture), small
-    rotation, shear and perspective, downscaling to 30-120 px wide, blur, noise, JPEG artefacts,
-    brightness/contrast changes and night-time darkening. ``strength`` 0 returns the input.
-    """
-    if strength <= 0:
-        return img
-    h, w = img.shape[:2]
-    # 1) margins: embed in a textured surround.
-    mx = int(w * rng.uniform(0.0, 0.15) * strength)
-    my = int(h * rng.uniform(0.0, 0.18) * strength)
-    if mx or my:
-        base = rng.integers(20, 230)
-        texture = rng.normal(0, 40, (max(2, (h + 2 * my) // 8), max(2, (w + 2 * mx) // 8), 1))
-        tint = rng.normal(0, 12, 3)
-        surround = np.clip(base + texture + tint, 0, 255).astype(np.uint8)
-        surround = cv2.resize(surround, (w + 2 * mx, h + 2 * my), interpolation=cv2.INTER_LINEAR)
-        surround[my:my + h, mx:mx + w] = img
-        img = surround
-        h, w = img.shape[:2]
-    # 2) geometry: rotation + shear + perspective jitter, keeping the plate in frame.
-    ang = rng.normal(0, 3.0 * strength)
-    shear = rng.normal(0, 0.08 * strength)
-    jitter = 0.04 * strength
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = src + rng.uniform(-jitter, jitter, (4, 2)).astype(np.float32) * np.float32([w, h])
-    P = cv2.getPerspectiveTransform(src, dst)
-    A = cv2.getRotationMatrix2D((w / 2, h / 2), ang, 1.0)
-    A = np.vstack([A, [0, 0, 1]]) @ np.array([[1, shear, -shear * h / 2], [0, 1, 0], [0, 0, 1]])
-    M = A @ P
-    img = cv2.warpPerspective(img, M, (w, h), borderMode=cv2.BORDER_REPLICATE)
-    # 3) resolution: detectors often hand over small crops.
-    if rng.random() < 0.7 * strength:
-        tw = int(rng.uniform(30, 130))
-        th = max(8, int(round(tw * h / w)))
-        img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
-    # 4) blur.
-    r = rng.random()
-    if r < 0.25 * strength:
-        k = int(rng.choice([3, 5]))
-        img = cv2.GaussianBlur(img, (k, k), 0)
-    elif r < 0.35 * strength:
-        k = int(rng.integers(3, 6))
-        kernel = np.zeros((k, k), np.float32)
-        kernel[k // 2, :] = 1.0 / k
-        img = cv2.filter2D(img, -1, kernel)
-    # 5) photometric: brightness/contrast/colour cast, night.
-    f = img.astype(np.float32)
-    contrast = rng.uniform(1 - 0.45 * strength, 1 + 0.3 * strength)
-    bright = rng.normal(0, 25 * strength)
-    cast = rng.normal(0, 10 * strength, 3)
-    f = (f - 128) * contrast + 128 + bright + cast
-    if rng.random() < 0.15 * strength:  # night: dark, low contrast, more noise
-        f = f * rng.uniform(0.35, 0.7)
-    if rng.random() < 0.5 * strength:
-        f += rng.normal(0, rng.uniform(2, 12) * strength, f.shape)
-    if rng.random() < 0.3 * strength:  # grey-ish cameras
-        g = f.mean(axis=2, keepdims=True)
-        f = g + (f - g) * rng.uniform(0, 0.5)
-    img = np.clip(f, 0, 255).astype(np.uint8)
-    # 6) JPEG.
-    if rng.random() < 0.6 * strength:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 90))])
-        if ok:
-            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    return img
-
-
-def generate(n: int, seed: int = 0, effects: float = 1.0, extras: bool = False) -> list[SynthPlate]:
-    """``n`` plates with camera effects, the same ones for the same seed on every install
-    (core fonts only unless ``extras``)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        p = render_clean(rng, extras=extras)
-        out.append(SynthPlate(camera_effects(p.image, rng, effects), p.text))
-    return out
+def render(rng: np.random.Generator, layout: str = "us", extras: bool = True, emblems: bool = False) -> SynthPlate:
+    """A clean plate of the given layout (``us`` or ``br``); ``emblems`` for US plates (see render_clean)."""
+    return render_br(rng, extras=extras) if layout == "br" else render_clean(rng, extras=extras, emblems=emblems)

@@ -1,0 +1,75 @@
+"""What a detector crop from a real camera does to a plate (the effects every training sample gets)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0, margins: bool = True) -> np.ndarray:
+    """What a detector crop from a real camera does to a plate.
+
+    Loose margins around the plate (0-15% of its size, filled with scene-like texture), small
+    rotation, shear and perspective, downscaling to 30-120 px wide, blur, noise, JPEG artefacts,
+    brightness/contrast changes and night-time darkening. ``strength`` 0 returns the input.
+    """
+    if strength <= 0:
+        return img
+    h, w = img.shape[:2]
+    # 1) margins: embed in a textured surround (``margins=False``: the crop has its surroundings already).
+    mx = int(w * rng.uniform(0.0, 0.15) * strength)
+    my = int(h * rng.uniform(0.0, 0.18) * strength)
+    if margins and (mx or my):
+        base = rng.integers(20, 230)
+        texture = rng.normal(0, 40, (max(2, (h + 2 * my) // 8), max(2, (w + 2 * mx) // 8), 1))
+        tint = rng.normal(0, 12, 3)
+        surround = np.clip(base + texture + tint, 0, 255).astype(np.uint8)
+        surround = cv2.resize(surround, (w + 2 * mx, h + 2 * my), interpolation=cv2.INTER_LINEAR)
+        surround[my:my + h, mx:mx + w] = img
+        img = surround
+        h, w = img.shape[:2]
+    # 2) geometry: rotation + shear + perspective jitter, keeping the plate in frame.
+    ang = rng.normal(0, 3.0 * strength)
+    shear = rng.normal(0, 0.08 * strength)
+    jitter = 0.04 * strength
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = src + rng.uniform(-jitter, jitter, (4, 2)).astype(np.float32) * np.float32([w, h])
+    P = cv2.getPerspectiveTransform(src, dst)
+    A = cv2.getRotationMatrix2D((w / 2, h / 2), ang, 1.0)
+    A = np.vstack([A, [0, 0, 1]]) @ np.array([[1, shear, -shear * h / 2], [0, 1, 0], [0, 0, 1]])
+    M = A @ P
+    img = cv2.warpPerspective(img, M, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    # 3) resolution: detectors often hand over small crops.
+    if rng.random() < 0.7 * strength:
+        tw = int(rng.uniform(30, 130))
+        th = max(8, int(round(tw * h / w)))
+        img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
+    # 4) blur.
+    r = rng.random()
+    if r < 0.25 * strength:
+        k = int(rng.choice([3, 5]))
+        img = cv2.GaussianBlur(img, (k, k), 0)
+    elif r < 0.35 * strength:
+        k = int(rng.integers(3, 6))
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0 / k
+        img = cv2.filter2D(img, -1, kernel)
+    # 5) photometric: brightness/contrast/colour cast, night.
+    f = img.astype(np.float32)
+    contrast = rng.uniform(1 - 0.45 * strength, 1 + 0.3 * strength)
+    bright = rng.normal(0, 25 * strength)
+    cast = rng.normal(0, 10 * strength, 3)
+    f = (f - 128) * contrast + 128 + bright + cast
+    if rng.random() < 0.15 * strength:  # night: dark, low contrast, more noise
+        f = f * rng.uniform(0.35, 0.7)
+    if rng.random() < 0.5 * strength:
+        f += rng.normal(0, rng.uniform(2, 12) * strength, f.shape)
+    if rng.random() < 0.3 * strength:  # grey-ish cameras
+        g = f.mean(axis=2, keepdims=True)
+        f = g + (f - g) * rng.uniform(0, 0.5)
+    img = np.clip(f, 0, 255).astype(np.uint8)
+    # 6) JPEG.
+    if rng.random() < 0.6 * strength:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 90))])
+        if ok:
+            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return img
