@@ -19,7 +19,7 @@ import onnxruntime as ort
 from lpr_edge import Recognizer
 from lpr_edge.atomic import write_text
 from lpr_edge.environment import cpu_model
-from lpr_edge.preprocess import preprocess_batch
+from lpr_edge.runtime.preprocess import preprocess_batch
 from lpr_edge.synth import generate
 
 

@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from lpr_edge.onnx_spec import embed_spec
+from lpr_edge.formats.onnx_spec import embed_spec
 from lpr_edge.spec import ModelSpec
 
 REPO = Path(__file__).resolve().parents[1]

@@ -580,7 +580,7 @@ def install(monkeypatch, trt_version="10.3.0", integrated=False, dla_cores=0, **
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     monkeypatch.setitem(sys.modules, "pycuda", pycuda_pkg)
     monkeypatch.setitem(sys.modules, "pycuda.driver", cuda)
-    from lpr_edge.backends import cuda_context
+    from lpr_edge.runtime.backends import cuda_context
 
     monkeypatch.setattr(cuda_context, "release_primary_context", cuda.release_primary_from_any_thread, raising=False)
     return trt, cuda

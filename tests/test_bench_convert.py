@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from lpr_edge.bench import BenchConfig, bench_models, to_markdown
-from lpr_edge.calibrate import collect_amax, make_cache, make_qdq_model
+from lpr_edge.evaluation.bench import BenchConfig, bench_models, to_markdown
+from lpr_edge.toolchain.calibrate import collect_amax, make_cache, make_qdq_model
 from lpr_edge.cli import main as cli
-from lpr_edge.evaluation import SampleSet, synthetic_sample_set
+from lpr_edge.evaluation.harness import SampleSet, synthetic_sample_set
 
 from .conftest import CCPD_DATA, need, toy_model_and_crops
 
@@ -69,9 +69,9 @@ def test_lprnet_pytorch_conversion_on_real_checkpoint(tmp_path):
     weights = need(CCPD_DATA / "weights" / "Final_LPRNet_model.pth")
     from lpr_edge import Recognizer
     from lpr_edge.convert.lprnet_pytorch import convert, torch_logits
-    from lpr_edge.datasets import load_dataset, load_images
-    from lpr_edge.evaluation import evaluate
-    from lpr_edge.preprocess import preprocess_batch
+    from lpr_edge.evaluation.datasets import load_dataset, load_images
+    from lpr_edge.evaluation.harness import evaluate
+    from lpr_edge.runtime.preprocess import preprocess_batch
 
     out = convert(weights, tmp_path / "ccpd.onnx")
     samples = load_dataset(CCPD_DATA).samples

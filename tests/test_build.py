@@ -5,11 +5,11 @@ import onnx
 import pytest
 
 from lpr_edge import Recognizer
-from lpr_edge.calibrate import collect_amax, make_cache
-from lpr_edge.engine_builder import BuildOptions, build_engine
-from lpr_edge.engine_manifest import read_manifest
+from lpr_edge.toolchain.calibrate import collect_amax, make_cache
+from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
+from lpr_edge.formats.engine_manifest import read_manifest
 from lpr_edge.errors import BackendUnavailable, InputError, ModelFileError
-from lpr_edge.trt_cache import write_cache
+from lpr_edge.formats.trt_cache import write_cache
 
 from . import fakes
 from .conftest import BANDS, build_toy_model, toy_crop, toy_spec
@@ -124,7 +124,7 @@ def test_dla_with_gpu_fallback(monkeypatch, tmp_path, toy):
 
 
 def test_trt11_int8_of_the_bundled_model_gets_fusible_residual_blocks(monkeypatch, tmp_path):
-    from lpr_edge.recognizer import bundled_model_path
+    from lpr_edge.runtime.recognizer import bundled_model_path
 
     from .conftest import REPO
 

@@ -6,7 +6,7 @@ import onnx
 import pytest
 
 from lpr_edge import CropError, Recognizer, SpecError
-from lpr_edge.batcher import PlateBatcher
+from lpr_edge.runtime.batcher import PlateBatcher
 
 from .conftest import BANDS, build_toy_model, toy_crop, toy_model_path, toy_spec  # noqa: F401
 

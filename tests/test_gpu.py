@@ -8,10 +8,10 @@ import onnx
 import pytest
 
 from lpr_edge import Recognizer
-from lpr_edge.backends.tensorrt_backend import unavailable_reason
-from lpr_edge.calibrate import collect_amax, make_cache
-from lpr_edge.engine_builder import BuildOptions, build_engine
-from lpr_edge.trt_cache import write_cache
+from lpr_edge.runtime.backends.tensorrt_backend import unavailable_reason
+from lpr_edge.toolchain.calibrate import collect_amax, make_cache
+from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
+from lpr_edge.formats.trt_cache import write_cache
 
 from .conftest import BANDS, build_toy_model, toy_crop, toy_spec
 
@@ -44,10 +44,10 @@ def test_real_engine_reads_plates(tmp_path, precision):
 @pytest.mark.skipif(REASON is not None, reason=f"needs TensorRT + pycuda + GPU: {REASON}")
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_bundled_model_engine_reads_us_validation_like_fp32(tmp_path, precision):
-    from lpr_edge.datasets import load_dataset, split
-    from lpr_edge.evaluation import evaluate
-    from lpr_edge.metrics import paired_change
-    from lpr_edge.recognizer import bundled_model_path
+    from lpr_edge.evaluation.datasets import load_dataset, split
+    from lpr_edge.evaluation.harness import evaluate
+    from lpr_edge.evaluation.metrics import paired_change
+    from lpr_edge.runtime.recognizer import bundled_model_path
 
     from .conftest import REPO, US_DATA, need
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lpr_edge.datasets import load_dataset, load_images, read_image, split
+from lpr_edge.evaluation.datasets import load_dataset, load_images, read_image, split
 from lpr_edge.errors import DatasetError
-from lpr_edge.metrics import levenshtein, score
+from lpr_edge.evaluation.metrics import levenshtein, score
 
 from .conftest import US_DATA, need
 
@@ -78,7 +78,7 @@ def test_us_split_is_fixed_stratified_and_leak_free():
 
 
 def test_paired_change_counts_flips_and_tests_them():
-    from lpr_edge.metrics import describe_change, paired_change
+    from lpr_edge.evaluation.metrics import describe_change, paired_change
 
     labels = ["AAA", "BBB", "CCC", "DDD", "EEE"]
     reference = ["AAA", "BBB", "XXX", "DDD", "QQQ"]

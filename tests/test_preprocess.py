@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lpr_edge.errors import InputError
-from lpr_edge.preprocess import as_bgr, preprocess_batch
+from lpr_edge.runtime.preprocess import as_bgr, preprocess_batch
 from lpr_edge.spec import ModelSpec, preset
 
 

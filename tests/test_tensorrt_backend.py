@@ -9,9 +9,9 @@ import onnx
 import pytest
 
 from lpr_edge import Recognizer
-from lpr_edge.backends.tensorrt_backend import open_engine
-from lpr_edge.engine_builder import BuildOptions, build_engine
-from lpr_edge.engine_manifest import manifest_path
+from lpr_edge.runtime.backends.tensorrt_backend import open_engine
+from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
+from lpr_edge.formats.engine_manifest import manifest_path
 from lpr_edge.errors import BackendUnavailable, ModelFileError
 
 from . import fakes
@@ -69,7 +69,7 @@ def test_zero_copy_on_integrated_gpu(monkeypatch, tmp_path):
         assert rec.recognize(toy_crop(BANDS, spec)).text == "ABCA"
         assert not [e for e in cuda.log if e[0] in ("htod", "dtoh", "mem_alloc")]
     # forcing copies on the same device works too
-    from lpr_edge.backends.tensorrt_backend import open_engine as oe
+    from lpr_edge.runtime.backends.tensorrt_backend import open_engine as oe
 
     b = oe(path, zero_copy=False)
     assert not b.zero_copy

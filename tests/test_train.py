@@ -8,7 +8,7 @@ import pytest
 
 from lpr_edge import synth
 from lpr_edge.errors import InputError
-from lpr_edge.onnx_spec import spec_from_model
+from lpr_edge.formats.onnx_spec import spec_from_model
 
 torch = pytest.importorskip("torch")
 

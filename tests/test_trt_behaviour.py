@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from lpr_edge import Recognizer
 from lpr_edge import errors
-from lpr_edge.engine_builder import BuildOptions, build_engine
+from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 from lpr_edge.errors import InputError
 
 from . import fakes
@@ -59,7 +59,7 @@ def test_a_cache_of_another_method_or_version_is_used_without_calibrating(monkey
 
 def test_bundled_cache_on_tensorrt_85_through_the_cli(monkeypatch, tmp_path, capsys):
     from lpr_edge.cli import main
-    from lpr_edge.engine_manifest import read_manifest
+    from lpr_edge.formats.engine_manifest import read_manifest
 
     trt, _ = fakes.install(monkeypatch, "8.5.2")
     cache = REPO / "calibration" / "lprnet_us.cache"
@@ -72,7 +72,7 @@ def test_bundled_cache_on_tensorrt_85_through_the_cli(monkeypatch, tmp_path, cap
 
 
 def test_calibration_batches_are_full_opt_batches():
-    from lpr_edge.engine_builder import calibration_batches
+    from lpr_edge.toolchain.engine_builder import calibration_batches
 
     crops = [np.full((4, 4, 3), i, np.uint8) for i in range(10)]
     batches = calibration_batches(crops, 4)
@@ -113,7 +113,7 @@ def test_dla_engine_loads_on_its_core_and_pads_small_batches(monkeypatch, tmp_pa
 
 def test_cli_dla_without_batch_fixes_the_profile(monkeypatch, tmp_path, toy, capsys):
     from lpr_edge.cli import main
-    from lpr_edge.engine_manifest import read_manifest
+    from lpr_edge.formats.engine_manifest import read_manifest
 
     fakes.install(monkeypatch, "10.3.0", dla_cores=1)
     assert main(["build", "--onnx", str(toy[0]), "--dla", "0", "--out", str(tmp_path)]) == 0
@@ -154,7 +154,7 @@ def test_primary_context_released_from_the_owning_and_other_threads(monkeypatch,
 
 def test_fp16_qdq_scales_never_underflow_to_zero(tmp_path):
     # Defect 7: a per-channel scale below FP16's smallest value became 0, which TensorRT rejects.
-    from lpr_edge.onnx_prep import to_fp16
+    from lpr_edge.toolchain.onnx_prep import to_fp16
 
     spec = toy_spec("logits")
     w = np.ones((2, 3, 1, 1), np.float32)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ..backends import BACKENDS
+from ..runtime.backends import BACKENDS
 from ..spec import PRESETS
 
 
@@ -45,8 +45,8 @@ def add_parser(sub, name):
 
 def run(args) -> int:
     from ..atomic import write_text
-    from ..bench import BenchConfig, bench_models, plot, terminal_table, to_json, to_markdown
-    from ..evaluation import dataset_sample_set, synthetic_sample_set
+    from ..evaluation.bench import BenchConfig, bench_models, plot, terminal_table, to_json, to_markdown
+    from ..evaluation.harness import dataset_sample_set, synthetic_sample_set
     from ..errors import InputError
     from .common import load_split
 

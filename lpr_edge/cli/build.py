@@ -62,13 +62,13 @@ def add_parser(sub, name):
 def run(args) -> int:
     from pathlib import Path
 
-    from ..engine_builder import BuildOptions, build_engine
+    from ..toolchain.engine_builder import BuildOptions, build_engine
     from ..bundled import resolve_model
 
     onnx_path = resolve_model(args.onnx)
     calib_data = None
     if args.calib_data:
-        from ..datasets import load_dataset, load_images
+        from ..evaluation.datasets import load_dataset, load_images
 
         calib_data, _, _ = load_images(load_dataset(args.calib_data, labelled=False).samples[: args.calib_samples])
     opts = BuildOptions(precision=args.precision, calib_cache=args.calib_cache, calib_data=calib_data,

@@ -15,7 +15,7 @@ from ..spec import PRESETS
 
 
 def add_parser(sub, name):
-    from ..calibrate import METHODS
+    from ..toolchain.calibrate import METHODS
 
     p = sub.add_parser(name, help="INT8 calibration cache + Q/DQ ONNX (no GPU needed)", description=__doc__)
     p.add_argument("--onnx", default=None, help="ONNX model or bundled model name (us, br; default: us)")
@@ -58,12 +58,12 @@ def output_paths(args, stem: str) -> tuple[Path, Path, Path]:
 
 
 def run(args) -> int:
-    from ..calibrate import calibration_cache, float_kept_tensors, make_qdq_model
+    from ..toolchain.calibrate import calibration_cache, float_kept_tensors, make_qdq_model
     from ..errors import InputError
-    from ..metrics import describe_change
-    from ..onnx_spec import load_onnx, resolve_spec
+    from ..evaluation.metrics import describe_change
+    from ..formats.onnx_spec import load_onnx, resolve_spec
     from ..bundled import resolve_model
-    from ..trt_cache import read_cache, write_cache
+    from ..formats.trt_cache import read_cache, write_cache
 
     onnx_path = resolve_model(args.onnx)
     model = load_onnx(onnx_path)
@@ -95,7 +95,7 @@ def run(args) -> int:
     if eval_set is not None:
         report["comparison"] = compare({"fp32": onnx_path, "int8": qdq_path, "int8_cpu": cpu_path}, eval_set, spec)
         if args.sensitivity:
-            from ..quant_sensitivity import layer_sensitivity
+            from ..evaluation.sensitivity import layer_sensitivity
 
             report["sensitivity"] = layer_sensitivity(onnx_path, cache, eval_set, spec, progress=sys.stderr.isatty())
     if args.json:
@@ -112,14 +112,14 @@ def run(args) -> int:
                   f"{describe_change(c['int8']['paired'])}; CPU Q/DQ {c['cpu_perfect_match_delta_pt']:+.2f} pt, "
                   f"{describe_change(c['int8_cpu']['paired'])}; CPU speed-up {c['speedup']:.2f}x")
         if "sensitivity" in report:
-            from ..quant_sensitivity import sensitivity_table
+            from ..evaluation.sensitivity import sensitivity_table
 
             print(sensitivity_table(report["sensitivity"]))
     return 0
 
 
 def _calibration_images(args):
-    from ..datasets import load_images
+    from ..evaluation.datasets import load_images
     from .common import load_split
 
     if args.data == "synthetic":
@@ -132,7 +132,7 @@ def _calibration_images(args):
 
 
 def _eval_set(args):
-    from ..evaluation import dataset_sample_set, synthetic_sample_set
+    from ..evaluation.harness import dataset_sample_set, synthetic_sample_set
     from .common import load_split
 
     if args.eval_data == "synthetic":
@@ -146,9 +146,9 @@ def compare(models: dict, sample_set, spec) -> dict:
     plate against FP32 (gained, lost, McNemar p), and its median batch-32 compute time on this CPU."""
     import numpy as np
 
-    from ..evaluation import read_sample_set
-    from ..metrics import paired_change
-    from ..recognizer import Recognizer
+    from ..evaluation.harness import read_sample_set
+    from ..evaluation.metrics import paired_change
+    from ..runtime.recognizer import Recognizer
 
     labels = [spec.normalise_label(t) for t in sample_set.labels]
     crops = [np.zeros((spec.height, spec.width, 3), np.uint8)] * 32

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..backends import BACKENDS
+from ..runtime.backends import BACKENDS
 from ..spec import PRESETS
 
 
@@ -27,8 +27,8 @@ def require_torch(what: str) -> None:
 
 
 def open_recognizer(args: argparse.Namespace, model: str | None = None):
-    from ..onnx_spec import load_spec_file
-    from ..recognizer import Recognizer
+    from ..formats.onnx_spec import load_spec_file
+    from ..runtime.recognizer import Recognizer
 
     spec = load_spec_file(args.spec) if getattr(args, "spec", None) else None
     return Recognizer(model if model is not None else args.model, args.backend, spec=spec, preset=args.preset,
@@ -37,7 +37,7 @@ def open_recognizer(args: argparse.Namespace, model: str | None = None):
 
 def load_split(data: str, which: str):
     """Samples of a dataset folder, optionally one side of the fixed seeded split."""
-    from ..datasets import load_dataset, split
+    from ..evaluation.datasets import load_dataset, split
 
     ds = load_dataset(data)
     if which == "all":

@@ -22,7 +22,7 @@ def add_parser(sub, name):
 
 def run(args) -> int:
     from ..atomic import atomic_open
-    from ..evaluation import evaluate
+    from ..evaluation.harness import evaluate
 
     samples, skipped_rows = load_split(args.data, args.split)
     with open_recognizer(args) as rec:

@@ -15,7 +15,7 @@ def add_parser(sub, name):
 
 def run(args) -> int:
     require_torch("export")
-    from ..datasets import load_dataset, load_images
+    from ..evaluation.datasets import load_dataset, load_images
     from ..train.export import export_onnx
 
     images = []

@@ -15,7 +15,7 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    from ..datasets import read_image
+    from ..evaluation.datasets import read_image
 
     crops = [read_image(path) for path in args.images]
     with open_recognizer(args) as rec:

@@ -15,8 +15,8 @@ from torch.utils.data import IterableDataset
 from .. import synth
 from ..synth.world import world_effects
 from ..atomic import atomic_open
-from ..datasets import Sample, load_images
-from ..preprocess import preprocess_batch
+from ..evaluation.datasets import Sample, load_images
+from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 
 

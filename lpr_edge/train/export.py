@@ -45,7 +45,7 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, check_
     """
     import torch
 
-    from ..preprocess import preprocess_batch
+    from ..runtime.preprocess import preprocess_batch
     from .model import TaoHeads
 
     net, spec = load_checkpoint(checkpoint)
@@ -75,7 +75,7 @@ def module_to_onnx(module, spec: ModelSpec, producer: str, simplify: bool = True
     import onnx
     import torch
 
-    from ..onnx_spec import embed_spec, validate_spec
+    from ..formats.onnx_spec import embed_spec, validate_spec
 
     buf = io.BytesIO()
     names = [spec.input_name, *spec.outputs]

@@ -17,11 +17,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..atomic import atomic_open, write_bytes
-from ..datasets import load_dataset, load_images, split, write_split
-from ..decode import decode_logits
+from ..evaluation.datasets import load_dataset, load_images, split, write_split
+from ..runtime.decode import decode_logits
 from ..errors import DatasetError, InputError, SpecError
-from ..metrics import score
-from ..preprocess import preprocess_batch
+from ..evaluation.metrics import score
+from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec, US_CHARSET
 from .data import PlateStream, collate, load_real, synth_pool
 from .model import LPRNet

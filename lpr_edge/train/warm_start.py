@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelFileError
-from ..preprocess import preprocess_batch
+from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from .model import LPRNet
 
@@ -70,7 +70,7 @@ def load_source(source: str | os.PathLike) -> Source:
 def _from_onnx(path: Path) -> Source:
     import onnx.numpy_helper
 
-    from ..onnx_spec import load_onnx, spec_from_model
+    from ..formats.onnx_spec import load_onnx, spec_from_model
 
     model = load_onnx(path)
     spec = spec_from_model(model)

@@ -11,9 +11,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .atomic import write_text
-from .errors import ModelFileError
-from .spec import ModelSpec
+from ..atomic import write_text
+from ..errors import ModelFileError
+from ..spec import ModelSpec
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from .datasets import Sample, load_images
-from .decode import PlateResult
+from ..runtime.decode import PlateResult
 from .metrics import Accuracy, score
 
 
@@ -62,7 +62,7 @@ def synthetic_sample_set(n: int = 64, seed: int = 7) -> SampleSet:
     Seeds used elsewhere, so the sets never overlap: 0 training pool, 11 calibration, 7 the
     built-in bench set, 2026 the INT8 comparison set of ``lpr-edge calibrate --eval-data synthetic``.
     """
-    from . import synth
+    from .. import synth
 
     plates = synth.generate(n, seed=seed)
     return SampleSet(f"synthetic ({n} plates, seed {seed})", [p.image for p in plates], [p.text for p in plates])

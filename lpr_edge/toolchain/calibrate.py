@@ -18,12 +18,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .atomic import write_bytes
-from .errors import InputError, ModelFileError
+from ..atomic import write_bytes
+from ..errors import InputError, ModelFileError
 from .onnx_prep import name_unnamed_nodes
-from .preprocess import preprocess_batch
-from .spec import ModelSpec
-from .trt_cache import ALGORITHMS, CalibrationCache, check_names, version_code
+from ..runtime.preprocess import preprocess_batch
+from ..spec import ModelSpec
+from ..formats.trt_cache import ALGORITHMS, CalibrationCache, check_names, version_code
 
 METHODS = tuple(ALGORITHMS)
 # Ops given Q/DQ in the INT8 model. The TAO heads (Softmax/ArgMax/ReduceMax) stay float so the
@@ -292,7 +292,7 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
     from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
 
-    from .onnx_spec import embed_spec, spec_from_model
+    from ..formats.onnx_spec import embed_spec, spec_from_model
 
     if target not in QDQ_TARGETS:
         raise InputError(f"unknown Q/DQ target {target!r}; choose one of {', '.join(QDQ_TARGETS)}")
@@ -334,7 +334,7 @@ def calibration_cache(onnx_path: str | os.PathLike, images: Sequence[np.ndarray]
                       keep_float: Sequence[str] = KEEP_FLOAT, progress: bool = False) -> CalibrationCache:
     """The calibration pipeline ``lpr-edge calibrate`` and ``lpr-edge build --calib-data`` share:
     ONNX Runtime statistics -> amax per tensor -> TensorRT cache, minus the layers kept float."""
-    from .onnx_spec import load_onnx
+    from ..formats.onnx_spec import load_onnx
 
     amax = collect_amax(onnx_path, images, spec, method, progress=progress)
     cache = make_cache(amax, trt_version or default_trt_version(), method)

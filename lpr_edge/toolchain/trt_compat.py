@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BackendUnavailable, ModelFileError
+from ..errors import BackendUnavailable, ModelFileError
 
 INSTALL_HINT = ("install TensorRT's Python bindings: on Jetson `sudo apt install python3-libnvinfer` (JetPack), "
                 "on a desktop `pip install tensorrt`; `lpr-edge calibrate` works without it")
@@ -124,7 +124,7 @@ def serve_cache(text: str, trt_version: str, source: str = "cache") -> tuple[byt
     cache made by ``lpr-edge calibrate --method max`` or for TensorRT 10.3 serves 8.5 unchanged.
     Returns (bytes to serve, header served, header in the file).
     """
-    from .trt_cache import parse_cache, version_code
+    from ..formats.trt_cache import parse_cache, version_code
 
     cache = parse_cache(text, source)
     original = cache.header

@@ -11,13 +11,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from .calibrate import drop_scales, float_kept_tensors, make_qdq_model, quantized_nodes
-from .onnx_prep import name_unnamed_nodes
-from .evaluation import SampleSet, read_sample_set
+from ..toolchain.calibrate import drop_scales, float_kept_tensors, make_qdq_model, quantized_nodes
+from ..toolchain.onnx_prep import name_unnamed_nodes
+from .harness import SampleSet, read_sample_set
 from .metrics import describe_change, paired_change
-from .onnx_spec import load_onnx
-from .spec import ModelSpec
-from .trt_cache import CalibrationCache
+from ..formats.onnx_spec import load_onnx
+from ..spec import ModelSpec
+from ..formats.trt_cache import CalibrationCache
 
 
 def layer_sensitivity(onnx_path: str | os.PathLike, cache: CalibrationCache, sample_set: SampleSet, spec: ModelSpec,
@@ -27,7 +27,7 @@ def layer_sensitivity(onnx_path: str | os.PathLike, cache: CalibrationCache, sam
     Each row: ``node``, ``op``, ``also_float`` (nodes that lose quantization with it because they
     share the dropped tensors), ``perfect_match`` and ``vs_fp32`` (changed/gained/lost/p).
     """
-    from .recognizer import Recognizer
+    from ..runtime.recognizer import Recognizer
 
     model = load_onnx(onnx_path)
     name_unnamed_nodes(model)  # as make_qdq_model names them

@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from .errors import DatasetError
+from ..errors import DatasetError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 SPLIT_SEED = 20261125
@@ -163,7 +163,7 @@ def split(samples: Sequence[Sample], val_fraction: float = 0.2, seed: int = SPLI
 
 def write_split(samples: Sequence[Sample], out_csv: str | Path) -> None:
     """Write a labels.csv (relative to the dataset root) listing ``samples``."""
-    from .atomic import atomic_open
+    from ..atomic import atomic_open
 
     out_csv = Path(out_csv)
     with atomic_open(out_csv, "w", encoding="utf-8") as fh:

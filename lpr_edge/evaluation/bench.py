@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .environment import collect
-from .evaluation import SampleSet, read_sample_set
+from ..environment import collect
+from .harness import SampleSet, read_sample_set
 from .metrics import describe_change, paired_change
 
 PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
@@ -76,7 +76,7 @@ def time_batches(rec, images: Sequence[np.ndarray], cfg: BenchConfig, bar=None) 
 
 def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: BenchConfig) -> dict:
     """Benchmark every model on the same crops; returns the full report as a dict."""
-    from .recognizer import Recognizer
+    from ..runtime.recognizer import Recognizer
 
     bar = None
     if cfg.progress:
@@ -169,7 +169,7 @@ def plot(report: dict, out_path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .atomic import write_bytes
+    from ..atomic import write_bytes
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     batches = sorted({row["batch"] for r in report["results"] for row in r["latency"]})

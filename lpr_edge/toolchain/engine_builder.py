@@ -1,6 +1,6 @@
 """ONNX in, TensorRT engine out (FP32, FP16 or INT8), on TensorRT 8.5, 10.x and 11.x.
 
-Version differences are decided in :mod:`lpr_edge.trt_compat`; this module follows one flow:
+Version differences are decided in :mod:`lpr_edge.toolchain.trt_compat`; this module follows one flow:
 prepare the ONNX -> pick the precision plan -> parse -> profile/workspace/DLA/timing cache ->
 ``build_serialized_network`` -> engine + manifest written atomically.
 """
@@ -17,10 +17,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .atomic import write_bytes
-from .engine_manifest import Manifest, sha256_file, write_manifest
-from .errors import InputError, ModelFileError
-from .spec import ModelSpec
+from ..atomic import write_bytes
+from ..formats.engine_manifest import Manifest, sha256_file, write_manifest
+from ..errors import InputError, ModelFileError
+from ..spec import ModelSpec
 
 
 @dataclass
@@ -81,9 +81,9 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
                  preset: str | None = None, say: Callable[[str], None] = _say) -> tuple[Path, Manifest]:
     """Build an engine from ``onnx_path``; returns the engine path and its manifest."""
     from . import trt_compat
-    from .environment import cuda_device
+    from ..environment import cuda_device
     from .onnx_prep import prepare, to_fp16
-    from .onnx_spec import load_onnx, resolve_spec
+    from ..formats.onnx_spec import load_onnx, resolve_spec
 
     check_options(opts)
     trt = trt_compat.import_tensorrt()
@@ -108,7 +108,7 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
             import onnx
 
             from .calibrate import make_qdq_model
-            from .trt_cache import read_cache
+            from ..formats.trt_cache import read_cache
 
             (tmp / "prepared.onnx").write_bytes(prepared.SerializeToString())
             qdq = make_qdq_model(tmp / "prepared.onnx", read_cache(cache_file), tmp / "qdq.onnx", spec)
@@ -184,7 +184,7 @@ def _cache_for_qdq(prepared, spec, opts: BuildOptions, tmp: Path, stem: str, say
         return Path(opts.calib_cache)
     from .calibrate import calibration_cache
     from .trt_compat import import_tensorrt
-    from .trt_cache import write_cache
+    from ..formats.trt_cache import write_cache
 
     say(f"no --calib-cache: calibrating on {len(opts.calib_data)} crops with ONNX Runtime")
     (tmp / "calib.onnx").write_bytes(prepared.SerializeToString())
@@ -199,7 +199,7 @@ def _cache_for_qdq(prepared, spec, opts: BuildOptions, tmp: Path, stem: str, say
 def _implicit_calibrator(trt, trt_compat, prepared, spec, opts: BuildOptions, stack, stem: str, say):
     """Calibrator for TensorRT 8.5/10.x: serves the given cache, or calibrates on the GPU from crops."""
     from .calibrate import float_tensor_names
-    from .trt_cache import check_names, read_cache
+    from ..formats.trt_cache import check_names, read_cache
 
     if opts.calib_cache:
         check_names(read_cache(opts.calib_cache), float_tensor_names(prepared), opts.calib_cache)
@@ -233,8 +233,8 @@ def calibration_batches(images: Sequence[np.ndarray], batch: int) -> list[list[n
 @contextlib.contextmanager
 def _device_batches(images: Sequence[np.ndarray], spec: ModelSpec, batch: int):
     """Preprocessed batches copied to one device buffer, yielded as (pointer, size)."""
-    from .backends.cuda_context import CudaContext
-    from .preprocess import preprocess_batch
+    from ..runtime.backends.cuda_context import CudaContext
+    from ..runtime.preprocess import preprocess_batch
 
     ctx = CudaContext()
     cuda = ctx.cuda

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine_manifest import Manifest
-from ..errors import BackendUnavailable, ClosedError, InferenceError, InputError, ModelFileError
+from ...formats.engine_manifest import Manifest
+from ...errors import BackendUnavailable, ClosedError, InferenceError, InputError, ModelFileError
 from .cuda_context import CudaContext
 
 
@@ -96,7 +96,7 @@ class TensorRTBackend:
         data = engine_path.read_bytes()
         if not data:
             raise ModelFileError(f"engine {engine_path} is empty; rebuild it: {self.manifest.rebuild_command()}")
-        from ..trt_compat import numpy_dtype, use_dla_at_runtime
+        from ...toolchain.trt_compat import numpy_dtype, use_dla_at_runtime
 
         self._logger = trt.Logger(trt.Logger.ERROR)
         self._runtime = trt.Runtime(self._logger)
@@ -191,7 +191,7 @@ class TensorRTBackend:
 
 def open_engine(engine_path: str | os.PathLike, **kwargs) -> TensorRTBackend:
     """Open an engine with its manifest (used by tests and tools)."""
-    from ..engine_manifest import read_manifest
+    from ...formats.engine_manifest import read_manifest
 
     problem = unavailable_reason()
     if problem:

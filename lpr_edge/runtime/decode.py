@@ -15,8 +15,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import SpecError
-from .spec import ModelSpec
+from ..errors import SpecError
+from ..spec import ModelSpec
 
 
 # slots: a quarter cheaper to create, and results are made per plate (dataclass slots need 3.10+).

@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import write_text
-from .errors import ModelFileError
+from ..atomic import write_text
+from ..errors import ModelFileError
 
 ALGORITHMS = {"entropy": "EntropyCalibration2", "max": "MinMaxCalibration", "percentile": "EntropyCalibration2"}
 _LINE = re.compile(r"^(?P<name>.+): (?P<hex>[0-9a-fA-F]{1,8})$")

@@ -14,8 +14,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .errors import CropError, InputError
-from .spec import ModelSpec
+from ..errors import CropError, InputError
+from ..spec import ModelSpec
 
 MAX_SIDE = 10000
 

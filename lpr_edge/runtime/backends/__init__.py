@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import BackendUnavailable, InputError, ModelFileError
-from ..spec import ModelSpec
+from ...errors import BackendUnavailable, InputError, ModelFileError
+from ...spec import ModelSpec
 from .base import Backend
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
@@ -31,7 +31,7 @@ def open_backend(model_path: str | os.PathLike, backend: str = "auto", *, spec: 
 
 
 def _open_onnx(path: Path, spec, preset, max_batch, threads) -> Backend:
-    from ..onnx_spec import load_onnx, onnx_precision, resolve_spec
+    from ...formats.onnx_spec import load_onnx, onnx_precision, resolve_spec
     from .onnxruntime_backend import OnnxRuntimeBackend
 
     model = load_onnx(path)
@@ -40,7 +40,7 @@ def _open_onnx(path: Path, spec, preset, max_batch, threads) -> Backend:
 
 
 def _open_engine(path: Path, backend: str, spec, max_batch, threads) -> Backend:
-    from ..engine_manifest import read_manifest
+    from ...formats.engine_manifest import read_manifest
 
     manifest = read_manifest(path)
     if backend in ("auto", "tensorrt"):

@@ -8,8 +8,8 @@ from typing import Any, Mapping
 
 import onnx
 
-from .errors import ModelFileError, SpecError
-from .spec import METADATA_KEY, ModelSpec, preset
+from ..errors import ModelFileError, SpecError
+from ..spec import METADATA_KEY, ModelSpec, preset
 
 
 def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:

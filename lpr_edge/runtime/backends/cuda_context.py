@@ -9,7 +9,7 @@ import contextlib
 import importlib
 import threading
 
-from ..errors import BackendUnavailable
+from ...errors import BackendUnavailable
 
 
 def import_pycuda_driver():

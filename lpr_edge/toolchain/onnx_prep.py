@@ -6,9 +6,9 @@ import warnings
 
 import onnx
 
-from .errors import ModelFileError
-from .onnx_spec import embed_spec, validate_spec
-from .spec import ModelSpec
+from ..errors import ModelFileError
+from ..formats.onnx_spec import embed_spec, validate_spec
+from ..spec import ModelSpec
 
 # Kept in FP32 by the FP16 conversion: the TAO heads, so confidences and indices stay exact.
 FP16_BLOCKED_OPS = ["Softmax", "ArgMax", "ReduceMax", "Cast"]

@@ -14,11 +14,11 @@ from typing import Sequence
 import numpy as np
 
 from .backends import open_backend
-from .bundled import bundled_path, resolve_model
+from ..bundled import bundled_path, resolve_model
 from .decode import PlateResult, greedy_ctc
-from .errors import ClosedError, CropError, InputError
+from ..errors import ClosedError, CropError, InputError
 from .preprocess import preprocess_batch
-from .spec import ModelSpec
+from ..spec import ModelSpec
 
 
 

@@ -5,7 +5,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..spec import ModelSpec
+from ...spec import ModelSpec
 
 
 class Backend(Protocol):

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ClosedError, InputError, ModelFileError
-from ..spec import ModelSpec
+from ...errors import BackendUnavailable, ClosedError, InputError, ModelFileError
+from ...spec import ModelSpec
 
 
 class OnnxRuntimeBackend:
