@@ -1,6 +1,5 @@
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -53,7 +52,8 @@ setup(
         "toolchain": ["onnxsim>=0.4.33"],
         # Pinned: this version is the CPU build; an open range can pull a multi-GB CUDA build.
         # Fonts pinned: the synthetic training plates (and so the bundled model) depend on their glyphs.
-        "train": ["torch==2.13.0", "onnxsim>=0.4.33", "pillow", "font-fjallaone==0.1.7", "font-roboto==0.0.1", "font-lato==0.1.0",
+        "train": ["torch==2.13.0", "onnxsim>=0.4.33", "pillow", "font-fjallaone==0.1.7", "font-roboto==0.0.1",
+                  "font-lato==0.1.0",
                   "font-source-sans-pro==0.0.1", "font-hanken-grotesk==0.0.2", "font-manrope==0.0.2",
                   "font-rhd==0.1.3"],
         "dev": ["pytest>=7"],

@@ -5,7 +5,6 @@ TensorRT or pycuda; those load only when a TensorRT engine is opened or built.
 """
 __version__ = "0.1.0"
 
-from .runtime.decode import PlateResult, greedy_ctc  # noqa: E402
 from .errors import (  # noqa: E402
     BackendUnavailable,
     ClosedError,
@@ -18,9 +17,11 @@ from .errors import (  # noqa: E402
     OutputError,
     SpecError,
 )
+from .runtime.decode import PlateResult, greedy_ctc  # noqa: E402
 from .runtime.recognizer import Recognizer  # noqa: E402
 from .spec import ModelSpec  # noqa: E402
 
 __all__ = ["Recognizer", "PlateResult", "ModelSpec", "greedy_ctc", "LprEdgeError", "InputError",
-           "ModelFileError", "SpecError", "DatasetError", "OutputError", "BackendUnavailable", "ClosedError", "CropError", "InferenceError",
+           "ModelFileError", "SpecError", "DatasetError", "OutputError", "BackendUnavailable", "ClosedError",
+           "CropError", "InferenceError",
            "__version__"]

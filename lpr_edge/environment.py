@@ -142,7 +142,8 @@ def advice(env: dict) -> list[str]:
     on_jetson = "jetson" in env
     if env.get("tensorrt") is None:
         tips.append("TensorRT Python is missing: on Jetson `sudo apt install python3-libnvinfer` (JetPack); "
-                    "on a desktop `pip install tensorrt` (needs NVIDIA's package host). CPU inference works without it.")
+                    "on a desktop `pip install tensorrt` (needs NVIDIA's package host). "
+                    "CPU inference works without it.")
     if env.get("pycuda") is None:
         tips.append("pycuda is missing: `pip install 'lpr-edge[trt]'` (builds from source; needs nvcc on PATH, "
                     "on Jetson export PATH=/usr/local/cuda/bin:$PATH first).")

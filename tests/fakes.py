@@ -217,7 +217,7 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
 #
 # | name                                        | 8.5 | 10.3 | 11.x | source                                          |
 # |---------------------------------------------|-----|------|------|-------------------------------------------------|
-# | NetworkDefinitionCreationFlag.EXPLICIT_BATCH| yes | yes* | no   | python/src/infer/pyCore.cpp (release/8.5, 10.3, main) |
+# | NetworkDefinitionCreationFlag.EXPLICIT_BATCH| yes | yes* | no   | pyCore.cpp (release/8.5, 10.3, main)  |
 # | BuilderFlag.FP16 / INT8                     | yes | yes  | no   | pyCore.cpp; 11.x migration guide               |
 # | BuilderFlag.GPU_FALLBACK                    | yes | yes  | yes  | pyCore.cpp                                      |
 # | BuilderFlag.VERSION_COMPATIBLE              | no  | yes  | yes  | added 8.6 (pyCore.cpp release/8.6)              |
@@ -484,9 +484,10 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
             self.outputs = {o.name: o for o in self.session.get_outputs()}
             self.names = list(self.inputs) + list(self.outputs)
             types_ = {1: "FLOAT", 10: "HALF", 6: "INT32", 7: "INT64" if after_86 else "INT32"}
-            self.dtypes = {v.name: types_[v.type.tensor_type.elem_type] for v in list(model.graph.input) + list(model.graph.output)}
-            self.shapes = {v.name: [d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim]
-                           for v in list(model.graph.input) + list(model.graph.output)}
+            values = list(model.graph.input) + list(model.graph.output)
+            self.dtypes = {v.name: types_[v.type.tensor_type.elem_type] for v in values}
+            dims = lambda v: [d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim]
+            self.shapes = {v.name: dims(v) for v in values}
 
         @property
         def num_io_tensors(self):

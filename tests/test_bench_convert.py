@@ -6,18 +6,19 @@ import json
 import numpy as np
 import pytest
 
-from lpr_edge.evaluation.bench import BenchConfig, bench_models, to_markdown
-from lpr_edge.toolchain.calibrate import collect_amax, make_cache, make_qdq_model
 from lpr_edge.cli import main as cli
+from lpr_edge.evaluation.bench import BenchConfig, bench_models, to_markdown
 from lpr_edge.evaluation.harness import SampleSet, synthetic_sample_set
+from lpr_edge.toolchain.calibrate import collect_amax, make_cache
+from lpr_edge.toolchain.qdq import make_qdq_model
 
 from .conftest import CCPD_DATA, need, toy_model_and_crops
 
 
-
 def test_bench_two_precisions_side_by_side(tmp_path):
     fp32, spec, crops = toy_model_and_crops(tmp_path, 16)
-    int8 = make_qdq_model(fp32, make_cache(collect_amax(fp32, crops, spec, "max"), "10.3", "max"), tmp_path / "toy.qdq.onnx")
+    cache = make_cache(collect_amax(fp32, crops, spec, "max"), "10.3", "max")
+    int8 = make_qdq_model(fp32, cache, tmp_path / "toy.qdq.onnx")
     from lpr_edge import Recognizer
 
     with Recognizer(fp32) as rec:
@@ -33,7 +34,8 @@ def test_bench_two_precisions_side_by_side(tmp_path):
         assert row["end_to_end_ms"]["n"] == 3 and row["throughput_plates_s"] > 0
         assert set(row["stages_ms_p50"]) == {"preprocess", "infer", "decode"}
     acc = report["results"][0]["accuracy"]
-    assert acc["plates"] == 16 and acc["perfect_match"] == pytest.approx(15 / 16) and acc["errors"][0]["label"] == "WRONG"
+    assert acc["plates"] == 16 and acc["perfect_match"] == pytest.approx(15 / 16)
+    assert acc["errors"][0]["label"] == "WRONG"
     assert "perfect_match_delta" not in acc and acc["reference"] == str(fp32)  # the reference row
     assert report["results"][1]["accuracy"]["reference"] == str(fp32)
     int8_acc = report["results"][1]["accuracy"]

@@ -5,15 +5,14 @@ import onnx
 import pytest
 
 from lpr_edge import Recognizer
+from lpr_edge.errors import BackendUnavailable, InputError, ModelFileError
+from lpr_edge.formats.engine_manifest import read_manifest
+from lpr_edge.formats.trt_cache import write_cache
 from lpr_edge.toolchain.calibrate import collect_amax, make_cache
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
-from lpr_edge.formats.engine_manifest import read_manifest
-from lpr_edge.errors import BackendUnavailable, InputError, ModelFileError
-from lpr_edge.formats.trt_cache import write_cache
 
 from . import fakes
 from .conftest import BANDS, build_toy_model, toy_crop, toy_spec
-
 
 
 @pytest.fixture

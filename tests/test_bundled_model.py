@@ -7,12 +7,12 @@ import onnxruntime as ort
 import pytest
 
 from lpr_edge import Recognizer
-from lpr_edge.toolchain.calibrate import make_qdq_model
 from lpr_edge.evaluation.datasets import load_dataset
 from lpr_edge.evaluation.harness import evaluate
 from lpr_edge.formats.onnx_spec import spec_from_model
-from lpr_edge.runtime.recognizer import bundled_model_path
 from lpr_edge.formats.trt_cache import read_cache
+from lpr_edge.runtime.recognizer import bundled_model_path
+from lpr_edge.toolchain.qdq import make_qdq_model
 
 from .conftest import REPO, US_DATA, need
 
@@ -26,7 +26,8 @@ def test_export_contract():
     model = onnx.load(path)
     onnx.checker.check_model(model)
     spec = spec_from_model(model)
-    assert (spec.input_name, spec.input_shape, spec.color, spec.scale[0]) == ("image_input", (3, 48, 96), "RGB", 1 / 255)
+    got = (spec.input_name, spec.input_shape, spec.color, spec.scale[0])
+    assert got == ("image_input", (3, 48, 96), "RGB", 1 / 255)
     assert spec.outputs == ("tf_op_layer_ArgMax", "tf_op_layer_Max") and spec.blank == 35
     assert spec.charset == "0123456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -88,7 +89,7 @@ def test_int8_on_us_plates_within_half_a_point_and_no_significant_loss_on_valida
     rows = [row[s] for s in val]
     pick = lambda name: [texts[name][i] for i in rows]  # noqa: E731
     labels = [ref.labels[i] for i in rows]
-    assert len(rows) == 150 and np.mean([p == l for p, l in zip(pick("fp32"), labels)]) >= 0.92
+    assert len(rows) == 150 and np.mean([p == lbl for p, lbl in zip(pick("fp32"), labels)]) >= 0.92
     assert paired_change(pick("fp32"), pick("cpu"), labels).lost == 0
     change = paired_change(pick("fp32"), pick("trt"), labels)
     assert change.lost - change.gained <= 2 and change.p_value >= 0.05

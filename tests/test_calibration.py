@@ -6,12 +6,20 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from lpr_edge.toolchain.calibrate import collect_amax, entropy_amax, float_tensor_names, make_cache, make_qdq_model
 from lpr_edge.errors import InputError, ModelFileError
-from lpr_edge.toolchain.onnx_prep import to_fp16
 from lpr_edge.formats.onnx_spec import load_onnx, spec_from_model
+from lpr_edge.formats.trt_cache import (
+    CalibrationCache,
+    parse_cache,
+    read_cache,
+    scale_to_hex,
+    version_code,
+    write_cache,
+)
 from lpr_edge.runtime.preprocess import preprocess_batch
-from lpr_edge.formats.trt_cache import CalibrationCache, parse_cache, read_cache, scale_to_hex, version_code, write_cache
+from lpr_edge.toolchain.calibrate import collect_amax, entropy_amax, float_tensor_names, make_cache
+from lpr_edge.toolchain.onnx_prep import to_fp16
+from lpr_edge.toolchain.qdq import make_qdq_model
 
 from .conftest import REPO, toy_model_and_crops
 
@@ -121,8 +129,8 @@ def test_fp16_model_close_to_fp32(tmp_path):
 
 
 def test_keep_float_drops_scales_and_skips_those_nodes(tmp_path):
-    from lpr_edge.toolchain.calibrate import drop_scales, float_kept_tensors
     from lpr_edge.errors import InputError
+    from lpr_edge.toolchain.calibrate import drop_scales, float_kept_tensors
 
     path, spec, crops = _toy(tmp_path)
     model = load_onnx(path)
@@ -160,7 +168,7 @@ def test_tensorrt_qdq_is_int8_only_with_float_bias(tmp_path):
 
 
 def test_cpu_qdq_uses_uint8_with_the_same_ranges(tmp_path):
-    from lpr_edge.toolchain.calibrate import nonnegative_tensors
+    from lpr_edge.toolchain.qdq import nonnegative_tensors
 
     path, spec, crops = _toy(tmp_path)
     cache = make_cache(collect_amax(path, crops, spec, "max"), "10.3", "max")
@@ -185,7 +193,7 @@ def test_cpu_qdq_uses_uint8_with_the_same_ranges(tmp_path):
 def test_nonnegative_tensors_follow_relu_through_pooling_and_concat():
     from onnx import helper
 
-    from lpr_edge.toolchain.calibrate import nonnegative_tensors
+    from lpr_edge.toolchain.qdq import nonnegative_tensors
 
     nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[1, 1]),
              helper.make_node("Conv", ["p", "w"], ["c"]), helper.make_node("Concat", ["p", "r"], ["j"], axis=1),
@@ -237,7 +245,7 @@ def _residual_model(tmp_path):
 
 
 def test_tensorrt_qdq_leaves_the_residual_convolution_branch_to_fuse(tmp_path):
-    from lpr_edge.toolchain.calibrate import residual_branch_inputs
+    from lpr_edge.toolchain.qdq import residual_branch_inputs
 
     path, model, x = _residual_model(tmp_path)
     assert residual_branch_inputs(model) == {"c2"}
@@ -260,7 +268,7 @@ def test_tensorrt_qdq_leaves_the_residual_convolution_branch_to_fuse(tmp_path):
 
 
 def test_bundled_model_residual_blocks_are_all_found():
-    from lpr_edge.toolchain.calibrate import residual_branch_inputs
+    from lpr_edge.toolchain.qdq import residual_branch_inputs
 
     model = load_onnx(REPO / "lpr_edge" / "models" / "lprnet_us.onnx")
     branches = residual_branch_inputs(model)

@@ -14,14 +14,13 @@ import pytest
 from lpr_edge import LprEdgeError, Recognizer
 from lpr_edge.batcher import PlateBatcher  # the documented path
 from lpr_edge.cli import main as cli
+from lpr_edge.errors import ClosedError, InputError
 from lpr_edge.evaluation.datasets import load_dataset
 from lpr_edge.formats.engine_manifest import read_manifest
-from lpr_edge.errors import ClosedError, InputError
 from lpr_edge.formats.onnx_spec import load_onnx
 from lpr_edge.formats.trt_cache import read_cache
 
 from .conftest import BANDS, REPO, build_toy_model, toy_crop, toy_spec
-
 
 
 def bad_crops(rng):

@@ -12,11 +12,13 @@ from .conftest import build_toy_model, toy_spec
 
 def test_presets_are_consistent():
     us = preset("tao-us")
-    assert (us.input_name, us.input_shape, us.color, us.blank, us.num_classes) == ("image_input", (3, 48, 96), "RGB", 35, 36)
+    got = (us.input_name, us.input_shape, us.color, us.blank, us.num_classes)
+    assert got == ("image_input", (3, 48, 96), "RGB", 35, 36)
     assert "O" not in us.charset and us.normalise_label("no218") == "N0218"
     assert preset("tao-cn").num_classes == 68
     lp = preset("lprnet-pytorch")
-    assert (lp.color, lp.logits_layout, lp.time_steps, lp.class_symbols[67], lp.class_symbols[65:67]) == ("BGR", "NCT", 18, "", ["I", "O"])
+    got = (lp.color, lp.logits_layout, lp.time_steps, lp.class_symbols[67], lp.class_symbols[65:67])
+    assert got == ("BGR", "NCT", 18, "", ["I", "O"])
     for p in PRESETS.values():
         assert ModelSpec.from_json(p.to_json()) == p
 

@@ -9,10 +9,10 @@ import onnx
 import pytest
 
 from lpr_edge import Recognizer
+from lpr_edge.errors import BackendUnavailable, ModelFileError
+from lpr_edge.formats.engine_manifest import manifest_path
 from lpr_edge.runtime.backends.tensorrt_backend import open_engine
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
-from lpr_edge.formats.engine_manifest import manifest_path
-from lpr_edge.errors import BackendUnavailable, ModelFileError
 
 from . import fakes
 from .conftest import BANDS, build_toy_model, run_threads, toy_crop, toy_spec
@@ -63,7 +63,8 @@ def test_zero_copy_on_integrated_gpu(monkeypatch, tmp_path):
     trt, cuda = fakes.install(monkeypatch, "8.5.2", integrated=True)
     spec = toy_spec("argmax_max")
     onnx.save(build_toy_model(spec), tmp_path / "toy.onnx")
-    path, _ = build_engine(tmp_path / "toy.onnx", BuildOptions(precision="fp16", out_dir=str(tmp_path)), say=lambda m: None)
+    path, _ = build_engine(tmp_path / "toy.onnx", BuildOptions(precision="fp16", out_dir=str(tmp_path)),
+                           say=lambda m: None)
     with Recognizer(path) as rec:
         cuda.log.clear()
         assert rec.recognize(toy_crop(BANDS, spec)).text == "ABCA"

@@ -26,10 +26,9 @@ def test_generator_is_deterministic_and_plausible():
 
 
 def test_tiny_training_lowers_loss_and_exports_contract(tmp_path):
+    from lpr_edge.cli import main
     from lpr_edge.train.export import export_onnx
     from lpr_edge.train.loop import build_parser, train
-
-    from lpr_edge.cli import main
 
     argv = ["--out", str(tmp_path / "run"), "--real", "", "--steps", "30", "--batch", "8", "--lr", "3e-3",
             "--synth", "24", "--workers", "0", "--widths", "8,16,16", "--head", "32", "--no-progress",
@@ -41,7 +40,7 @@ def test_tiny_training_lowers_loss_and_exports_contract(tmp_path):
 
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["args"]["steps"] == 30
 
-    losses = [json.loads(l)["loss"] for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
     crops = [p.image for p in synth.generate(4, seed=9)]
     report = export_onnx(best, tmp_path / "m.onnx", check_images=crops)

@@ -13,10 +13,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from lpr_edge import Recognizer
-from lpr_edge import errors
-from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
+from lpr_edge import Recognizer, errors
 from lpr_edge.errors import InputError
+from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 
 from . import fakes
 from .conftest import BANDS, REPO, build_toy_model, toy_crop, toy_spec

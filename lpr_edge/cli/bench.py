@@ -45,9 +45,9 @@ def add_parser(sub, name):
 
 def run(args) -> int:
     from ..atomic import write_text
+    from ..errors import InputError
     from ..evaluation.bench import BenchConfig, bench_models, plot, terminal_table, to_json, to_markdown
     from ..evaluation.harness import dataset_sample_set, synthetic_sample_set
-    from ..errors import InputError
     from .common import load_split
 
     for flag in ("warmup", "iters", "seconds", "threads"):

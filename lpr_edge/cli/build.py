@@ -60,10 +60,9 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    from pathlib import Path
 
-    from ..toolchain.engine_builder import BuildOptions, build_engine
     from ..bundled import resolve_model
+    from ..toolchain.engine_builder import BuildOptions, build_engine
 
     onnx_path = resolve_model(args.onnx)
     calib_data = None

@@ -25,7 +25,8 @@ def add_parser(sub, name):
     p.add_argument("--split", choices=("all", "val", "train"), default="all", help="side of the fixed split of --data")
     p.add_argument("--method", choices=METHODS, default="entropy")
     p.add_argument("--samples", type=int, default=512, help="at most this many calibration crops")
-    p.add_argument("--trt-version", default=None, help="version for the cache header (default: installed TensorRT, else 10.3.0)")
+    p.add_argument("--trt-version", default=None,
+                   help="version for the cache header (default: installed TensorRT, else 10.3.0)")
     p.add_argument("--cache", default=None, help="output cache (default calibration/<model>.cache)")
     p.add_argument("--qdq", default=None,
                    help="output Q/DQ ONNX for TensorRT (default calibration/<model>.qdq.onnx)")
@@ -41,7 +42,8 @@ def add_parser(sub, name):
     p.add_argument("--eval-split", choices=("all", "val", "train"), default="all")
     p.add_argument("--eval-samples", type=int, default=3000, help="plates generated for --eval-data synthetic")
     p.add_argument("--sensitivity", action="store_true",
-                   help="also keep each quantized layer float in turn and read --eval-data: which layers to --keep-float")
+                   help="also keep each quantized layer float in turn and read --eval-data: "
+                        "which layers to --keep-float")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run)
 
@@ -58,12 +60,13 @@ def output_paths(args, stem: str) -> tuple[Path, Path, Path]:
 
 
 def run(args) -> int:
-    from ..toolchain.calibrate import calibration_cache, float_kept_tensors, make_qdq_model
+    from ..bundled import resolve_model
     from ..errors import InputError
     from ..evaluation.metrics import describe_change
     from ..formats.onnx_spec import load_onnx, resolve_spec
-    from ..bundled import resolve_model
     from ..formats.trt_cache import read_cache, write_cache
+    from ..toolchain.calibrate import calibration_cache, float_kept_tensors
+    from ..toolchain.qdq import make_qdq_model
 
     onnx_path = resolve_model(args.onnx)
     model = load_onnx(onnx_path)

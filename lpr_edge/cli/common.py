@@ -8,7 +8,8 @@ from ..spec import PRESETS
 
 
 def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled US model") -> None:
-    p.add_argument("--model", "-m", default=None, help=f"ONNX model, TensorRT engine or bundled model name (us, br; default: {default_help})")
+    p.add_argument("--model", "-m", default=None,
+                   help=f"ONNX model, TensorRT engine or bundled model name (us, br; default: {default_help})")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime (default: auto)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="spec preset for models that carry none")
     p.add_argument("--spec", default=None, help="spec JSON file for models that carry none")

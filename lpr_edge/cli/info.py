@@ -11,9 +11,8 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    from ..environment import advice, collect
-
     from ..bundled import BUNDLED, available
+    from ..environment import advice, collect
 
     env = collect()
     env["bundled_models"] = {name: f"{path.name}: {BUNDLED[name][1]}" for name, path in available().items()}

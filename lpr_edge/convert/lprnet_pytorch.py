@@ -19,7 +19,6 @@ from ..errors import ModelFileError
 from ..spec import preset
 
 
-
 def _build_net():
     import torch
     from torch import nn

@@ -91,7 +91,7 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
             if sample_set.labels:
                 preds, acc = read_sample_set(rec, sample_set)
                 entry["accuracy"] = {**acc.to_dict(),
-                                     "errors": [{"label": l, "prediction": p} for _, l, p in acc.errors[:50]]}
+                                     "errors": [{"label": lbl, "prediction": p} for _, lbl, p in acc.errors[:50]]}
                 readings.append(preds)
                 labels = [rec.spec.normalise_label(t) for t in sample_set.labels]
         results.append(entry)
@@ -126,13 +126,15 @@ def to_markdown(report: dict) -> str:
              f"Samples: {report['samples']}", "",
              "Latency: end to end = crops in -> strings out (preprocess + model + decode); compute = the model alone.",
              "",
-             "| model | backend | precision | batch | e2e p50 ms | e2e p90 ms | e2e p99 ms | compute p50 ms | ms/plate | plates/s | stages p50 ms |",
+             "| model | backend | precision | batch | e2e p50 ms | e2e p90 ms | e2e p99 ms | compute p50 ms "
+             "| ms/plate | plates/s | stages p50 ms |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in report["results"]:
         for row in r["latency"]:
             e, c = row["end_to_end_ms"], row["compute_ms"]
             st = ", ".join(f"{k} {v:.2f}" for k, v in row["stages_ms_p50"].items())
-            lines.append(f"| {_short(r['model'])} | {r['backend']} | {r['precision']} | {row['batch']} | {e['p50']:.2f} "
+            lines.append(f"| {_short(r['model'])} | {r['backend']} | {r['precision']} | {row['batch']} "
+                         f"| {e['p50']:.2f} "
                          f"| {e['p90']:.2f} | {e['p99']:.2f} | {c['p50']:.2f} | {row['per_plate_ms']['p50']:.3f} "
                          f"| {row['throughput_plates_s']:.0f} | {st} |")
     if any("accuracy" in r for r in report["results"]):
@@ -180,7 +182,8 @@ def plot(report: dict, out_path: str) -> None:
             ax1.plot(b, [row["end_to_end_ms"][pct] / row["batch"] for row in r["latency"]], style, color=f"C{i}",
                      label=f"{label} {pct}")
         ax2.plot(b, [row["throughput_plates_s"] for row in r["latency"]], "-o", color=f"C{i}", label=label)
-    ax1.set(xscale="log", xlabel="batch size", ylabel="end-to-end ms per plate", title="Latency per plate (p50/p90/p99)")
+    ax1.set(xscale="log", xlabel="batch size", ylabel="end-to-end ms per plate",
+            title="Latency per plate (p50/p90/p99)")
     ax2.set(xscale="log", xlabel="batch size", ylabel="plates / s (p50)", title="Throughput")
     for ax in (ax1, ax2):
         ax.set_xticks(batches, [str(b) for b in batches])

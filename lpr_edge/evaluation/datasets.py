@@ -123,7 +123,8 @@ def read_image(path: str | Path) -> np.ndarray:
     return img
 
 
-def load_images(samples: Sequence[Sample], *, skip_unreadable: bool = True) -> tuple[list[np.ndarray], list[Sample], list[str]]:
+def load_images(samples: Sequence[Sample], *,
+                skip_unreadable: bool = True) -> tuple[list[np.ndarray], list[Sample], list[str]]:
     """Decode the samples' images; unreadable ones are skipped with a warning (or raise)."""
     images, kept, skipped = [], [], []
     for s in samples:
@@ -139,7 +140,8 @@ def load_images(samples: Sequence[Sample], *, skip_unreadable: bool = True) -> t
     return images, kept, skipped
 
 
-def split(samples: Sequence[Sample], val_fraction: float = 0.2, seed: int = SPLIT_SEED) -> tuple[list[Sample], list[Sample]]:
+def split(samples: Sequence[Sample], val_fraction: float = 0.2,
+          seed: int = SPLIT_SEED) -> tuple[list[Sample], list[Sample]]:
     """A seeded split stratified by ``group``: about ``val_fraction`` of every group goes to val.
 
     Identical label strings always land on the same side so the validation set never sees a

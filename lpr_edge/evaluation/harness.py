@@ -6,8 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .datasets import Sample, load_images
 from ..runtime.decode import PlateResult
+from .datasets import Sample, load_images
 from .metrics import Accuracy, score
 
 

@@ -37,9 +37,9 @@ def score(predictions: Sequence[str], labels: Sequence[str]) -> Accuracy:
         raise ValueError(f"{len(predictions)} predictions for {len(labels)} labels")
     if not labels:
         return Accuracy(0, 0.0, 0.0)
-    errors = [(i, l, p) for i, (p, l) in enumerate(zip(predictions, labels)) if p != l]
-    dist = sum(levenshtein(p, l) for _, l, p in errors)
-    chars = sum(len(l) for l in labels)
+    errors = [(i, lbl, p) for i, (p, lbl) in enumerate(zip(predictions, labels)) if p != lbl]
+    dist = sum(levenshtein(p, lbl) for _, lbl, p in errors)
+    chars = sum(len(lbl) for lbl in labels)
     per_char = max(0.0, 1.0 - dist / chars) if chars else 0.0
     return Accuracy(len(labels), 1.0 - len(errors) / len(labels), per_char, errors)
 
@@ -69,8 +69,8 @@ def paired_change(reference: Sequence[str], candidate: Sequence[str], labels: Se
 
     if not len(reference) == len(candidate) == len(labels):
         raise ValueError("reference, candidate and labels must have the same length")
-    gained = sum(c == l != r for r, c, l in zip(reference, candidate, labels))
-    lost = sum(r == l != c for r, c, l in zip(reference, candidate, labels))
+    gained = sum(c == lbl != r for r, c, lbl in zip(reference, candidate, labels))
+    lost = sum(r == lbl != c for r, c, lbl in zip(reference, candidate, labels))
     n, k = gained + lost, min(gained, lost)
     p = min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
     return PairedChange(sum(r != c for r, c in zip(reference, candidate)), gained, lost, p)

@@ -80,7 +80,8 @@ def validate_spec(model: onnx.ModelProto, spec: ModelSpec, source: str = "model"
         want = list(spec.input_shape)
         got = dims[1:]
         if len(dims) != 4 or any(isinstance(g, int) and g != w for g, w in zip(got, want)):
-            problems.append(f"input {spec.input_name!r} has shape {dims}, spec expects [N, {', '.join(map(str, want))}]")
+            want_text = ", ".join(map(str, want))
+            problems.append(f"input {spec.input_name!r} has shape {dims}, spec expects [N, {want_text}]")
     for name in spec.outputs:
         if name not in outputs:
             problems.append(f"output {name!r} not in graph outputs {sorted(outputs)}")

@@ -90,7 +90,8 @@ def read_cache(path: str | os.PathLike) -> CalibrationCache:
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
-        raise ModelFileError(f"{p} is not a TensorRT calibration cache (binary data); make one with lpr-edge calibrate") from None
+        raise ModelFileError(f"{p} is not a TensorRT calibration cache (binary data); "
+                             "make one with lpr-edge calibrate") from None
     return parse_cache(text, str(p))
 
 
@@ -103,5 +104,6 @@ def check_names(cache: CalibrationCache, tensor_names: set[str], source: str = "
     """Fail if the cache shares no tensor with the model (a cache made for another model)."""
     known = set(cache.scales) & tensor_names
     if not known:
-        raise ModelFileError(f"{source} has no scale for any tensor of this model (e.g. {next(iter(cache.scales), '?')!r}); "
+        example = next(iter(cache.scales), "?")
+        raise ModelFileError(f"{source} has no scale for any tensor of this model (e.g. {example!r}); "
                              "it was made for another model: run lpr-edge calibrate for this one")

@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .decode import PlateResult
 from ..errors import CropError, InputError, LprEdgeError
+from .decode import PlateResult
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ import numpy as np
 from ..errors import SpecError
 from ..spec import ModelSpec
 
-
 # slots: a quarter cheaper to create, and results are made per plate (dataclass slots need 3.10+).
 _SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
 

@@ -13,13 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
-from .backends import open_backend
 from ..bundled import bundled_path, resolve_model
-from .decode import PlateResult, greedy_ctc
 from ..errors import ClosedError, CropError, InputError
-from .preprocess import preprocess_batch
 from ..spec import ModelSpec
-
+from .backends import open_backend
+from .decode import PlateResult, greedy_ctc
+from .preprocess import preprocess_batch
 
 
 def bundled_model_path() -> Path:

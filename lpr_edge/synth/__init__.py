@@ -11,8 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from .camera import camera_effects
-from .plates import (BR_CITIES, DIGITS, LAYOUTS, LETTERS, PATTERNS, SLOGANS, STATES, SynthPlate, font_paths,
-                     random_text, render, render_br, render_clean)
+from .plates import (
+    BR_CITIES,
+    DIGITS,
+    LAYOUTS,
+    LETTERS,
+    PATTERNS,
+    SLOGANS,
+    STATES,
+    SynthPlate,
+    font_paths,
+    random_text,
+    render,
+    render_br,
+    render_clean,
+)
 
 __all__ = ["SynthPlate", "render", "render_clean", "render_br", "camera_effects", "generate", "font_paths",
            "random_text", "LETTERS", "DIGITS", "STATES", "SLOGANS", "PATTERNS", "BR_CITIES", "LAYOUTS"]

@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 
 
-def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0, margins: bool = True) -> np.ndarray:
+def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
+                   margins: bool = True) -> np.ndarray:
     """What a detector crop from a real camera does to a plate.
 
     Loose margins around the plate (0-15% of its size, filled with scene-like texture), small

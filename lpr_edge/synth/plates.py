@@ -215,7 +215,8 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     if emblems and " " in text and rng.random() < 0.6:
         _emblem_in_gap(canvas, cv2.resize(mask, (cw, ch)), cx, cy, rng)
     if rng.random() < 0.3 and cx > 16:  # registration sticker in a free corner
-        cv2.rectangle(canvas, (4, 6), (4 + int(rng.integers(8, 14)), 18), tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
+        cv2.rectangle(canvas, (4, 6), (4 + int(rng.integers(8, 14)), 18),
+                      tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
     label = text.replace(" ", "")
     return SynthPlate(canvas, label)
 
@@ -225,6 +226,11 @@ BR_CITIES = ("PR-CURITIBA", "PR-LONDRINA", "PR-MARINGA", "PR-CASCAVEL", "SP-SAO 
              "SC-FLORIANOPOLIS", "GO-GOIANIA", "PE-RECIFE", "CE-FORTALEZA", "DF-BRASILIA", "PA-BELEM",
              "AM-MANAUS", "ES-VITORIA", "MT-CUIABA", "PR-PONTA GROSSA", "PR-FOZ DO IGUACU")
 LAYOUTS = ("us", "br")
+# Letters of Brazilian synthetic plates: the round/confusable ones (O D Q C G) twice as often, since
+# a region's real crops may hold few of them at some positions (real Parana crops: no leading O).
+BR_LETTERS = np.array(list(LETTERS))
+BR_LETTER_WEIGHTS = np.array([2.0 if c in "ODQCG" else 1.0 for c in LETTERS]) / sum(2.0 if c in "ODQCG" else 1.0
+                                                                                     for c in LETTERS)
 
 
 def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = True) -> SynthPlate:
@@ -234,7 +240,8 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
     if not fonts:
         raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
     if text is None:
-        text = "".join(LETTERS[i] for i in rng.integers(26, size=3)) + "".join(DIGITS[i] for i in rng.integers(10, size=4))
+        letters = "".join(rng.choice(BR_LETTERS, 3, p=BR_LETTER_WEIGHTS))
+        text = letters + "".join(DIGITS[i] for i in rng.integers(10, size=4))
     H, W = 100, 300
     if rng.random() < 0.75:
         bg = np.full(3, rng.integers(140, 225)) + rng.integers(-12, 13, 3)
@@ -255,7 +262,7 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
     body = f"{text[:3]}{'-.  '[rng.integers(4)]}{text[3:]}"
     mask = _render_text(body, font, 64, color)
     bh = int(rng.integers(50, 66))
-    bw = min(W - int(rng.integers(10, 30)), int(mask.shape[1] * bh / mask.shape[0] * rng.uniform(0.75, 1.1)))
+    bw = min(W - int(rng.integers(10, 30)), int(mask.shape[1] * bh / mask.shape[0] * rng.uniform(0.6, 1.05)))
     _paste(canvas, mask, (W - bw) // 2 + int(rng.integers(-6, 7)), H - bh - int(rng.integers(4, 12)), bw, bh, color)
     return SynthPlate(canvas, text)
 

@@ -3,8 +3,9 @@
 A detector's box is never exact: crops come 0-30 % loose per side (or cut a little into the plate
 frame), and the margin holds the car body, the plate frame with dealer text, neighbouring marks and
 the bumper. On the plate itself: registration stickers with small digits (emblems between the
-character groups are drawn by ``render_clean(emblems=True)``, which knows where the gap is). And the light: night, infrared, glare, very low contrast. Each effect
-is drawn from ``rng`` only, so the same seed gives the same images.
+character groups are drawn by ``render_clean(emblems=True)``, which knows where the gap is). And
+the light: night, infrared, glare, very low contrast. Each effect is drawn from ``rng`` only, so
+the same seed gives the same images.
 """
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..atomic import write_bytes
-from ..formats.engine_manifest import Manifest, sha256_file, write_manifest
 from ..errors import InputError, ModelFileError
+from ..formats.engine_manifest import Manifest, sha256_file, write_manifest
 from ..spec import ModelSpec
 
 
@@ -80,10 +80,10 @@ def engine_file_name(model_stem: str, precision: str, trt_version: str, gpu_name
 def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec | None = None,
                  preset: str | None = None, say: Callable[[str], None] = _say) -> tuple[Path, Manifest]:
     """Build an engine from ``onnx_path``; returns the engine path and its manifest."""
-    from . import trt_compat
     from ..environment import cuda_device
-    from .onnx_prep import prepare, to_fp16
     from ..formats.onnx_spec import load_onnx, resolve_spec
+    from . import trt_compat
+    from .onnx_prep import prepare, to_fp16
 
     check_options(opts)
     trt = trt_compat.import_tensorrt()
@@ -107,8 +107,8 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
             cache_sha = sha256_file(cache_file)
             import onnx
 
-            from .calibrate import make_qdq_model
             from ..formats.trt_cache import read_cache
+            from .qdq import make_qdq_model
 
             (tmp / "prepared.onnx").write_bytes(prepared.SerializeToString())
             qdq = make_qdq_model(tmp / "prepared.onnx", read_cache(cache_file), tmp / "qdq.onnx", spec)
@@ -182,14 +182,14 @@ def _cache_for_qdq(prepared, spec, opts: BuildOptions, tmp: Path, stem: str, say
     """The cache file the Q/DQ model is made from: given, or computed with ONNX Runtime now."""
     if opts.calib_cache:
         return Path(opts.calib_cache)
+    from ..formats.trt_cache import write_cache
     from .calibrate import calibration_cache
     from .trt_compat import import_tensorrt
-    from ..formats.trt_cache import write_cache
 
     say(f"no --calib-cache: calibrating on {len(opts.calib_data)} crops with ONNX Runtime")
     (tmp / "calib.onnx").write_bytes(prepared.SerializeToString())
-    cache = calibration_cache(tmp / "calib.onnx", list(opts.calib_data), spec, trt_version=import_tensorrt().__version__,
-                              progress=sys.stderr.isatty())
+    cache = calibration_cache(tmp / "calib.onnx", list(opts.calib_data), spec,
+                              trt_version=import_tensorrt().__version__, progress=sys.stderr.isatty())
     out = default_cache_out(opts, stem)
     write_cache(out, cache)
     say(f"wrote calibration cache {out}")
@@ -198,8 +198,8 @@ def _cache_for_qdq(prepared, spec, opts: BuildOptions, tmp: Path, stem: str, say
 
 def _implicit_calibrator(trt, trt_compat, prepared, spec, opts: BuildOptions, stack, stem: str, say):
     """Calibrator for TensorRT 8.5/10.x: serves the given cache, or calibrates on the GPU from crops."""
-    from .calibrate import float_tensor_names
     from ..formats.trt_cache import check_names, read_cache
+    from .calibrate import float_tensor_names
 
     if opts.calib_cache:
         check_names(read_cache(opts.calib_cache), float_tensor_names(prepared), opts.calib_cache)

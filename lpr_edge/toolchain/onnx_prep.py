@@ -89,7 +89,8 @@ def clamp_qdq_scales(model: onnx.ModelProto, floor: float = FP16_MIN_SCALE) -> i
             low = values < floor
             if low.any():
                 changed += int(low.sum())
-                init.CopyFrom(numpy_helper.from_array(np.maximum(values, np.float32(floor)).astype(np.float32), init.name))
+                raised = np.maximum(values, np.float32(floor)).astype(np.float32)
+                init.CopyFrom(numpy_helper.from_array(raised, init.name))
     return changed
 
 

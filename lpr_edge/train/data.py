@@ -13,11 +13,11 @@ import torch
 from torch.utils.data import IterableDataset
 
 from .. import synth
-from ..synth.world import world_effects
 from ..atomic import atomic_open
 from ..evaluation.datasets import Sample, load_images
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
+from ..synth.world import world_effects
 
 
 def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
@@ -79,7 +79,7 @@ class PlateStream(IterableDataset):
                  real_fraction: float = 0.4, seed: int = 0, start: int = 0, augment: str = "camera"):
         self.spec = spec
         self.pool_images, self.pool_labels = pool_images, [encode_label(t, spec) for t in pool_texts]
-        self.real_images, self.real_labels = list(real_images), [list(l) for l in real_labels]
+        self.real_images, self.real_labels = list(real_images), [list(lbl) for lbl in real_labels]
         self.real_fraction = real_fraction if self.real_images else 0.0
         self.seed, self.start = seed, start
         self.augment = augment  # "camera": camera effects only; "world": surroundings, marks and light first
@@ -102,7 +102,8 @@ class PlateStream(IterableDataset):
                 i = rng.integers(len(self.pool_images))
                 img, label = self.pool_images[i], self.pool_labels[i]
                 if self.augment == "world" and rng.random() < 0.8:
-                    img = synth.camera_effects(world_effects(img, rng), rng, float(rng.uniform(0.3, 1.0)), margins=False)
+                    img = synth.camera_effects(world_effects(img, rng), rng, float(rng.uniform(0.3, 1.0)),
+                                               margins=False)
                 else:
                     img = synth.camera_effects(img, rng, float(rng.uniform(0.3, 1.0)))
             preprocess_batch([img], self.spec, out=buf)

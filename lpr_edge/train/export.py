@@ -33,7 +33,8 @@ def load_checkpoint(path: str | os.PathLike):
     except FileNotFoundError:
         raise ModelFileError(f"checkpoint {path} does not exist") from None
     except (KeyError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint ({type(exc).__name__})") from None
+        raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint "
+                             f"({type(exc).__name__})") from None
     return net.eval(), spec
 
 

@@ -17,16 +17,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..atomic import atomic_open, write_bytes
-from ..evaluation.datasets import load_dataset, load_images, split, write_split
-from ..runtime.decode import decode_logits
 from ..errors import DatasetError, InputError, SpecError
+from ..evaluation.datasets import load_dataset, load_images, split, write_split
 from ..evaluation.metrics import score
+from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
-from ..spec import ModelSpec, US_CHARSET
+from ..spec import US_CHARSET, ModelSpec
 from .data import PlateStream, collate, load_real, synth_pool
 from .model import LPRNet
 from .options import add_arguments
-
 
 
 def default_spec() -> ModelSpec:
@@ -55,7 +54,7 @@ def evaluate(net: LPRNet, images: list[np.ndarray], labels: list[str], spec: Mod
             x = torch.from_numpy(preprocess_batch(images[i:i + 64], spec)).to(device)
             preds += [r.text for r in decode_logits(net(x).cpu().numpy(), spec.charset, spec.blank)]
     net.train()
-    acc = score(preds, [spec.normalise_label(l) for l in labels])
+    acc = score(preds, [spec.normalise_label(lbl) for lbl in labels])
     return acc.to_dict()
 
 
@@ -219,7 +218,8 @@ def train(args: argparse.Namespace) -> Path:
                 bar.write(f"step {step}: loss {running:.3f} val {record['val']}")
                 if record["val"]["perfect_match"] > best:
                     best = record["val"]["perfect_match"]
-                    _save(out / "best.pt", {"model": shipped().state_dict(), "step": step, "val": record["val"], **meta})
+                    _save(out / "best.pt",
+                          {"model": shipped().state_dict(), "step": step, "val": record["val"], **meta})
             if step % args.ckpt_every == 0 or step == args.steps:
                 _save(last, {"model": shipped().state_dict(), "raw_model": net.state_dict(),
                              **({"ema": ema.state_dict()} if ema is not None else {}),

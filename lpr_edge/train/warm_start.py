@@ -140,15 +140,20 @@ def unfold_batchnorms(net: LPRNet, images: Sequence[np.ndarray], spec: ModelSpec
             out = torch.cat(stats[conv])
             mean, var = out.mean(dim=(0, 2, 3)), out.var(dim=(0, 2, 3), unbiased=False)
             # Only BNs still at identity (folded ONNX); a checkpoint's trained BNs stay as they are.
-            if torch.allclose(bn.running_mean, torch.zeros_like(mean)) and torch.allclose(bn.weight, torch.ones_like(mean)):
+            identity = torch.allclose(bn.running_mean, torch.zeros_like(mean))
+            if identity and torch.allclose(bn.weight, torch.ones_like(mean)):
                 bn.bias.add_(mean)
                 bn.running_mean.copy_(mean)
                 bn.running_var.copy_(var)
                 bn.weight.copy_(torch.sqrt(var + bn.eps))
 
 
-def remap_classifier(net: LPRNet, old: ModelSpec, new: ModelSpec, head: int, seed: int = 0) -> tuple[list[str], list[str]]:
-    """Resize the classifier to ``new``'s classes; shared symbols keep their trained rows."""
+def remap_classifier(net: LPRNet, old: ModelSpec, new: ModelSpec, head: int,
+                     seed: int = 0) -> tuple[list[str], list[str]]:
+    """Resize the classifier to ``new``'s classes; shared symbols keep their trained rows.
+
+    A new symbol the old model folded into another by its label map (the US model reads ``O`` as
+    ``0``) starts from that symbol's row: the old class was trained on both glyphs."""
     old_symbols, new_symbols = old.class_symbols, new.class_symbols
     if old_symbols == new_symbols:
         return new_symbols, []
@@ -157,11 +162,12 @@ def remap_classifier(net: LPRNet, old: ModelSpec, new: ModelSpec, head: int, see
     copied, created = [], []
     with torch.no_grad():
         for j, sym in enumerate(new_symbols):
-            if sym in old_symbols:
-                i = old_symbols.index(sym)
+            source = sym if sym in old_symbols else old.label_map.get(sym)
+            if source in old_symbols:
+                i = old_symbols.index(source)
                 fresh.weight[j] = net.classifier.weight[i]
                 fresh.bias[j] = net.classifier.bias[i]
-                copied.append(sym or "<blank>")
+                copied.append((sym or "<blank>") + ("" if source == sym else f"<-{source}"))
             else:
                 created.append(sym)
     net.classifier = fresh

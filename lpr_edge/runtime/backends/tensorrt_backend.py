@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...formats.engine_manifest import Manifest
 from ...errors import BackendUnavailable, ClosedError, InferenceError, InputError, ModelFileError
+from ...formats.engine_manifest import Manifest
 from .cuda_context import CudaContext
 
 
