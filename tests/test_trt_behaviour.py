@@ -71,7 +71,7 @@ def test_bundled_cache_on_tensorrt_85_through_the_cli(monkeypatch, tmp_path, cap
 
 
 def test_calibration_batches_are_full_opt_batches():
-    from lpr_edge.toolchain.engine_builder import calibration_batches
+    from lpr_edge.toolchain.int8_sources import calibration_batches
 
     crops = [np.full((4, 4, 3), i, np.uint8) for i in range(10)]
     batches = calibration_batches(crops, 4)

@@ -9,26 +9,38 @@ def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 
                    margins: bool = True) -> np.ndarray:
     """What a detector crop from a real camera does to a plate.
 
-    Loose margins around the plate (0-15% of its size, filled with scene-like texture), small
-    rotation, shear and perspective, downscaling to 30-120 px wide, blur, noise, JPEG artefacts,
-    brightness/contrast changes and night-time darkening. ``strength`` 0 returns the input.
+    Loose margins around the plate (0-15% of its size, filled with scene-like texture; skipped with
+    ``margins=False`` for crops that have their surroundings already), small rotation, shear and
+    perspective, downscaling to 30-130 px wide, blur, noise, JPEG artefacts, brightness/contrast
+    changes and night-time darkening. ``strength`` 0 returns the input.
     """
     if strength <= 0:
         return img
+    img = _margins(img, rng, strength, margins)
+    img = _geometry(img, rng, strength)
+    img = _resolution_and_blur(img, rng, strength)
+    img = _photometric(img, rng, strength)
+    return _jpeg(img, rng, strength)
+
+
+def _margins(img: np.ndarray, rng: np.random.Generator, strength: float, enabled: bool) -> np.ndarray:
     h, w = img.shape[:2]
-    # 1) margins: embed in a textured surround (``margins=False``: the crop has its surroundings already).
     mx = int(w * rng.uniform(0.0, 0.15) * strength)
     my = int(h * rng.uniform(0.0, 0.18) * strength)
-    if margins and (mx or my):
-        base = rng.integers(20, 230)
-        texture = rng.normal(0, 40, (max(2, (h + 2 * my) // 8), max(2, (w + 2 * mx) // 8), 1))
-        tint = rng.normal(0, 12, 3)
-        surround = np.clip(base + texture + tint, 0, 255).astype(np.uint8)
-        surround = cv2.resize(surround, (w + 2 * mx, h + 2 * my), interpolation=cv2.INTER_LINEAR)
-        surround[my:my + h, mx:mx + w] = img
-        img = surround
-        h, w = img.shape[:2]
-    # 2) geometry: rotation + shear + perspective jitter, keeping the plate in frame.
+    if not (enabled and (mx or my)):
+        return img
+    base = rng.integers(20, 230)
+    texture = rng.normal(0, 40, (max(2, (h + 2 * my) // 8), max(2, (w + 2 * mx) // 8), 1))
+    tint = rng.normal(0, 12, 3)
+    surround = np.clip(base + texture + tint, 0, 255).astype(np.uint8)
+    surround = cv2.resize(surround, (w + 2 * mx, h + 2 * my), interpolation=cv2.INTER_LINEAR)
+    surround[my:my + h, mx:mx + w] = img
+    return surround
+
+
+def _geometry(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Rotation + shear + perspective jitter, keeping the plate in frame."""
+    h, w = img.shape[:2]
     ang = rng.normal(0, 3.0 * strength)
     shear = rng.normal(0, 0.08 * strength)
     jitter = 0.04 * strength
@@ -37,14 +49,16 @@ def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 
     P = cv2.getPerspectiveTransform(src, dst)
     A = cv2.getRotationMatrix2D((w / 2, h / 2), ang, 1.0)
     A = np.vstack([A, [0, 0, 1]]) @ np.array([[1, shear, -shear * h / 2], [0, 1, 0], [0, 0, 1]])
-    M = A @ P
-    img = cv2.warpPerspective(img, M, (w, h), borderMode=cv2.BORDER_REPLICATE)
-    # 3) resolution: detectors often hand over small crops.
+    return cv2.warpPerspective(img, A @ P, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _resolution_and_blur(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Detectors often hand over small crops; then Gaussian or motion blur."""
+    h, w = img.shape[:2]
     if rng.random() < 0.7 * strength:
         tw = int(rng.uniform(30, 130))
         th = max(8, int(round(tw * h / w)))
         img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
-    # 4) blur.
     r = rng.random()
     if r < 0.25 * strength:
         k = int(rng.choice([3, 5]))
@@ -54,7 +68,11 @@ def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 
         kernel = np.zeros((k, k), np.float32)
         kernel[k // 2, :] = 1.0 / k
         img = cv2.filter2D(img, -1, kernel)
-    # 5) photometric: brightness/contrast/colour cast, night.
+    return img
+
+
+def _photometric(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Brightness/contrast/colour cast, night, noise, grey-ish cameras."""
     f = img.astype(np.float32)
     contrast = rng.uniform(1 - 0.45 * strength, 1 + 0.3 * strength)
     bright = rng.normal(0, 25 * strength)
@@ -64,11 +82,13 @@ def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 
         f = f * rng.uniform(0.35, 0.7)
     if rng.random() < 0.5 * strength:
         f += rng.normal(0, rng.uniform(2, 12) * strength, f.shape)
-    if rng.random() < 0.3 * strength:  # grey-ish cameras
+    if rng.random() < 0.3 * strength:
         g = f.mean(axis=2, keepdims=True)
         f = g + (f - g) * rng.uniform(0, 0.5)
-    img = np.clip(f, 0, 255).astype(np.uint8)
-    # 6) JPEG.
+    return np.clip(f, 0, 255).astype(np.uint8)
+
+
+def _jpeg(img: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     if rng.random() < 0.6 * strength:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 90))])
         if ok:

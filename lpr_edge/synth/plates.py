@@ -1,4 +1,4 @@
-"""Synthetic US-style licence plates, deterministic under a seed.
+"""Clean synthetic plates (US-like and Brazilian layouts), deterministic under a seed.
 
 Used for training the default model, for the bench's built-in sample set, for calibration data
 when no real images are at hand, and for the README's sample plates. Fonts come from pip packages
@@ -8,14 +8,12 @@ machine renders the same plates.
 """
 from __future__ import annotations
 
-import functools
-import importlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .fonts import _paste, _render_text, font_paths
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
@@ -42,37 +40,6 @@ class SynthPlate:
     text: str
 
 
-@functools.lru_cache(maxsize=2)
-def font_paths(extras: bool = True) -> tuple[str, ...]:
-    """TrueType/OpenType fonts from pip packages, in a fixed order: matplotlib's DejaVu always, plus
-    the ``train`` extra's fonts when ``extras`` and installed (more glyph shapes: plates misread Z/7,
-    I/1, W/M with the first three families only)."""
-    paths: list[str] = []
-    mpl = importlib.util.find_spec("matplotlib")
-    if mpl and mpl.origin:
-        ttf = Path(mpl.origin).parent / "mpl-data" / "fonts" / "ttf"
-        paths += [str(ttf / n) for n in ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSans.ttf")]
-    extra_fonts = (("font_fjallaone", ("FjallaOne-Regular.ttf",)),
-                   ("font_roboto", ("Roboto-Bold.ttf", "Roboto-Black.ttf", "Roboto-Medium.ttf")),
-                   ("font_lato", ("Lato-Bold.ttf", "Lato-Black.ttf")),
-                   ("font_source_sans_pro", ("SourceSansPro-Bold.ttf", "SourceSansPro-Semibold.ttf")),
-                   ("font_hanken_grotesk", ("HankenGrotesk-Bold.otf",)),
-                   ("font_manrope", ("Manrope-Bold.ttf",)),
-                   ("font_rhd", ("RedHatDisplay-Bold.ttf", "RedHatDisplay-Medium.ttf")))
-    for mod, names in extra_fonts if extras else ():
-        spec = importlib.util.find_spec(mod)
-        if spec and spec.origin:
-            paths += [str(Path(spec.origin).parent / "files" / n) for n in names]
-    return tuple(p for p in paths if os.path.exists(p))
-
-
-@functools.lru_cache(maxsize=64)
-def _font(path: str, size: int):
-    from PIL import ImageFont
-
-    return ImageFont.truetype(path, size)
-
-
 def random_text(rng: np.random.Generator) -> str:
     """A plate string following one of the US-like layouts (spaces mark visual gaps)."""
     pattern = PATTERNS[rng.integers(len(PATTERNS))]
@@ -87,32 +54,6 @@ def random_text(rng: np.random.Generator) -> str:
         else:
             out.append(" ")
     return "".join(out)
-
-
-def _render_text(text: str, font_path: str, height: int, color: tuple[int, int, int]) -> np.ndarray:
-    """Render ``text`` as an RGBA-like (alpha only) mask of the given cap height."""
-    from PIL import Image, ImageDraw
-
-    font = _font(font_path, max(8, height))
-    left, top, right, bottom = font.getbbox(text)
-    w, h = max(1, right - left), max(1, bottom - top)
-    img = Image.new("L", (w + 4, h + 4), 0)
-    ImageDraw.Draw(img).text((2 - left, 2 - top), text, font=font, fill=255)
-    return np.asarray(img)
-
-
-def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, w: int, h: int, color) -> None:
-    """Alpha-blend a resized mask into ``canvas`` at (x, y) with size (w, h), clipped."""
-    if w < 1 or h < 1:
-        return
-    m = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    H, W = canvas.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
-    if x0 >= x1 or y0 >= y1:
-        return
-    m = m[y0 - y:y1 - y, x0 - x:x1 - x, None]
-    region = canvas[y0:y1, x0:x1].astype(np.float32)
-    canvas[y0:y1, x0:x1] = (region * (1 - m) + np.array(color, np.float32) * m).astype(np.uint8)
 
 
 def _emblem_in_gap(canvas: np.ndarray, mask: np.ndarray, cx: int, cy: int, rng: np.random.Generator) -> None:
@@ -145,19 +86,8 @@ def _emblem_in_gap(canvas: np.ndarray, mask: np.ndarray, cx: int, cy: int, rng: 
         cv2.rectangle(canvas, (x - r, y - r), (x + r, y + r), color, -1)
 
 
-def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
-                 emblems: bool = False) -> SynthPlate:
-    """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
-
-    ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
-    ``emblems``: often put an emblem or separator in the gap between character groups (as many
-    states do; it must not be read); off, the same seed gives the same plates as before.
-    """
-    fonts = font_paths(extras)
-    if not fonts:
-        raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
-    text = random_text(rng) if text is None else text
-    H, W = 100, 200
+def _us_background(rng: np.random.Generator, H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
+    """Plate colours, gradient wash, faint blobs and border; returns the canvas and the ink colour."""
     dark_plate = rng.random() < 0.15
     if dark_plate:
         bg = rng.integers(10, 90, 3)
@@ -186,7 +116,12 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
         canvas = cv2.addWeighted(overlay, alpha, canvas, 1 - alpha, 0)
     if rng.random() < 0.7:
         cv2.rectangle(canvas, (2, 2), (W - 3, H - 3), tuple(int(v) for v in fg), int(rng.integers(1, 4)))
-    # Header (state name) and footer (slogan): small text, not part of the label.
+    return canvas, fg
+
+
+def _header_and_footer(canvas: np.ndarray, fg: np.ndarray, fonts, rng: np.random.Generator) -> None:
+    """State name above and slogan below the characters: small text, not part of the label."""
+    H, W = canvas.shape[:2]
     small_font = fonts[rng.integers(len(fonts))]
     if rng.random() < 0.85:
         header = STATES[rng.integers(len(STATES))]
@@ -201,6 +136,23 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
         fh = int(rng.integers(7, 13))
         fw = min(W - 30, int(m.shape[1] * fh / m.shape[0]))
         _paste(canvas, m, (W - fw) // 2, H - fh - int(rng.integers(3, 8)), fw, fh, tuple(int(v) for v in fg))
+
+
+def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
+                 emblems: bool = False) -> SynthPlate:
+    """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
+
+    ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
+    ``emblems``: often put an emblem or separator in the gap between character groups (as many
+    states do; it must not be read); off, the same seed gives the same plates as before.
+    """
+    fonts = font_paths(extras)
+    if not fonts:
+        raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
+    text = random_text(rng) if text is None else text
+    H, W = 100, 200
+    canvas, fg = _us_background(rng, H, W)
+    _header_and_footer(canvas, fg, fonts, rng)
     # Main characters: tall, often condensed, centred in the middle band.
     font = fonts[rng.integers(len(fonts))]
     body = text.replace(" ", " " * int(rng.integers(1, 3)))

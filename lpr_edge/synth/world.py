@@ -12,7 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .plates import DIGITS, LETTERS, _paste, _render_text, font_paths
+from .fonts import _paste, _render_text, font_paths
+from .plates import DIGITS, LETTERS
 
 DEALERS = ("AUTO MALL", "HONDA OF", "TOYOTA", "FORD", "CHEVROLET", "KIA", "NISSAN", "DRIVE", "MOTORS",
            "AUTO SALES", "SUBARU", "CARMAX", "DEALER", "MAZDA", "JEEP")

@@ -1,0 +1,71 @@
+"""Fonts from pip packages and drawing text masks into images (shared by every synthetic layout).
+
+Fonts come from pip packages (matplotlib's DejaVu always; the ``train`` extra's pinned ``font-*``
+packages when installed), so a fresh machine renders the same plates.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@functools.lru_cache(maxsize=2)
+def font_paths(extras: bool = True) -> tuple[str, ...]:
+    """TrueType/OpenType fonts from pip packages, in a fixed order: matplotlib's DejaVu always, plus
+    the ``train`` extra's fonts when ``extras`` and installed (more glyph shapes: plates misread Z/7,
+    I/1, W/M with the first three families only)."""
+    paths: list[str] = []
+    mpl = importlib.util.find_spec("matplotlib")
+    if mpl and mpl.origin:
+        ttf = Path(mpl.origin).parent / "mpl-data" / "fonts" / "ttf"
+        paths += [str(ttf / n) for n in ("DejaVuSans-Bold.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSans.ttf")]
+    extra_fonts = (("font_fjallaone", ("FjallaOne-Regular.ttf",)),
+                   ("font_roboto", ("Roboto-Bold.ttf", "Roboto-Black.ttf", "Roboto-Medium.ttf")),
+                   ("font_lato", ("Lato-Bold.ttf", "Lato-Black.ttf")),
+                   ("font_source_sans_pro", ("SourceSansPro-Bold.ttf", "SourceSansPro-Semibold.ttf")),
+                   ("font_hanken_grotesk", ("HankenGrotesk-Bold.otf",)),
+                   ("font_manrope", ("Manrope-Bold.ttf",)),
+                   ("font_rhd", ("RedHatDisplay-Bold.ttf", "RedHatDisplay-Medium.ttf")))
+    for mod, names in extra_fonts if extras else ():
+        spec = importlib.util.find_spec(mod)
+        if spec and spec.origin:
+            paths += [str(Path(spec.origin).parent / "files" / n) for n in names]
+    return tuple(p for p in paths if os.path.exists(p))
+
+
+@functools.lru_cache(maxsize=64)
+def _font(path: str, size: int):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(path, size)
+
+
+def _render_text(text: str, font_path: str, height: int, color: tuple[int, int, int]) -> np.ndarray:
+    """Render ``text`` as an RGBA-like (alpha only) mask of the given cap height."""
+    from PIL import Image, ImageDraw
+
+    font = _font(font_path, max(8, height))
+    left, top, right, bottom = font.getbbox(text)
+    w, h = max(1, right - left), max(1, bottom - top)
+    img = Image.new("L", (w + 4, h + 4), 0)
+    ImageDraw.Draw(img).text((2 - left, 2 - top), text, font=font, fill=255)
+    return np.asarray(img)
+
+
+def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, w: int, h: int, color) -> None:
+    """Alpha-blend a resized mask into ``canvas`` at (x, y) with size (w, h), clipped."""
+    if w < 1 or h < 1:
+        return
+    m = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    H, W = canvas.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x0 >= x1 or y0 >= y1:
+        return
+    m = m[y0 - y:y1 - y, x0 - x:x1 - x, None]
+    region = canvas[y0:y1, x0:x1].astype(np.float32)
+    canvas[y0:y1, x0:x1] = (region * (1 - m) + np.array(color, np.float32) * m).astype(np.uint8)
