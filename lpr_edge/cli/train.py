@@ -1,11 +1,12 @@
-"""lpr-edge train: train the US LPRNet (needs the train extra: pip install 'lpr-edge[train]')."""
+"""lpr-edge train: train LPRNet from scratch, or fine-tune a trained one to a new region with --init
+(needs the train extra: pip install 'lpr-edge[train]')."""
 from __future__ import annotations
 
 from .common import require_torch
 
 
 def add_parser(sub, name):
-    p = sub.add_parser(name, help="train the US LPRNet with CTC loss (PyTorch)", description=__doc__)
+    p = sub.add_parser(name, help="train LPRNet with CTC loss, or fine-tune one (--init; PyTorch)", description=__doc__)
     from ..train.options import add_arguments
 
     add_arguments(p)

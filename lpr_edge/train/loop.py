@@ -1,4 +1,4 @@
-"""``lpr-edge train``: CTC training of the default LPRNet with progress, checkpoints and resume.
+"""``lpr-edge train``: CTC training of LPRNet with progress, checkpoints and resume.
 
 Run ``python -m lpr_edge.train --help``. A run folder holds ``last.pt`` (resume point, written
 every ``--ckpt-every`` steps), ``best.pt`` (best validation perfect-match), ``log.jsonl`` and the
@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,24 +18,20 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..atomic import atomic_open, write_bytes
-from ..errors import DatasetError, InputError, SpecError
-from ..evaluation.datasets import load_dataset, load_images, split, write_split
+from ..errors import InputError
 from ..evaluation.metrics import score
 from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
-from ..spec import US_CHARSET, ModelSpec
-from .data import PlateStream, collate, load_real, synth_pool
+from ..spec import ModelSpec
+from .data import PlateStream, collate, synth_pool
 from .model import LPRNet
-from .options import add_arguments
-
-
-def default_spec() -> ModelSpec:
-    """The bundled US model's spec: TAO US contract, O read as 0."""
-    return ModelSpec(name="lprnet_us", charset=US_CHARSET, blank=35, label_map={"O": "0"})
+from .options import TrainOptions, add_arguments
+from .setup import build_net, load_real_split, model_spec
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lpr-edge train", description="Train the US LPRNet with CTC loss.")
+    p = argparse.ArgumentParser(prog="lpr-edge train", description="Train LPRNet with CTC loss (from scratch or, "
+                                "with --init, fine-tuned from a trained model).")
     add_arguments(p)
     return p
 
@@ -58,184 +55,146 @@ def evaluate(net: LPRNet, images: list[np.ndarray], labels: list[str], spec: Mod
     return acc.to_dict()
 
 
-def parse_label_map(text: str) -> dict[str, str]:
-    """``"O=0,Q=0"`` -> ``{"O": "0", "Q": "0"}``."""
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    if any(len(p) != 2 or len(p[0].strip()) != 1 for p in pairs):
-        raise InputError(f"--label-map {text!r}: write single characters as A=B pairs separated by commas, e.g. O=0")
-    return {a.strip(): b.strip() for a, b in pairs}
+@dataclass
+class Run:
+    """The state of one training run (what last.pt holds)."""
 
+    opts: TrainOptions
+    out: Path
+    spec: ModelSpec
+    net: LPRNet
+    ema: object
+    opt: torch.optim.Optimizer
+    sched: object
+    meta: dict
+    step: int = 0
+    best: float = -1.0
 
-def model_spec(args: argparse.Namespace, source: ModelSpec | None) -> ModelSpec:
-    """The spec of the model being trained: the --init model's, with --charset/--label-map/--name."""
-    base = source or default_spec()
-    charset = args.charset or base.charset
-    if args.label_map is not None:
-        label_map = parse_label_map(args.label_map)
-    else:  # keep mappings whose source symbol is still not a class of its own
-        label_map = {a: b for a, b in base.label_map.items() if a not in charset}
-    name = args.name or base.name
-    try:
-        return base.replace(name=name, charset=charset, blank=len(charset), label_map=label_map)
-    except SpecError as exc:
-        raise InputError(f"--charset {charset!r}: {exc}") from None
+    @property
+    def shipped(self) -> torch.nn.Module:
+        """The weights that are exported: the moving average with --ema, else the trained ones."""
+        return self.ema.module if self.ema is not None else self.net
 
+    def checkpoint(self) -> None:
+        _save(self.out / "last.pt", {"model": self.shipped.state_dict(), "raw_model": self.net.state_dict(),
+                                     **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
+                                     "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                                     "step": self.step, "best": self.best, "total_steps": self.opts.steps,
+                                     **self.meta})
 
-def check_labels(samples, spec: ModelSpec) -> None:
-    """Refuse labels with symbols outside the charset, naming the file and row of each."""
-    bad = [(s, sorted(set(spec.normalise_label(s.text)) - set(spec.charset))) for s in samples]
-    bad = [(s, chars) for s, chars in bad if chars]
-    if bad:
-        lines = "; ".join(f"{s.where()}: {s.text!r} has {''.join(c)}" for s, c in bad[:5])
-        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
-        raise DatasetError(f"{len(bad)} label(s) use symbols outside the charset {spec.charset!r}: {lines}{more}; "
-                           "fix the labels, add the symbols with --charset or map them with --label-map")
-
-
-def subset_plates(samples, n: int, seed: int):
-    """The crops of ``n`` distinct plates (by label), chosen with ``seed``."""
-    texts = sorted({s.text for s in samples})
-    rng = np.random.default_rng([seed, n])
-    keep = set(rng.permutation(texts)[:n].tolist())
-    return [s for s in samples if s.text in keep]
-
-
-def load_real_split(args: argparse.Namespace, spec: ModelSpec, out: Path):
-    """Real training crops and the validation crops (split by plate text, written to ``out``)."""
-    if not args.real:
-        return [], [], [], []
-    ds = load_dataset(args.real)
-    check_labels(ds.samples, spec)
-    real_train, val = split(ds.samples, args.val_fraction)
-    if args.train_plates:
-        real_train = subset_plates(real_train, args.train_plates, args.seed)
-    write_split(real_train, out / "train.csv")
-    write_split(val, out / "val.csv")
-    val_images, val_kept, _ = load_images(val)
-    real_imgs, real_lbls = load_real(real_train, spec)
-    print(f"real plates: {len(real_imgs)} train, {len(val_images)} validation (never trained on)")
-    return real_imgs, real_lbls, val_images, [s.text for s in val_kept]
-
-
-def build_net(args: argparse.Namespace, spec: ModelSpec, source, real_imgs) -> tuple[LPRNet, dict]:
-    """A fresh network, or the --init model fitted to ``spec``; plus the checkpoint metadata."""
-    if source is None:
-        widths = tuple(int(w) for w in str(args.widths).split(","))
-        net, head = LPRNet(spec.num_classes, widths, args.head), args.head
-    else:
-        from .warm_start import prepare
-
-        start = prepare(source, spec, real_imgs[:512], args.seed)
-        net, widths, head = start.net, start.widths, start.head
-        print(f"initialised from {args.init}: {len(start.copied_classes)} classes copied"
-              + (f", new: {''.join(start.fresh_classes)}" if start.fresh_classes else ""))
-    if args.freeze != "none":
-        from .warm_start import freeze
-
-        print(f"frozen: {', '.join(freeze(net, args.freeze))}")
-    return net.to(args.device), {"spec": spec.to_dict(), "widths": widths, "head": head,
-                                 **({"init": str(args.init)} if args.init else {})}
-
-
-def train(args: argparse.Namespace) -> Path:
-    """Train (or resume) and return the path of the best checkpoint."""
-    if args.steps < 5:
-        raise InputError(f"--steps {args.steps}: train for at least 5 steps")
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    source = None
-    if args.init:
-        from .warm_start import load_source
-
-        source = load_source(args.init)
-    spec = model_spec(args, source.spec if source else None)
-    real_imgs, real_lbls, val_images, val_labels = load_real_split(args, spec, out)
-    net, meta = build_net(args, spec, source, real_imgs)
-    # Exported weights are an exponential moving average of the trained ones (BN buffers included)
-    # when --ema is set: smoother, usually better on unseen plates.
-    ema = (torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
-                                               use_buffers=True) if args.ema else None)
-    shipped = (lambda: ema.module) if ema else (lambda: net)
-    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=args.lr, weight_decay=1e-4)
-    # At least two warm-up steps: OneCycleLR divides by the warm-up length.
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
-                                                pct_start=max(0.1, 2.5 / args.steps))
-    step, best = 0, -1.0
-    last = out / "last.pt"
-    if last.exists():
-        ck = torch.load(last, map_location=args.device, weights_only=False)
-        if ck.get("total_steps", args.steps) != args.steps:
+    def resume(self) -> None:
+        last = self.out / "last.pt"
+        if not last.exists():
+            return
+        ck = torch.load(last, map_location=self.opts.device, weights_only=False)
+        if ck.get("total_steps", self.opts.steps) != self.opts.steps:
             raise InputError(f"{last} belongs to a run of --steps {ck['total_steps']}; resume with the same "
                              "--steps or start a new run with another --out")
-        net.load_state_dict(ck.get("raw_model", ck["model"]))
-        if ema is not None and "ema" in ck:
-            ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        step, best = ck["step"], ck["best"]
-        print(f"resumed from {last} at step {step}")
+        self.net.load_state_dict(ck.get("raw_model", ck["model"]))
+        if self.ema is not None and "ema" in ck:
+            self.ema.load_state_dict(ck["ema"])
+        self.opt.load_state_dict(ck["opt"])
+        self.sched.load_state_dict(ck["sched"])
+        self.step, self.best = ck["step"], ck["best"]
+        print(f"resumed from {last} at step {self.step}")
 
-    pool_imgs, pool_texts = synth_pool(args.synth, args.seed, out, progress=not args.no_progress,
-                                       layout=args.synth_layout, emblems=args.augment == "world")
-    stream = PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, args.real_fraction, args.seed, step,
-                         augment=args.augment)
-    loader = DataLoader(stream, batch_size=args.batch, collate_fn=collate, num_workers=args.workers,
-                        persistent_workers=args.workers > 0)
-    ctc = torch.nn.CTCLoss(blank=spec.blank, zero_infinity=True)
+
+def start(opts: TrainOptions):
+    """Spec, data, network, optimiser and schedule of a run (resumed when last.pt exists)."""
+    if opts.steps < 5:
+        raise InputError(f"--steps {opts.steps}: train for at least 5 steps")
+    torch.manual_seed(opts.seed)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    source = None
+    if opts.init:
+        from .warm_start import load_source
+
+        source = load_source(opts.init)
+    spec = model_spec(opts, source.spec if source else None)
+    real_imgs, real_lbls, val_images, val_labels = load_real_split(opts, spec, out)
+    net, meta = build_net(opts, spec, source, real_imgs)
+    # Exported weights are an exponential moving average of the trained ones (BN buffers included)
+    # when --ema is set: smoother, usually better on unseen plates.
+    swa = torch.optim.swa_utils
+    ema = (swa.AveragedModel(net, multi_avg_fn=swa.get_ema_multi_avg_fn(opts.ema), use_buffers=True)
+           if opts.ema else None)
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=opts.lr, weight_decay=1e-4)
+    # At least two warm-up steps: OneCycleLR divides by the warm-up length.
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=opts.steps,
+                                                pct_start=max(0.1, 2.5 / opts.steps))
+    run = Run(opts, out, spec, net, ema, opt, sched, meta)
+    run.resume()
+    return run, (real_imgs, real_lbls), (val_images, val_labels)
+
+
+def _step(run: Run, ctc, images, targets, lengths) -> float:
+    images = images.to(run.opts.device)
+    log_probs = run.net(images).log_softmax(-1).permute(1, 0, 2)  # [N, T, C] -> [T, N, C]
+    in_lens = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
+    loss = ctc(log_probs, targets, in_lens, lengths)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.net.parameters(), 5.0)
+    run.opt.step()
+    run.sched.step()
+    if run.ema is not None:
+        run.ema.update_parameters(run.net)
+    run.step += 1
+    return loss.item()
+
+
+def train(opts: TrainOptions | argparse.Namespace) -> Path:
+    """Train (or resume) and return the path of the best checkpoint."""
     from tqdm import tqdm
 
-    bar = tqdm(total=args.steps, initial=step, desc="training", unit="step", disable=args.no_progress)
-    net.train()
-    t0, seen = time.time(), 0
-    running = None
-    with open(out / "log.jsonl", "a", encoding="utf-8") as log:
+    opts = opts if isinstance(opts, TrainOptions) else TrainOptions.from_namespace(opts)
+    run, (real_imgs, real_lbls), (val_images, val_labels) = start(opts)
+    pool_imgs, pool_texts = synth_pool(opts.synth, opts.seed, run.out, progress=not opts.no_progress,
+                                       layout=opts.synth_layout, emblems=opts.augment == "world")
+    stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
+                         run.step, augment=opts.augment)
+    loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,
+                        persistent_workers=opts.workers > 0)
+    ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True)
+    bar = tqdm(total=opts.steps, initial=run.step, desc="training", unit="step", disable=opts.no_progress)
+    run.net.train()
+    t0, seen, running = time.time(), 0, None
+    with open(run.out / "log.jsonl", "a", encoding="utf-8") as log:
         for images, targets, lengths in loader:
-            if step >= args.steps:
+            if run.step >= opts.steps:
                 break
-            images = images.to(args.device)
-            logits = net(images)                                # [N, T, C]
-            log_probs = logits.log_softmax(-1).permute(1, 0, 2)  # [T, N, C]
-            in_lens = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
-            loss = ctc(log_probs, targets, in_lens, lengths)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            if ema is not None:
-                ema.update_parameters(net)
-            step += 1
+            loss = _step(run, ctc, images, targets, lengths)
             seen += images.shape[0]
-            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            running = loss if running is None else 0.98 * running + 0.02 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.3f}", plates_s=f"{seen / (time.time() - t0):.0f}")
-            record = {"step": step, "loss": loss.item()}
-            if val_images and (step % args.eval_every == 0 or step == args.steps):
-                record["val"] = evaluate(shipped(), val_images, val_labels, spec, args.device)
-                bar.write(f"step {step}: loss {running:.3f} val {record['val']}")
-                if record["val"]["perfect_match"] > best:
-                    best = record["val"]["perfect_match"]
-                    _save(out / "best.pt",
-                          {"model": shipped().state_dict(), "step": step, "val": record["val"], **meta})
-            if step % args.ckpt_every == 0 or step == args.steps:
-                _save(last, {"model": shipped().state_dict(), "raw_model": net.state_dict(),
-                             **({"ema": ema.state_dict()} if ema is not None else {}),
-                             "opt": opt.state_dict(), "sched": sched.state_dict(),
-                             "step": step, "best": best, "total_steps": args.steps, **meta})
+            record = {"step": run.step, "loss": loss}
+            if val_images and (run.step % opts.eval_every == 0 or run.step == opts.steps):
+                record["val"] = evaluate(run.shipped, val_images, val_labels, run.spec, opts.device)
+                bar.write(f"step {run.step}: loss {running:.3f} val {record['val']}")
+                if record["val"]["perfect_match"] > run.best:
+                    run.best = record["val"]["perfect_match"]
+                    _save(run.out / "best.pt", {"model": run.shipped.state_dict(), "step": run.step,
+                                                "val": record["val"], **run.meta})
+            if run.step % opts.ckpt_every == 0 or run.step == opts.steps:
+                run.checkpoint()
             log.write(json.dumps(record) + "\n")
             log.flush()
     bar.close()
-    if not (out / "best.pt").exists():  # no validation data: the last weights are the result
-        _save(out / "best.pt", {"model": shipped().state_dict(), "step": step, **meta})
-    with atomic_open(out / "summary.json", "w", encoding="utf-8") as fh:
-        options = {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))}
-        json.dump({"steps": step, "best_val_perfect_match": best, "args": options}, fh, indent=2)
-    return out / "best.pt"
+    return _finish(run)
+
+
+def _finish(run: Run) -> Path:
+    if not (run.out / "best.pt").exists():  # no validation data: the last weights are the result
+        _save(run.out / "best.pt", {"model": run.shipped.state_dict(), "step": run.step, **run.meta})
+    with atomic_open(run.out / "summary.json", "w", encoding="utf-8") as fh:
+        json.dump({"steps": run.step, "best_val_perfect_match": run.best, "args": run.opts.to_dict()}, fh, indent=2)
+    return run.out / "best.pt"
 
 
 def main(argv: list[str] | None = None) -> int:
-    train(build_parser().parse_args(argv))
+    train(TrainOptions.from_namespace(build_parser().parse_args(argv)))
     return 0

@@ -1,50 +1,81 @@
-"""Training options, kept free of PyTorch so the CLI can list them without it."""
+"""Training options: one typed record, from which the CLI flags are made (kept free of PyTorch so
+the CLI can list them without it)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "openalpr-us-states"
 
 
+def _opt(default, help: str = "", *, flags: tuple[str, ...] = (), choices: tuple = (), metavar: str | None = None):
+    return field(default=default, metadata={"help": help, "flags": flags, "choices": choices, "metavar": metavar})
+
+
+@dataclass
+class TrainOptions:
+    """Everything a training run depends on (``lpr-edge train --help`` lists the same)."""
+
+    out: str = _opt("runs/lprnet_us", "run folder (checkpoints, log, split)")
+    real: str = _opt(str(DEFAULT_REAL), "labelled real plates (labels.csv folder, split by plate into train/val); "
+                     "'' for none", flags=("--real", "--data"))
+    init: str | None = _opt(None, "start from a trained model: a bundled name (us), an lpr-edge .onnx export or a "
+                            ".pt checkpoint (fine-tuning); default: train from scratch", metavar="MODEL")
+    charset: str | None = _opt(None, "symbols of the new model in class order, blank last (default: the --init "
+                               "model's, else the US set 0-9A-Z without O)")
+    label_map: str | None = _opt(None, "label normalisation, e.g. O=0 ('' for none; default: the --init model's "
+                                 "where its symbols still exist)", metavar="A=B,...")
+    freeze: str = _opt("none", "layers kept fixed when fine-tuning: stem (stem + first stage) or the whole backbone",
+                       choices=("none", "stem", "backbone"))
+    name: str | None = _opt(None, "model name in the spec (default: from --init, else lprnet_us)")
+    synth_layout: str = _opt("us", "synthetic plate layout", choices=("us", "br"))
+    augment: str = _opt("camera", "camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose "
+                        "detector crops (0-30%% per side) with car body, frame and dealer text, border marks, "
+                        "emblems, stickers, night/IR/glare", choices=("camera", "world"))
+    val_fraction: float = _opt(0.2, "share of the plates (by label) kept for validation")
+    train_plates: int = _opt(0, "use only this many distinct plates of the training side (seeded; learning "
+                             "curves); 0 = all")
+    steps: int = _opt(4500, "optimiser steps")
+    batch: int = _opt(64, "plates per step")
+    lr: float = _opt(2e-3, "peak learning rate (one-cycle schedule)")
+    synth: int = _opt(20000, "size of the synthetic plate pool")
+    real_fraction: float = _opt(0.4, "share of real plates in each batch")
+    seed: int = _opt(0, "seed of the pool, the stream and the initialisation")
+    threads: int = _opt(0, "torch threads (0: all cores)")
+    workers: int = _opt(1, "data loader processes")
+    widths: str = _opt("32,64,96", "channels of the three stages")
+    head: int = _opt(192, "channels of the sequence head")
+    ema: float = _opt(0.0, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
+                      "export it; 0 = off")
+    eval_every: int = _opt(500, "steps between validations")
+    ckpt_every: int = _opt(200, "steps between checkpoints (last.pt)")
+    device: str = _opt("cpu", "torch device")
+    no_progress: bool = _opt(False, "no progress bar")
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace) -> "TrainOptions":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in vars(ns).items() if k in names})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The training options (shared by ``lpr-edge train`` and ``python -m lpr_edge.train``)."""
-    p.add_argument("--out", default="runs/lprnet_us", help="run folder (checkpoints, log, split)")
-    p.add_argument("--real", "--data", dest="real", default=str(DEFAULT_REAL),
-                   help="labelled real plates (labels.csv folder, split by plate into train/val); '' for none")
-    p.add_argument("--init", default=None, metavar="MODEL",
-                   help="start from a trained model: a bundled name (us), an lpr-edge .onnx export or a .pt "
-                        "checkpoint (fine-tuning); default: train from scratch")
-    p.add_argument("--charset", default=None,
-                   help="symbols of the new model in class order, blank last (default: the --init model's, "
-                        "else the US set 0-9A-Z without O)")
-    p.add_argument("--label-map", default=None, metavar="A=B,...",
-                   help="label normalisation, e.g. O=0 ('' for none; default: the --init model's where its "
-                        "symbols still exist)")
-    p.add_argument("--freeze", choices=("none", "stem", "backbone"), default="none",
-                   help="layers kept fixed when fine-tuning: stem (stem + first stage) or the whole backbone")
-    p.add_argument("--name", default=None, help="model name in the spec (default: from --init, else lprnet_us)")
-    p.add_argument("--synth-layout", choices=("us", "br"), default="us", help="synthetic plate layout")
-    p.add_argument("--augment", choices=("camera", "world"), default="camera",
-                   help="camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose detector "
-                        "crops (0-30%% per side) with car body, frame and dealer text, border marks, emblems, "
-                        "stickers, night/IR/glare")
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--train-plates", type=int, default=0,
-                   help="use only this many distinct plates of the training side (seeded; learning curves); 0 = all")
-    p.add_argument("--steps", type=int, default=4500)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--synth", type=int, default=20000, help="size of the synthetic plate pool")
-    p.add_argument("--real-fraction", type=float, default=0.4, help="share of real plates in each batch")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
-    p.add_argument("--workers", type=int, default=1, help="data loader processes")
-    p.add_argument("--widths", default="32,64,96")
-    p.add_argument("--head", type=int, default=192)
-    p.add_argument("--ema", type=float, default=0.0, help="keep an exponential moving average of the weights "
-                   "with this decay (e.g. 0.999) and export it; 0 = off")
-    p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--ckpt-every", type=int, default=200)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--no-progress", action="store_true")
+    """The training options as flags (shared by ``lpr-edge train`` and ``python -m lpr_edge.train``)."""
+    for f in dataclasses.fields(TrainOptions):
+        meta = f.metadata
+        flags = meta["flags"] or ("--" + f.name.replace("_", "-"),)
+        kwargs = {"dest": f.name, "default": f.default, "help": meta["help"] or None}
+        if f.type in ("bool",):
+            p.add_argument(*flags, action="store_true", **kwargs)
+            continue
+        if f.type in ("int", "float"):
+            kwargs["type"] = int if f.type == "int" else float
+        if meta["choices"]:
+            kwargs["choices"] = meta["choices"]
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        p.add_argument(*flags, **kwargs)
