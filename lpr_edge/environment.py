@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .gpu_stack import PYCUDA_HINT, TENSORRT_HINT, import_problem
+
 
 def _version(module: str) -> str | None:
     try:
@@ -18,14 +20,6 @@ def _version(module: str) -> str | None:
     except Exception:
         return None
     return str(getattr(mod, "__version__", "unknown"))
-
-
-def _import_problem(module: str) -> str | None:
-    try:
-        importlib.import_module(module)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return None
 
 
 def cpu_model() -> str:
@@ -87,7 +81,7 @@ def jetson_info() -> dict:
 
 def cuda_device() -> dict:
     """Name and compute capability of CUDA device 0 via pycuda, or why there is none."""
-    problem = _import_problem("pycuda.driver")
+    problem = import_problem("pycuda.driver")
     if problem:
         return {"available": False, "reason": f"pycuda not importable ({problem})"}
     import pycuda.driver as cuda
@@ -117,7 +111,7 @@ def collect(full: bool = True) -> dict:
         "onnx": _version("onnx"),
         "onnxruntime": _version("onnxruntime"),
     }
-    trt_problem = _import_problem("tensorrt")
+    trt_problem = import_problem("tensorrt")
     env["tensorrt"] = _version("tensorrt") if trt_problem is None else None
     if trt_problem:
         env["tensorrt_missing"] = trt_problem
@@ -141,12 +135,9 @@ def advice(env: dict) -> list[str]:
     tips = []
     on_jetson = "jetson" in env
     if env.get("tensorrt") is None:
-        tips.append("TensorRT Python is missing: on Jetson `sudo apt install python3-libnvinfer` (JetPack); "
-                    "on a desktop `pip install tensorrt` (needs NVIDIA's package host). "
-                    "CPU inference works without it.")
+        tips.append(f"TensorRT Python is missing: install {TENSORRT_HINT}. CPU inference works without it.")
     if env.get("pycuda") is None:
-        tips.append("pycuda is missing: `pip install 'lpr-edge[trt]'` (builds from source; needs nvcc on PATH, "
-                    "on Jetson export PATH=/usr/local/cuda/bin:$PATH first).")
+        tips.append(f"pycuda is missing: install {PYCUDA_HINT}.")
     dev = env.get("cuda_device", {})
     if env.get("pycuda") and not dev.get("available"):
         tips.append(f"no usable CUDA device: {dev.get('reason')}")

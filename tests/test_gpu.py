@@ -9,7 +9,7 @@ import pytest
 
 from lpr_edge import Recognizer
 from lpr_edge.formats.trt_cache import write_cache
-from lpr_edge.runtime.backends.tensorrt_backend import unavailable_reason
+from lpr_edge.gpu_stack import unavailable_reason
 from lpr_edge.toolchain.calibrate import collect_amax, make_cache
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 

@@ -9,24 +9,13 @@ The runtime API (named tensors, ``set_tensor_address``, ``execute_async_v3``) is
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ModelFileError
-
-INSTALL_HINT = ("install TensorRT's Python bindings: on Jetson `sudo apt install python3-libnvinfer` (JetPack), "
-                "on a desktop `pip install tensorrt`; `lpr-edge calibrate` works without it")
-
-
-def import_tensorrt():
-    """The ``tensorrt`` module, or BackendUnavailable saying what to install."""
-    try:
-        return importlib.import_module("tensorrt")
-    except Exception as exc:
-        raise BackendUnavailable(f"TensorRT is not available ({type(exc).__name__}: {exc}); {INSTALL_HINT}") from None
+from ..errors import ModelFileError
+from ..gpu_stack import import_tensorrt  # noqa: F401  (the builder's entry point to TensorRT)
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,10 @@ def _open_engine(path: Path, backend: str, spec, max_batch, threads) -> Backend:
 
     manifest = read_manifest(path)
     if backend in ("auto", "tensorrt"):
+        from ...gpu_stack import unavailable_reason
         from . import tensorrt_backend
 
-        problem = tensorrt_backend.unavailable_reason()
+        problem = unavailable_reason()
         if problem is None:
             return tensorrt_backend.TensorRTBackend(path, manifest, max_batch=max_batch)
         if backend == "tensorrt":

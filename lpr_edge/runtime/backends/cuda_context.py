@@ -6,18 +6,10 @@ the primary context is the one the CUDA runtime (and so TensorRT) uses too.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 
 from ...errors import BackendUnavailable
-
-
-def import_pycuda_driver():
-    try:
-        return importlib.import_module("pycuda.driver")
-    except Exception as exc:
-        raise BackendUnavailable(f"pycuda is not available ({type(exc).__name__}: {exc}); "
-                                 "pip install 'lpr-edge[trt]' (needs the CUDA toolkit, nvcc on PATH)") from None
+from ...gpu_stack import import_pycuda_driver
 
 
 class CudaContext:

@@ -10,7 +10,6 @@ copies are skipped. The primary context is pushed/popped around every call, so a
 """
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
@@ -18,26 +17,8 @@ import numpy as np
 
 from ...errors import BackendUnavailable, ClosedError, InferenceError, InputError, ModelFileError
 from ...formats.engine_manifest import Manifest
+from ...gpu_stack import unavailable_reason
 from .cuda_context import CudaContext
-
-
-def unavailable_reason() -> str | None:
-    """Why the TensorRT backend cannot run here, or None if it can."""
-    for module, hint in (("tensorrt", "TensorRT Python bindings (JetPack: sudo apt install python3-libnvinfer)"),
-                         ("pycuda.driver", "pycuda (pip install 'lpr-edge[trt]')")):
-        try:
-            importlib.import_module(module)
-        except Exception as exc:
-            return f"{module} cannot be imported ({type(exc).__name__}); install {hint}"
-    try:
-        import pycuda.driver as cuda
-
-        cuda.init()
-        if cuda.Device.count() == 0:
-            return "no CUDA device found"
-    except Exception as exc:
-        return f"CUDA driver unavailable ({exc})"
-    return None
 
 
 class _Tensor:
