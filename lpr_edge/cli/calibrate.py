@@ -61,116 +61,89 @@ def output_paths(args, stem: str) -> tuple[Path, Path, Path]:
 
 def run(args) -> int:
     from ..bundled import resolve_model
-    from ..errors import InputError
-    from ..evaluation.metrics import describe_change
     from ..formats.onnx_spec import load_onnx, resolve_spec
     from ..formats.trt_cache import read_cache, write_cache
     from ..toolchain.calibrate import calibration_cache, float_kept_tensors
-    from ..toolchain.qdq import make_qdq_model
+    from ..toolchain.qdq import make_qdq_models
 
     onnx_path = resolve_model(args.onnx)
     model = load_onnx(onnx_path)
     spec = resolve_spec(model, preset_name=args.preset, source=str(onnx_path))
     stem = onnx_path.name[:-5] if onnx_path.name.endswith(".onnx") else onnx_path.stem
     cache_path, qdq_path, cpu_path = output_paths(args, stem)
+    eval_set = _check(args)  # bad options and a bad --eval-data fail before any work
+    report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path), "cpu_qdq": str(cpu_path)}
+    if args.from_cache:
+        cache = read_cache(args.from_cache)
+        report["from_cache"] = args.from_cache
+    else:
+        images = calibration_images(args.data, args.split, args.samples)
+        keep = [k for k in args.keep_float.split(",") if k]
+        float_kept_tensors(model, keep)  # a bad --keep-float fails before the statistics are collected
+        cache = calibration_cache(onnx_path, images, spec, method=args.method, trt_version=args.trt_version,
+                                  keep_float=keep, progress=sys.stderr.isatty())
+        write_cache(cache_path, cache)
+        report.update({"keep_float": keep, "method": args.method, "images": len(images),
+                       "tensors": len(cache.scales), "header": cache.header})
+    make_qdq_models(onnx_path, cache, qdq_path, cpu_path, spec)
+    if eval_set is not None:
+        from ..evaluation.int8_compare import compare
+
+        report["comparison"] = compare({"fp32": onnx_path, "int8": qdq_path, "int8_cpu": cpu_path}, eval_set, spec)
+        if args.sensitivity:
+            from ..evaluation.sensitivity import layer_sensitivity
+
+            report["sensitivity"] = layer_sensitivity(onnx_path, cache, eval_set, spec, progress=sys.stderr.isatty())
+    _print(args, report)
+    return 0
+
+
+def _check(args):
+    """Refuse bad option combinations; the evaluation set, read now so a bad one fails first."""
+    from ..errors import InputError
+    from ..evaluation.harness import eval_sample_set
+
     if args.samples < 1:
         raise InputError("--samples must be at least 1")
     if args.eval_data == "synthetic" and args.eval_samples < 1:
         raise InputError("--eval-samples must be at least 1")
     if args.sensitivity and not args.eval_data:
         raise InputError("--sensitivity needs a labelled set to read: add --eval-data DIR (or synthetic)")
-    eval_set = _eval_set(args) if args.eval_data else None  # a bad --eval-data fails before any work
-    report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path), "cpu_qdq": str(cpu_path)}
-    if args.from_cache:
-        cache = read_cache(args.from_cache)
-        report["from_cache"] = args.from_cache
-    else:
-        images = _calibration_images(args)
-        keep = [k for k in args.keep_float.split(",") if k]
-        float_kept_tensors(model, keep)  # a bad --keep-float fails before the statistics are collected
-        cache = calibration_cache(onnx_path, images, spec, method=args.method, trt_version=args.trt_version,
-                                  keep_float=keep, progress=sys.stderr.isatty())
-        write_cache(cache_path, cache)
-        report.update({"keep_float": keep, "method": args.method, "images": len(images), "tensors": len(cache.scales),
-                       "header": cache.header})
-    make_qdq_model(onnx_path, cache, qdq_path, spec, target="tensorrt")
-    make_qdq_model(onnx_path, cache, cpu_path, spec, target="cpu")
-    if eval_set is not None:
-        report["comparison"] = compare({"fp32": onnx_path, "int8": qdq_path, "int8_cpu": cpu_path}, eval_set, spec)
-        if args.sensitivity:
-            from ..evaluation.sensitivity import layer_sensitivity
+    return eval_sample_set(args.eval_data, args.eval_split, args.eval_samples) if args.eval_data else None
 
-            report["sensitivity"] = layer_sensitivity(onnx_path, cache, eval_set, spec, progress=sys.stderr.isatty())
+
+def _print(args, report: dict) -> None:
+    from ..evaluation.metrics import describe_change
+
     if args.json:
         print(json.dumps(report, indent=2))
-    else:
-        print(f"wrote {cache_path if not args.from_cache else '(cache given)'}, {qdq_path} and {cpu_path}")
-        c = report.get("comparison")
-        if c:
-            for prec in ("fp32", "int8", "int8_cpu"):
-                r = c[prec]
-                print(f"  {prec:8s}: perfect {r['perfect_match']:.2%}  per-char {r['per_char_match']:.2%}  "
-                      f"batch-32 compute p50 {r['batch32_ms']:.2f} ms")
-            print(f"  INT8 change on {c['data']}: TensorRT Q/DQ {c['perfect_match_delta_pt']:+.2f} pt perfect match, "
-                  f"{describe_change(c['int8']['paired'])}; CPU Q/DQ {c['cpu_perfect_match_delta_pt']:+.2f} pt, "
-                  f"{describe_change(c['int8_cpu']['paired'])}; CPU speed-up {c['speedup']:.2f}x")
-        if "sensitivity" in report:
-            from ..evaluation.sensitivity import sensitivity_table
+        return
+    print(f"wrote {report['cache'] if not args.from_cache else '(cache given)'}, {report['qdq']} and "
+          f"{report['cpu_qdq']}")
+    c = report.get("comparison")
+    if c:
+        for prec in ("fp32", "int8", "int8_cpu"):
+            r = c[prec]
+            print(f"  {prec:8s}: perfect {r['perfect_match']:.2%}  per-char {r['per_char_match']:.2%}  "
+                  f"batch-32 compute p50 {r['batch32_ms']:.2f} ms")
+        print(f"  INT8 change on {c['data']}: TensorRT Q/DQ {c['perfect_match_delta_pt']:+.2f} pt perfect match, "
+              f"{describe_change(c['int8']['paired'])}; CPU Q/DQ {c['cpu_perfect_match_delta_pt']:+.2f} pt, "
+              f"{describe_change(c['int8_cpu']['paired'])}; CPU speed-up {c['speedup']:.2f}x")
+    if "sensitivity" in report:
+        from ..evaluation.sensitivity import sensitivity_table
 
-            print(sensitivity_table(report["sensitivity"]))
-    return 0
+        print(sensitivity_table(report["sensitivity"]))
 
 
-def _calibration_images(args):
+def calibration_images(data: str, split_side: str, samples: int):
+    """Crops to calibrate on: a folder (one side of its fixed split), or generated plates (seed 11)."""
     from ..evaluation.datasets import load_images
     from .common import load_split
 
-    if args.data == "synthetic":
+    if data == "synthetic":
         from .. import synth
 
-        return [p.image for p in synth.generate(args.samples, seed=11)]
-    samples, _ = load_split(args.data, args.split)
-    images, _, _ = load_images(samples[: args.samples])
+        return [p.image for p in synth.generate(samples, seed=11)]
+    chosen, _ = load_split(data, split_side)
+    images, _, _ = load_images(chosen[:samples])
     return images
-
-
-def _eval_set(args):
-    from ..evaluation.harness import dataset_sample_set, synthetic_sample_set
-    from .common import load_split
-
-    if args.eval_data == "synthetic":
-        return synthetic_sample_set(args.eval_samples, seed=2026)
-    samples, _ = load_split(args.eval_data, args.eval_split)
-    return dataset_sample_set(f"{args.eval_data} ({args.eval_split})", samples)
-
-
-def compare(models: dict, sample_set, spec) -> dict:
-    """Accuracy of each of ``models`` (``fp32``, ``int8``, ``int8_cpu``) on ``sample_set``, plate by
-    plate against FP32 (gained, lost, McNemar p), and its median batch-32 compute time on this CPU."""
-    import numpy as np
-
-    from ..evaluation.harness import read_sample_set
-    from ..evaluation.metrics import paired_change
-    from ..runtime.recognizer import Recognizer
-
-    labels = [spec.normalise_label(t) for t in sample_set.labels]
-    crops = [np.zeros((spec.height, spec.width, 3), np.uint8)] * 32
-    out, readings = {}, {}
-    for prec, path in models.items():
-        # One model at a time: ONNX Runtime's idle threads spin and would slow a neighbour down.
-        with Recognizer(path, spec=spec, max_batch=32) as rec:
-            readings[prec], accuracy = read_sample_set(rec, sample_set)
-            out[prec] = {**accuracy.to_dict(), "model": str(path)}
-            rec.recognize_batch(crops)
-            times = []
-            for _ in range(20):
-                rec.recognize_batch(crops)
-                times.append(rec.last_timings["infer"])
-            out[prec]["batch32_ms"] = float(np.median(times))
-    for prec in ("int8", "int8_cpu"):
-        out[prec]["paired"] = paired_change(readings["fp32"], readings[prec], labels).to_dict()
-    out["perfect_match_delta_pt"] = (out["int8"]["perfect_match"] - out["fp32"]["perfect_match"]) * 100
-    out["cpu_perfect_match_delta_pt"] = (out["int8_cpu"]["perfect_match"] - out["fp32"]["perfect_match"]) * 100
-    out["speedup"] = out["fp32"]["batch32_ms"] / out["int8_cpu"]["batch32_ms"]
-    out["data"] = sample_set.name
-    return out

@@ -80,3 +80,15 @@ def read_sample_set(recognizer, sample_set: SampleSet) -> tuple[list[str], Accur
     preds = [r.text for i in range(0, len(sample_set.images), batch)
              for r in recognizer.recognize_batch(sample_set.images[i:i + batch])]
     return preds, score(preds, [recognizer.spec.normalise_label(t) for t in sample_set.labels])
+
+
+def eval_sample_set(data: str, split_side: str = "all", samples: int = 3000) -> SampleSet:
+    """A labelled folder (one side of its fixed split), or ``synthetic``: generated plates from a seed
+    never used for training or calibration (2026)."""
+    if data == "synthetic":
+        return synthetic_sample_set(samples, seed=2026)
+    from .datasets import load_dataset, split
+
+    ds = load_dataset(data)
+    chosen = ds.samples if split_side == "all" else split(ds.samples)[0 if split_side == "train" else 1]
+    return dataset_sample_set(f"{data} ({split_side})", chosen)

@@ -169,3 +169,10 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
         raise ModelFileError(f"the Q/DQ model failed onnx.checker: {str(exc).splitlines()[0]}") from None
     write_bytes(out_path, qmodel.SerializeToString())
     return Path(out_path)
+
+
+def make_qdq_models(onnx_path: str | os.PathLike, cache: CalibrationCache, trt_path: str | os.PathLike,
+                    cpu_path: str | os.PathLike, spec: ModelSpec) -> tuple[Path, Path]:
+    """Both Q/DQ forms of the same ranges: for TensorRT (symmetric int8) and for ONNX Runtime on the CPU."""
+    return (make_qdq_model(onnx_path, cache, trt_path, spec, target="tensorrt"),
+            make_qdq_model(onnx_path, cache, cpu_path, spec, target="cpu"))
