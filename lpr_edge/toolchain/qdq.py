@@ -128,13 +128,12 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
     fall back to slow paths there): non-negative tensors (after ReLU) get [0, amax] with zero point
     0, the rest [-amax, amax].
     """
-    import onnx
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization.calibrate import CalibrationMethod, TensorsData
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
     from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
 
-    from ..formats.onnx_spec import embed_spec, spec_from_model
+    from ..formats.onnx_spec import spec_from_model
 
     if target not in QDQ_TARGETS:
         raise InputError(f"unknown Q/DQ target {target!r}; choose one of {', '.join(QDQ_TARGETS)}")
@@ -160,7 +159,15 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
     quantizer.quantize_model()
     _bypass_qdq(quantizer.model.model, branches)
     quantizer.model.topological_sort()
-    qmodel = quantizer.model.model
+    return _write_checked(quantizer.model.model, spec, out_path)
+
+
+def _write_checked(qmodel, spec: ModelSpec | None, out_path: str | os.PathLike) -> Path:
+    """Embed the spec, run onnx.checker and write atomically."""
+    import onnx
+
+    from ..formats.onnx_spec import embed_spec
+
     if spec is not None:
         embed_spec(qmodel, spec)
     try:
