@@ -14,8 +14,8 @@ from lpr_edge.formats.engine_manifest import manifest_path
 from lpr_edge.runtime.backends.tensorrt_backend import open_engine
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 
-from . import fakes
-from .conftest import BANDS, build_toy_model, run_threads, toy_crop, toy_spec
+from .. import doubles
+from ..conftest import BANDS, build_toy_model, run_threads, toy_crop, toy_spec
 
 ROW_IN = 3 * 16 * 32 * 4  # one float32 input row of the toy model
 ROW_OUT = 8 * 4           # one row of indices (int32) or scores (float32)
@@ -23,7 +23,7 @@ ROW_OUT = 8 * 4           # one row of indices (int32) or scores (float32)
 
 @pytest.fixture
 def engine(monkeypatch, tmp_path):
-    trt, cuda = fakes.install(monkeypatch, "10.3.0")
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
     spec = toy_spec("argmax_max")
     onnx_path = tmp_path / "toy.onnx"
     onnx.save(build_toy_model(spec), onnx_path)
@@ -60,7 +60,7 @@ def test_buffers_allocated_once_for_profile_max(engine):
 
 
 def test_zero_copy_on_integrated_gpu(monkeypatch, tmp_path):
-    trt, cuda = fakes.install(monkeypatch, "8.5.2", integrated=True)
+    trt, cuda = doubles.install(monkeypatch, "8.5.2", integrated=True)
     spec = toy_spec("argmax_max")
     onnx.save(build_toy_model(spec), tmp_path / "toy.onnx")
     path, _ = build_engine(tmp_path / "toy.onnx", BuildOptions(precision="fp16", out_dir=str(tmp_path)),

@@ -21,7 +21,7 @@ from lpr_edge.toolchain.calibrate import collect_amax, entropy_amax, float_tenso
 from lpr_edge.toolchain.onnx_prep import to_fp16
 from lpr_edge.toolchain.qdq import make_qdq_model
 
-from .conftest import REPO, toy_model_and_crops
+from ..conftest import REPO, toy_model_and_crops
 
 # Lines of real TensorRT caches quoted in the shared reference (cuDLA-samples qat2ptq.cache, a TRT 8.4 cache).
 REAL_CACHE = """TRT-8600-EntropyCalibration2
@@ -207,7 +207,7 @@ def test_calibrate_cli_writes_cache_and_both_qdq_models_and_compares(tmp_path, c
 
     from lpr_edge.cli import main
 
-    from .conftest import REPO
+    from ..conftest import REPO
 
     out = {k: tmp_path / n for k, n in (("cache", "m.cache"), ("qdq", "m.qdq.onnx"), ("cpu", "m.cpu.qdq.onnx"))}
     assert main(["calibrate", "--data", "synthetic", "--samples", "32", "--trt-version", "8.5.2",

@@ -7,7 +7,7 @@ from lpr_edge.errors import DatasetError
 from lpr_edge.evaluation.datasets import load_dataset, load_images, read_image, split
 from lpr_edge.evaluation.metrics import levenshtein, score
 
-from .conftest import US_DATA, need
+from ..conftest import US_DATA, need
 
 
 def test_levenshtein_and_score():

@@ -12,7 +12,7 @@ from lpr_edge.evaluation.harness import SampleSet, synthetic_sample_set
 from lpr_edge.toolchain.calibrate import collect_amax, make_cache
 from lpr_edge.toolchain.qdq import make_qdq_model
 
-from .conftest import CCPD_DATA, need, toy_model_and_crops
+from ..conftest import CCPD_DATA, need, toy_model_and_crops
 
 
 def test_bench_two_precisions_side_by_side(tmp_path):

@@ -17,8 +17,8 @@ from lpr_edge import Recognizer, errors
 from lpr_edge.errors import InputError
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 
-from . import fakes
-from .conftest import BANDS, REPO, build_toy_model, toy_crop, toy_spec
+from .. import doubles
+from ..conftest import BANDS, REPO, build_toy_model, toy_crop, toy_spec
 from .test_build import toy_cache
 
 
@@ -35,13 +35,13 @@ def build(tmp_path, path, **kw):
 
 
 def test_each_version_exposes_only_its_own_names(monkeypatch):
-    trt85, _ = fakes.install(monkeypatch, "8.5.2")
+    trt85, _ = doubles.install(monkeypatch, "8.5.2")
     assert not hasattr(trt85.BuilderFlag, "VERSION_COMPATIBLE") and not hasattr(trt85.DataType, "INT64")
     with pytest.raises(AttributeError):
         trt85.IBuilderConfig().builder_optimization_level = 3
-    trt10, _ = fakes.install(monkeypatch, "10.3.0")
+    trt10, _ = doubles.install(monkeypatch, "10.3.0")
     assert hasattr(trt10.BuilderFlag, "VERSION_COMPATIBLE") and hasattr(trt10.DataType, "INT64")
-    trt11, _ = fakes.install(monkeypatch, "11.4.0")
+    trt11, _ = doubles.install(monkeypatch, "11.4.0")
     assert not hasattr(trt11, "IInt8EntropyCalibrator2") and not hasattr(trt11.BuilderFlag, "INT8")
 
 
@@ -49,10 +49,10 @@ def test_each_version_exposes_only_its_own_names(monkeypatch):
 def test_a_cache_of_another_method_or_version_is_used_without_calibrating(monkeypatch, tmp_path, toy, version):
     # Defects 1 and 2: a MinMax cache, or one headed TRT-100300, was ignored by TensorRT, which then
     # asked the calibrator for batches it did not have and failed the build.
-    trt, _ = fakes.install(monkeypatch, version)
+    trt, _ = doubles.install(monkeypatch, version)
     cache = toy_cache(*toy, tmp_path / "toy.cache")  # --method max, TRT-100300
     engine, manifest = build(tmp_path, toy[0], precision="int8", calib_cache=str(cache))
-    assert ("calibration_cache_used", f"TRT-{fakes.version_code(version)}-EntropyCalibration2") in trt.calls
+    assert ("calibration_cache_used", f"TRT-{doubles.version_code(version)}-EntropyCalibration2") in trt.calls
     assert not trt.errors
 
 
@@ -60,7 +60,7 @@ def test_bundled_cache_on_tensorrt_85_through_the_cli(monkeypatch, tmp_path, cap
     from lpr_edge.cli import main
     from lpr_edge.formats.engine_manifest import read_manifest
 
-    trt, _ = fakes.install(monkeypatch, "8.5.2")
+    trt, _ = doubles.install(monkeypatch, "8.5.2")
     cache = REPO / "calibration" / "lprnet_us.cache"
     assert cache.read_text().startswith("TRT-100300-")
     assert main(["build", "--int8", "--calib-cache", str(cache), "--out", str(tmp_path)]) == 0
@@ -84,7 +84,7 @@ def test_calibration_batches_are_full_opt_batches():
 
 def test_fewer_crops_than_opt_still_calibrate_at_the_opt_shape(monkeypatch, tmp_path, toy):
     # Defect 3: two crops at OPT 4 went in as one short batch: unwritten rows entered the statistics.
-    trt, cuda = fakes.install(monkeypatch, "10.3.0")
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
     build(tmp_path, toy[0], precision="int8", calib_data=[toy_crop(BANDS, toy[1])] * 2, batch=(1, 4, 8),
           cache_out=str(tmp_path / "made.cache"))
     assert ("calibrated", 1) in trt.calls and not trt.errors
@@ -92,7 +92,7 @@ def test_fewer_crops_than_opt_still_calibrate_at_the_opt_shape(monkeypatch, tmp_
 
 
 def test_dla_needs_a_fixed_profile_and_fp16_or_int8(monkeypatch, tmp_path, toy):
-    fakes.install(monkeypatch, "10.3.0", dla_cores=2)
+    doubles.install(monkeypatch, "10.3.0", dla_cores=2)
     with pytest.raises(InputError, match="no dynamic shapes"):
         build(tmp_path, toy[0], precision="fp16", dla_core=0, batch=(1, 8, 32))
     with pytest.raises(InputError, match="FP16 or INT8 only"):
@@ -101,7 +101,7 @@ def test_dla_needs_a_fixed_profile_and_fp16_or_int8(monkeypatch, tmp_path, toy):
 
 def test_dla_engine_loads_on_its_core_and_pads_small_batches(monkeypatch, tmp_path, toy):
     # Defect 4 (runtime half): IRuntime.DLA_core defaults to -1; defect 5: batches below MIN.
-    trt, cuda = fakes.install(monkeypatch, "10.3.0", dla_cores=2)
+    trt, cuda = doubles.install(monkeypatch, "10.3.0", dla_cores=2)
     engine, _ = build(tmp_path, toy[0], precision="fp16", dla_core=1, batch=(4, 4, 4))
     with Recognizer(engine) as rec:
         assert rec.max_batch == 4
@@ -114,7 +114,7 @@ def test_cli_dla_without_batch_fixes_the_profile(monkeypatch, tmp_path, toy, cap
     from lpr_edge.cli import main
     from lpr_edge.formats.engine_manifest import read_manifest
 
-    fakes.install(monkeypatch, "10.3.0", dla_cores=1)
+    doubles.install(monkeypatch, "10.3.0", dla_cores=1)
     assert main(["build", "--onnx", str(toy[0]), "--dla", "0", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr()
     assert read_manifest(out.out.strip().splitlines()[-1]).profile == (8, 8, 8)
@@ -123,7 +123,7 @@ def test_cli_dla_without_batch_fixes_the_profile(monkeypatch, tmp_path, toy, cap
 
 
 def test_refused_input_shape_is_an_inference_error(monkeypatch, tmp_path, toy):
-    trt, cuda = fakes.install(monkeypatch, "10.3.0")
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
     engine, _ = build(tmp_path, toy[0], precision="fp16", batch=(2, 4, 8))
     with Recognizer(engine) as rec:
         assert rec.recognize(toy_crop(BANDS, toy[1])).text == "ABCA"  # 1 crop padded up to MIN 2
@@ -136,7 +136,7 @@ def test_refused_input_shape_is_an_inference_error(monkeypatch, tmp_path, toy):
 def test_primary_context_released_from_the_owning_and_other_threads(monkeypatch, tmp_path, toy):
     # Defect 6: pycuda's detach() from another thread is a no-op, and on the owning thread with
     # the context not current it releases without popping.
-    trt, cuda = fakes.install(monkeypatch, "10.3.0")
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
     engine, _ = build(tmp_path, toy[0], precision="fp16", batch=(1, 4, 8))
     assert cuda.retains == 0  # the builder released what it retained
     rec = Recognizer(engine)
@@ -174,7 +174,7 @@ def test_fp16_qdq_scales_never_underflow_to_zero(tmp_path):
 def test_tensorrt_85_runtime_never_calls_nptype(monkeypatch, tmp_path, toy):
     # TensorRT 8.5's trt.nptype raises with NumPy >= 1.24 (np.bool; NVIDIA/TensorRT#2557), the
     # NumPy every Python 3.8 install gets: the runtime maps dtypes itself.
-    trt, _ = fakes.install(monkeypatch, "8.5.2")
+    trt, _ = doubles.install(monkeypatch, "8.5.2")
     monkeypatch.setattr(np, "__version__", "1.24.4")
     with pytest.raises(AttributeError, match="bool"):
         trt.nptype(trt.DataType.FLOAT)

@@ -13,7 +13,7 @@ from lpr_edge.gpu_stack import unavailable_reason
 from lpr_edge.toolchain.calibrate import collect_amax, make_cache
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 
-from .conftest import BANDS, build_toy_model, toy_crop, toy_spec
+from ..conftest import BANDS, build_toy_model, toy_crop, toy_spec
 
 pytestmark = pytest.mark.gpu
 REASON = unavailable_reason()
@@ -49,7 +49,7 @@ def test_bundled_model_engine_reads_us_validation_like_fp32(tmp_path, precision)
     from lpr_edge.evaluation.metrics import paired_change
     from lpr_edge.runtime.recognizer import bundled_model_path
 
-    from .conftest import REPO, US_DATA, need
+    from ..conftest import REPO, US_DATA, need
 
     _, val = split(load_dataset(need(US_DATA)).samples)
     cache = str(REPO / "calibration" / "lprnet_us.cache") if precision == "int8" else None

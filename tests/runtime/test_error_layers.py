@@ -8,7 +8,7 @@ import pytest
 from lpr_edge import CropError, Recognizer, SpecError
 from lpr_edge.runtime.batcher import PlateBatcher
 
-from .conftest import BANDS, build_toy_model, toy_crop, toy_spec
+from ..conftest import BANDS, build_toy_model, toy_crop, toy_spec
 
 
 def test_crop_error_carries_the_callers_index(toy_model_path):

@@ -7,7 +7,7 @@ import pytest
 from lpr_edge import Recognizer
 from lpr_edge.errors import ClosedError, InputError, ModelFileError
 
-from .conftest import BANDS, build_toy_model, run_threads, toy_crop, toy_spec
+from ..conftest import BANDS, build_toy_model, run_threads, toy_crop, toy_spec
 
 
 @pytest.mark.parametrize("kind, layout, color", [("logits", "NCT", "RGB"), ("logits", "NTC", "BGR"),

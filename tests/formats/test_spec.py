@@ -7,7 +7,7 @@ from lpr_edge.errors import SpecError
 from lpr_edge.formats.onnx_spec import load_onnx, read_model_spec, spec_from_model, validate_spec
 from lpr_edge.spec import PRESETS, ModelSpec, preset
 
-from .conftest import build_toy_model, toy_spec
+from ..conftest import build_toy_model, toy_spec
 
 
 def test_presets_are_consistent():

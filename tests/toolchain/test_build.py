@@ -11,8 +11,8 @@ from lpr_edge.formats.trt_cache import write_cache
 from lpr_edge.toolchain.calibrate import collect_amax, make_cache
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 
-from . import fakes
-from .conftest import BANDS, build_toy_model, toy_crop, toy_spec
+from .. import doubles
+from ..conftest import BANDS, build_toy_model, toy_crop, toy_spec
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def build(tmp_path, path, **kw):
 
 @pytest.mark.parametrize("version, explicit_flag", [("8.5.2", 1), ("10.3.0", 0), ("11.4.0", 0)])
 def test_fp16_per_version(monkeypatch, tmp_path, toy, version, explicit_flag):
-    trt, cuda = fakes.install(monkeypatch, version)
+    trt, cuda = doubles.install(monkeypatch, version)
     engine, manifest = build(tmp_path, toy[0], precision="fp16", batch=(1, 4, 8))
     assert ("create_network", explicit_flag) in trt.calls
     build_call = [c for c in trt.calls if c[0] == "build"][0]
@@ -60,7 +60,7 @@ def test_fp16_per_version(monkeypatch, tmp_path, toy, version, explicit_flag):
 
 @pytest.mark.parametrize("version", ["8.5.2", "10.3.0", "11.4.0"])
 def test_int8_from_cache_per_version(monkeypatch, tmp_path, toy, version):
-    trt, cuda = fakes.install(monkeypatch, version)
+    trt, cuda = doubles.install(monkeypatch, version)
     cache = toy_cache(*toy, tmp_path / "toy.cache")
     engine, manifest = build(tmp_path, toy[0], precision="int8", calib_cache=str(cache))
     build_call = [c for c in trt.calls if c[0] == "build"][0]
@@ -77,7 +77,7 @@ def test_int8_from_cache_per_version(monkeypatch, tmp_path, toy, version):
     else:
         assert build_call == ("build", ["FP16", "INT8"], False)
         # A --method max cache made for 10.3 is served re-headed for this version and Entropy2.
-        served = f"TRT-{fakes.version_code(version)}-EntropyCalibration2"
+        served = f"TRT-{doubles.version_code(version)}-EntropyCalibration2"
         assert ("calibration_cache_used", served) in trt.calls and not any(c[0] == "calibrating" for c in trt.calls)
         assert manifest.extra["cache_header_file"] == "TRT-100300-MinMaxCalibration"
         assert manifest.extra["cache_header_served"] == served
@@ -88,7 +88,7 @@ def test_int8_from_cache_per_version(monkeypatch, tmp_path, toy, version):
 
 
 def test_int8_calibrates_on_gpu_without_cache(monkeypatch, tmp_path, toy):
-    trt, cuda = fakes.install(monkeypatch, "10.3.0")
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
     crops = [toy_crop(BANDS, toy[1])] * 10
     engine, _ = build(tmp_path, toy[0], precision="int8", calib_data=crops, batch=(1, 4, 8),
                       cache_out=str(tmp_path / "made.cache"))
@@ -106,7 +106,7 @@ def test_builder_errors(monkeypatch, tmp_path, toy):
     monkeypatch.setitem(__import__("sys").modules, "tensorrt", None)
     with pytest.raises(BackendUnavailable, match="python3-libnvinfer"):
         build(tmp_path, toy[0])
-    fakes.install(monkeypatch, "10.3.0")
+    doubles.install(monkeypatch, "10.3.0")
     with pytest.raises(InputError, match="0 DLA core"):
         build(tmp_path, toy[0], dla_core=0, batch=(8, 8, 8))
     other = tmp_path / "other.cache"
@@ -116,7 +116,7 @@ def test_builder_errors(monkeypatch, tmp_path, toy):
 
 
 def test_dla_with_gpu_fallback(monkeypatch, tmp_path, toy):
-    trt, _ = fakes.install(monkeypatch, "10.3.0", dla_cores=2)
+    trt, _ = doubles.install(monkeypatch, "10.3.0", dla_cores=2)
     engine, manifest = build(tmp_path, toy[0], precision="fp16", dla_core=1, gpu_fallback=True, batch=(4, 4, 4))
     assert ("config.default_device_type", "DLA") in trt.calls and ("config.DLA_core", 1) in trt.calls
     assert ("set_flag", "GPU_FALLBACK") in trt.calls and manifest.dla_core == 1
@@ -125,9 +125,9 @@ def test_dla_with_gpu_fallback(monkeypatch, tmp_path, toy):
 def test_trt11_int8_of_the_bundled_model_gets_fusible_residual_blocks(monkeypatch, tmp_path):
     from lpr_edge.runtime.recognizer import bundled_model_path
 
-    from .conftest import REPO
+    from ..conftest import REPO
 
-    trt, _ = fakes.install(monkeypatch, "11.4.0")
+    trt, _ = doubles.install(monkeypatch, "11.4.0")
     engine, manifest = build(tmp_path, bundled_model_path(), precision="int8",
                              calib_cache=str(REPO / "calibration" / "lprnet_us.cache"))
     model = onnx.load_from_string(engine.read_bytes().split(b"\n", 1)[1])  # what the parser was given

@@ -7,7 +7,7 @@ from lpr_edge.errors import SpecError
 from lpr_edge.runtime.decode import EMPTY, decode_argmax, decode_logits, decode_reference, greedy_ctc, max_softmax
 from lpr_edge.spec import US_CHARSET, ModelSpec
 
-from .conftest import toy_spec
+from ..conftest import toy_spec
 
 
 def assert_same(a, b):

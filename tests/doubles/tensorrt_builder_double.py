@@ -1,0 +1,189 @@
+"""The ``tensorrt`` double's builder side: a config that refuses names its version lacks, cache
+header matching and calibration at the OPT shape, DLA rules; an engine is the ONNX it was given
+plus a JSON header (profiles, flags, DLA core)."""
+from __future__ import annotations
+
+import json
+import types
+
+import numpy as np
+
+from .tensorrt_double_base import version_code
+
+
+def add_builder(trt, ctx) -> None:
+    """Builder, config, profiles, parser and calibration as each version behaves."""
+    major, after_86, version, call, fail, cuda, dla_cores = (ctx.major, ctx.after_86, ctx.version, ctx.call, ctx.fail,
+                                                            ctx.cuda, ctx.dla_cores)
+    config_attrs = {"default_device_type", "DLA_core"}
+    if after_86:
+        config_attrs.add("builder_optimization_level")
+    if major < 11:
+        config_attrs.add("int8_calibrator")
+
+    if major < 11:
+        config_attrs.add("int8_calibrator")
+
+    class IBuilderConfig:
+        def __init__(self):
+            object.__setattr__(self, "flags", set())
+            object.__setattr__(self, "profiles", [])
+            object.__setattr__(self, "values", {})
+            object.__setattr__(self, "_timing", None)
+            object.__setattr__(self, "calibration_profile", None)
+
+        def __setattr__(self, key, value):
+            if key not in config_attrs:
+                raise AttributeError(f"'tensorrt.IBuilderConfig' object has no attribute '{key}'")
+            self.values[key] = value
+            call(("config." + key, value))
+
+        def __getattr__(self, key):
+            if key in config_attrs:
+                return self.values.get(key)
+            raise AttributeError(key)
+
+        def set_flag(self, flag):
+            self.flags.add(flag)
+            call(("set_flag", flag))
+
+        def set_memory_pool_limit(self, pool, size):
+            call(("set_memory_pool_limit", pool, size))
+
+        def add_optimization_profile(self, profile):
+            self.profiles.append(profile)
+            return len(self.profiles) - 1
+
+        def create_timing_cache(self, blob):
+            call(("create_timing_cache", bytes(blob)))
+            return types.SimpleNamespace(serialize=lambda: b"fake-timing-cache")
+
+        def set_timing_cache(self, cache, ignore_mismatch):
+            object.__setattr__(self, "_timing", cache)
+            return True
+
+        def get_timing_cache(self):
+            return self._timing
+
+    if major < 11:
+        def set_calibration_profile(self, profile):
+            object.__setattr__(self, "calibration_profile", profile)
+            call(("set_calibration_profile", profile.shapes))
+
+        IBuilderConfig.set_calibration_profile = set_calibration_profile
+    trt.IBuilderConfig = IBuilderConfig
+
+    def calibrate(config, model):
+        """Use the calibrator's cache if its header fits, else calibrate at the OPT shape."""
+        calib = config.values.get("int8_calibrator")
+        if calib is None:
+            return fail("INT8 flag without calibrator or Q/DQ")
+        if not getattr(calib, "_base_init", False):
+            raise TypeError("calibrator base __init__ not called")
+        expected = f"TRT-{version_code(version)}-{type(calib).algorithm}"
+        cache = calib.read_calibration_cache()
+        if cache is not None and bytes(cache).split(b"\n", 1)[0].decode() == expected:
+            call(("calibration_cache_used", expected))
+            return True
+        call(("calibrating", "no cache" if cache is None else "cache header does not match " + expected))
+        profile = config.calibration_profile or config.profiles[0]
+        (name, (_, opt, _)), = profile.shapes.items()
+        if calib.get_batch_size() != opt[0]:
+            return fail(f"calibration batch size {calib.get_batch_size()} does not match the OPT shape {opt}")
+        row_bytes = int(np.prod(opt[1:])) * 4
+        batches = 0
+        while True:
+            pointers = calib.get_batch([name])
+            if not pointers:
+                break
+            written = cuda.written.get(int(pointers[0]), 0) if cuda is not None else 0
+            if written < opt[0] * row_bytes:
+                return fail(f"calibration batch at {pointers[0]:#x} has {written} bytes written, the OPT shape "
+                            f"{opt} reads {opt[0] * row_bytes}")
+            batches += 1
+        if batches == 0:
+            return fail("Calibration failure occurred with no scaling factors detected")
+        call(("calibrated", batches))
+        calib.write_calibration_cache(memoryview(expected.encode() + b"\n"))
+        return True
+
+    def check_dla(config):
+        if config.values.get("default_device_type") != "DLA":
+            return True
+        mn, opt, mx = next(iter(config.profiles[0].shapes.values()))
+        if not mn == opt == mx:
+            return fail("DLA does not support dynamic shapes: MIN, OPT and MAX must be equal")
+        if not {"FP16", "INT8"} & config.flags and major < 11:
+            return fail("DLA runs FP16 or INT8 only")
+        return True
+
+    class Profile:
+        def __init__(self):
+            self.shapes = {}
+
+        def set_shape(self, name, mn, opt, mx):
+            self.shapes[name] = (tuple(mn), tuple(opt), tuple(mx))
+
+    class Network:
+        def __init__(self, flags):
+            self.flags = flags
+            self.onnx = None
+
+    class Builder:
+        def __init__(self, logger):
+            self.num_DLA_cores = dla_cores
+
+        def create_network(self, flags=0):
+            call(("create_network", flags))
+            return Network(flags)
+
+        def create_builder_config(self):
+            return IBuilderConfig()
+
+        def create_optimization_profile(self):
+            return Profile()
+
+        def build_serialized_network(self, network, config):
+            import onnx
+
+            model = onnx.load_from_string(network.onnx)
+            ops = {n.op_type for n in model.graph.node}
+            quantized = "QuantizeLinear" in ops
+            if not check_dla(config):
+                return None
+            if major < 11 and "INT8" in config.flags and not quantized and not calibrate(config, model):
+                return None
+            call(("build", sorted(config.flags), quantized))
+            dla = config.values.get("DLA_core") if config.values.get("default_device_type") == "DLA" else None
+            header = {"version": version, "profiles": [p.shapes for p in config.profiles],
+                      "flags": sorted(config.flags), "quantized": quantized, "dla_core": dla}
+            return b"FAKEENGINE" + json.dumps(header).encode() + b"\n" + network.onnx
+
+    trt.Builder = Builder
+
+    class OnnxParser:
+        def __init__(self, network, logger):
+            self.network, self.errors = network, []
+
+        def parse(self, data):
+            import onnx
+
+            if major < 10 and not self.network.flags & (1 << 0):
+                self.errors.append("network must be created with EXPLICIT_BATCH for ONNX")
+                return False
+            try:
+                onnx.load_from_string(bytes(data))
+            except Exception as exc:
+                self.errors.append(f"protobuf parse failed: {exc}")
+                return False
+            self.network.onnx = bytes(data)
+            return True
+
+        @property
+        def num_errors(self):
+            return len(self.errors)
+
+        def get_error(self, i):
+            return self.errors[i]
+
+    trt.OnnxParser = OnnxParser

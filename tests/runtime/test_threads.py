@@ -1,0 +1,68 @@
+"""Many threads on one Recognizer, and close() while calls are in flight."""
+from __future__ import annotations
+
+import threading
+import time
+
+from lpr_edge import Recognizer
+from lpr_edge.errors import ClosedError
+
+from ..conftest import BANDS, toy_crop, toy_spec
+
+
+def test_stress_shared_and_per_thread_match_single_thread(toy_model_path):
+    spec = toy_spec()
+    patterns = [BANDS, ["A"] * 8, ["B", "C"] * 4, ["C", "", "", "A"] * 2]
+    crops = [toy_crop(patterns[i % 4], spec) for i in range(13)]
+    with Recognizer(toy_model_path, max_batch=4) as rec:
+        expect = [r.text for r in rec.recognize_batch(crops)]
+    shared = Recognizer(toy_model_path, max_batch=4)
+    mismatches, errors = [], []
+    stop = time.time() + 2.0
+
+    def run(own):
+        r = Recognizer(toy_model_path, max_batch=4) if own else shared
+        try:
+            while time.time() < stop:
+                got = [x.text for x in r.recognize_batch(crops)]
+                if got != expect:
+                    mismatches.append(got)
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+        finally:
+            if own:
+                r.close()
+
+    threads = [threading.Thread(target=run, args=(k % 2 == 0,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    shared.close()
+    assert not mismatches and not errors and not any(t.is_alive() for t in threads)
+
+
+def test_close_while_calls_in_flight_does_not_deadlock(toy_model_path):
+    spec = toy_spec()
+    rec = Recognizer(toy_model_path, max_batch=4)
+    outcomes = []
+
+    def caller():
+        for _ in range(200):
+            try:
+                rec.recognize_batch([toy_crop(BANDS, spec)] * 4)
+                outcomes.append("ok")
+            except ClosedError:
+                outcomes.append("closed")
+                return
+
+    threads = [threading.Thread(target=caller) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    rec.close()
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads)
+    assert "closed" in outcomes and set(outcomes) <= {"ok", "closed"}
+
