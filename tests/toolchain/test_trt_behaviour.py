@@ -1,7 +1,7 @@
 """TensorRT and pycuda as their sources say they behave (issue: "TensorRT as it really behaves").
 
 Each test pins one defect found by reading TensorRT's and pycuda's sources; the doubles in
-``fakes`` model that behaviour (cache header matching, calibration at the OPT shape, DLA rules,
+``tests/doubles`` model that behaviour (cache header matching, calibration at the OPT shape, DLA rules,
 ``set_input_shape`` returning False, pycuda's thread-bound ``detach``), so each fails without its fix.
 """
 from __future__ import annotations
