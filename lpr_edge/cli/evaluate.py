@@ -1,4 +1,6 @@
-"""lpr-edge eval --data DIR: accuracy of a model on a labelled folder."""
+"""lpr-edge eval --data DIR: accuracy of a model on a labelled folder, how far its confidence can be
+trusted (risk-coverage), what it misreads (--errors, --errors-image), and how it reads plates cut
+with a detector's margins (--margin, for folders whose labels.csv gives the plate box)."""
 from __future__ import annotations
 
 import csv
@@ -16,30 +18,85 @@ def add_parser(sub, name):
                    help="use one side of the fixed seeded 80/20 split (the bundled model's validation set is 'val')")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--errors", default=None, metavar="OUT.csv", help="write misread plates to this CSV")
+    p.add_argument("--errors-image", default=None, metavar="OUT.png",
+                   help="write a contact sheet of the misread crops (label, reading, confidence)")
+    p.add_argument("--margin", default=None, metavar="M,M,...",
+                   help="cut each plate from its box (box_x/y/w/h columns) with these margins per side, e.g. "
+                        "0,0.1,0.2, and report accuracy per margin")
     p.add_argument("--strict", action="store_true", help="fail on unreadable images instead of skipping them")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..atomic import atomic_open
-    from ..evaluation.harness import evaluate
-
     samples, skipped_rows = load_split(args.data, args.split)
     with open_recognizer(args) as rec:
-        report = evaluate(rec, samples, progress=sys.stderr.isatty(), skip_unreadable=not args.strict)
-        backend, precision, model = rec.backend_name, rec.precision, str(rec.model_path)
-    acc = report.accuracy
+        reports = _read(rec, samples, args)
+        info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision}
+    main_report = reports[0][1]
+    _write_errors(args, reports)
+    summary = {**main_report.to_dict(), "skipped_rows": len(skipped_rows), **info, "data": args.data,
+               "split": args.split, "risk_coverage": [main_report.risk(s).to_dict() for s in ("product", "weakest")]}
+    if args.margin:
+        summary["margins"] = [{"margin": m, **r.to_dict()} for m, r in reports]
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    for margin, report in reports:
+        acc = report.accuracy
+        where = f"margin {margin:+.0%}: " if margin is not None else ""
+        print(f"{where}{acc.plates} plates  perfect match {acc.perfect_match:.2%}  per-character "
+              f"{acc.per_char_match:.2%}  ({info['backend']}, {info['precision']}; {len(report.skipped)} unreadable, "
+              f"{len(skipped_rows)} rows skipped)")
+    for score in ("product", "weakest"):
+        print("  confidence " + main_report.risk(score).describe())
+    if args.margin and len(reports) > 1:
+        values = [r.accuracy.perfect_match for _, r in reports]
+        print(f"  margins: worst {min(values):.2%}, best {max(values):.2%} (spread {max(values) - min(values):.2%})")
+    return 0
+
+
+def _read(rec, samples, args) -> list:
+    """[(margin or None, EvalReport)], one per --margin (the crops as given without it)."""
+    from ..evaluation.datasets import load_images
+    from ..evaluation.harness import evaluate, evaluate_images
+    from ..evaluation.margins import boxed, crop_at_margin, parse_margins
+
+    progress = sys.stderr.isatty()
+    if not args.margin:
+        return [(None, evaluate(rec, samples, progress=progress, skip_unreadable=not args.strict))]
+    margins = parse_margins(args.margin)
+    images, kept, skipped = load_images(boxed(samples), skip_unreadable=not args.strict)
+    return [(m, evaluate_images(rec, [crop_at_margin(img, s.box, m) for img, s in zip(images, kept)], kept,
+                                skipped=skipped, progress=progress)) for m in margins]
+
+
+def _write_errors(args, reports) -> None:
+    from ..atomic import atomic_open
+
+    if not (args.errors or args.errors_image):
+        return
+    margin, report = reports[0]
+    wrong = [i for i, (r, lbl) in enumerate(zip(report.results, report.labels)) if r.text != lbl]
     if args.errors:
         with atomic_open(args.errors, "w", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(["file", "label", "prediction", "confidence"])
-            for i, label, pred in acc.errors:
-                w.writerow([report.samples[i].path.as_posix(), label, pred, f"{report.results[i].confidence:.4f}"])
-    summary = {**report.to_dict(), "skipped_rows": len(skipped_rows), "model": model, "backend": backend,
-               "precision": precision, "data": args.data, "split": args.split}
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(f"{acc.plates} plates  perfect match {acc.perfect_match:.2%}  per-character {acc.per_char_match:.2%}"
-              f"  ({backend}, {precision}; {len(report.skipped)} unreadable, {len(skipped_rows)} rows skipped)")
-    return 0
+            for i in wrong:
+                w.writerow([report.samples[i].path.as_posix(), report.labels[i], report.results[i].text,
+                            f"{report.results[i].confidence:.4f}"])
+    if args.errors_image:
+        _write_sheet(args.errors_image, report, wrong, margin)
+
+
+def _write_sheet(path, report, wrong, margin) -> None:
+    from ..evaluation.contact_sheet import contact_sheet, write_contact_sheet
+    from ..evaluation.datasets import read_image
+    from ..evaluation.margins import crop_at_margin
+
+    crops = []
+    for i in wrong:
+        image = read_image(report.samples[i].path)
+        crops.append(crop_at_margin(image, report.samples[i].box, margin) if margin is not None else image)
+    sheet = contact_sheet(crops, [report.labels[i] for i in wrong], [report.results[i].text for i in wrong],
+                          [report.results[i].confidence for i in wrong])
+    write_contact_sheet(path, sheet)

@@ -28,6 +28,7 @@ class Sample:
     group: str = ""  # stratification key (e.g. US state)
     note: str = ""
     line: int = 0  # line in labels.csv (0: label from the file name)
+    box: tuple[int, int, int, int] | None = None  # plate box (x, y, w, h) inside the image, when given
 
     def where(self) -> str:
         """Where this sample is defined, for error messages."""
@@ -106,10 +107,27 @@ def _from_csv(root: Path, csv_path: Path, drop_suspect: bool) -> Dataset:
         if not path.is_file():
             skipped.append(f"line {i}: {file}: image missing")
             continue
-        samples.append(Sample(path, label, (row.get("state") or row.get("region") or "").strip(), note, i))
+        group = (row.get("state") or row.get("region") or "").strip()
+        samples.append(Sample(path, label, group, note, i, _box(row, csv_path, i)))
     if not samples:
         raise DatasetError(f"{csv_path} lists no usable samples ({len(skipped)} rows skipped)")
     return Dataset(root, samples, skipped)
+
+
+BOX_COLUMNS = ("box_x", "box_y", "box_w", "box_h")
+
+
+def _box(row: dict, csv_path: Path, line: int) -> tuple[int, int, int, int] | None:
+    """The plate box of a row, when the file has box_x/y/w/h columns."""
+    if not all((row.get(c) or "").strip() for c in BOX_COLUMNS):
+        return None
+    try:
+        x, y, w, h = (int(round(float(row[c]))) for c in BOX_COLUMNS)
+    except ValueError:
+        raise DatasetError(f"{csv_path} line {line}: box_x/y/w/h must be numbers") from None
+    if w < 1 or h < 1:
+        raise DatasetError(f"{csv_path} line {line}: box {w}x{h} is empty")
+    return x, y, w, h
 
 
 def read_image(path: str | Path) -> np.ndarray:

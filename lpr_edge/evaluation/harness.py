@@ -26,6 +26,13 @@ class EvalReport:
         d["skipped"] = len(self.skipped)
         return d
 
+    def risk(self, score: str = "product", target: float = 0.99):
+        """Risk-coverage of these readings (see :mod:`lpr_edge.evaluation.risk`)."""
+        from .risk import plate_scores, risk_coverage
+
+        correct = [r.text == lbl for r, lbl in zip(self.results, self.labels)]
+        return risk_coverage(plate_scores(self.results, score), correct, score, target)
+
 
 def evaluate(recognizer, samples: Sequence[Sample], *, batch: int | None = None, progress: bool = False,
              skip_unreadable: bool = True) -> EvalReport:
@@ -34,6 +41,12 @@ def evaluate(recognizer, samples: Sequence[Sample], *, batch: int | None = None,
     Labels are mapped into the model's alphabet first (e.g. ``O`` -> ``0`` for the US charset).
     """
     images, kept, skipped = load_images(samples, skip_unreadable=skip_unreadable)
+    return evaluate_images(recognizer, images, kept, skipped=skipped, batch=batch, progress=progress)
+
+
+def evaluate_images(recognizer, images: Sequence[np.ndarray], samples: Sequence[Sample], *, skipped=(),
+                    batch: int | None = None, progress: bool = False) -> EvalReport:
+    """Read decoded crops (one per sample, e.g. cut at a margin) and score them against the samples' labels."""
     batch = batch or recognizer.max_batch
     results: list[PlateResult] = []
     steps = range(0, len(images), batch)
@@ -43,8 +56,8 @@ def evaluate(recognizer, samples: Sequence[Sample], *, batch: int | None = None,
         steps = tqdm(steps, desc="evaluating", unit="batch", leave=False)
     for i in steps:
         results += recognizer.recognize_batch(images[i:i + batch])
-    labels = [recognizer.spec.normalise_label(s.text) for s in kept]
-    return EvalReport(score([r.text for r in results], labels), kept, labels, results, skipped)
+    labels = [recognizer.spec.normalise_label(s.text) for s in samples]
+    return EvalReport(score([r.text for r in results], labels), list(samples), labels, results, list(skipped))
 
 
 @dataclass
