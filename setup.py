@@ -56,7 +56,7 @@ setup(
                   "font-lato==0.1.0",
                   "font-source-sans-pro==0.0.1", "font-hanken-grotesk==0.0.2", "font-manrope==0.0.2",
                   "font-rhd==0.1.3"],
-        "dev": ["pytest>=7"],
+        "dev": ["pytest>=7", "ruff>=0.6"],
     },
     entry_points={"console_scripts": ["lpr-edge=lpr_edge.cli:main_exit"]},
 )
