@@ -12,15 +12,7 @@ from lpr_edge.toolchain.calibrate import collect_amax, make_cache
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 
 from .. import doubles
-from ..conftest import BANDS, build_toy_model, toy_crop, toy_spec
-
-
-@pytest.fixture
-def toy(tmp_path):
-    spec = toy_spec("argmax_max")
-    path = tmp_path / "toy.onnx"
-    onnx.save(build_toy_model(spec), path)
-    return path, spec
+from ..conftest import BANDS, toy_crop
 
 
 def toy_cache(path, spec, out):

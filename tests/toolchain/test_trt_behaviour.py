@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -18,16 +17,8 @@ from lpr_edge.errors import InputError
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 
 from .. import doubles
-from ..conftest import BANDS, REPO, build_toy_model, toy_crop, toy_spec
+from ..conftest import BANDS, REPO, toy_crop, toy_spec
 from .test_build import toy_cache
-
-
-@pytest.fixture
-def toy(tmp_path):
-    spec = toy_spec("argmax_max")
-    path = tmp_path / "toy.onnx"
-    onnx.save(build_toy_model(spec), path)
-    return path, spec
 
 
 def build(tmp_path, path, **kw):
