@@ -1,0 +1,34 @@
+"""Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
+
+python examples/synth_pictures.py   # writes lpr_edge/models/synthetic_world.png and synthetic_br.png
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lpr_edge import synth
+from lpr_edge.synth.world import world_effects
+
+OUT = Path(__file__).resolve().parents[1] / "lpr_edge" / "models"
+
+
+def grid(images, cols=4, size=(192, 96)):
+    tiles = [cv2.resize(i, size, interpolation=cv2.INTER_AREA) for i in images]
+    return np.vstack([np.hstack(tiles[r:r + cols]) for r in range(0, len(tiles), cols)])
+
+
+def main() -> None:
+    rng = np.random.default_rng(7)
+    world = [synth.camera_effects(world_effects(synth.render_clean(rng, emblems=True).image, rng), rng, 0.5,
+                                  margins=False) for _ in range(16)]
+    cv2.imwrite(str(OUT / "synthetic_world.png"), grid(world))
+    rng = np.random.default_rng(2)
+    br = [synth.camera_effects(synth.render_br(rng).image, rng, 0.5) for _ in range(8)]
+    cv2.imwrite(str(OUT / "synthetic_br.png"), grid(br, size=(240, 80)))
+
+
+if __name__ == "__main__":
+    main()
