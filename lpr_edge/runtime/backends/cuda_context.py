@@ -52,7 +52,9 @@ class CudaContext:
         detach (detach releases the current context and takes it off pycuda's stack itself; a
         ``pop()`` after it would fail on the empty stack). From any other thread (``close()``
         from a worker, a ROS executor), mark pycuda's object dead and release through the
-        driver API, which is not tied to a thread.
+        driver API, which is not tied to a thread. The primary context may stay current on the
+        owning thread afterwards, as the CUDA runtime leaves it; TensorRT's runtime holds its own
+        retain of it while the process lives.
         """
         context, self.context = self.context, None
         if context is None:
