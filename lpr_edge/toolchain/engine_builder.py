@@ -91,11 +91,12 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
                  preset: str | None = None, say: Callable[[str], None] = _say) -> tuple[Path, Manifest]:
     """Build an engine from ``onnx_path``; returns the engine path and its manifest."""
     from ..formats.onnx_spec import load_onnx, resolve_spec
+    from ..gpu_stack import import_tensorrt
     from . import trt_compat
     from .onnx_prep import prepare
 
     check_options(opts)
-    trt = trt_compat.import_tensorrt()
+    trt = import_tensorrt()
     feats = trt_compat.features(trt)
     onnx_path = Path(onnx_path)
     model = load_onnx(onnx_path)

@@ -42,8 +42,8 @@ def _cache_for_qdq(prepared, spec, opts, tmp: Path, stem: str, say) -> Path:
     if opts.calib_cache:
         return Path(opts.calib_cache)
     from ..formats.trt_cache import write_cache
+    from ..gpu_stack import import_tensorrt
     from .calibrate import calibration_cache
-    from .trt_compat import import_tensorrt
 
     say(f"no --calib-cache: calibrating on {len(opts.calib_data)} crops with ONNX Runtime")
     (tmp / "calib.onnx").write_bytes(prepared.SerializeToString())
@@ -83,7 +83,7 @@ def implicit_calibrator(trt, prepared, spec, opts, stack, stem: str, say):
 def calibration_batches(images: Sequence[np.ndarray], batch: int) -> list[list[np.ndarray]]:
     """Full batches of exactly ``batch`` crops: TensorRT calibrates at the OPT shape, so a short
     batch would put unwritten buffer rows into the statistics. The last batch is filled with
-    crops from the start (each crop counts at most twice); fewer crops than ``batch`` repeat."""
+    crops from the start (with fewer crops than ``batch``, they repeat)."""
     if not images:
         raise InputError("--calib-data holds no readable crops")
     n = -(-len(images) // batch) * batch
@@ -93,7 +93,7 @@ def calibration_batches(images: Sequence[np.ndarray], batch: int) -> list[list[n
 
 @contextlib.contextmanager
 def _device_batches(images: Sequence[np.ndarray], spec: ModelSpec, batch: int):
-    """Preprocessed batches copied to one device buffer, yielded as (pointer, size)."""
+    """Full OPT-size batches, preprocessed and copied to one device buffer; yields its pointer per batch."""
     from ..runtime.backends.cuda_context import CudaContext
     from ..runtime.preprocess import preprocess_batch
 

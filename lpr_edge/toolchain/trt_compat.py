@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelFileError
-from ..gpu_stack import import_tensorrt  # noqa: F401  (the builder's entry point to TensorRT)
 
 
 @dataclass(frozen=True)
