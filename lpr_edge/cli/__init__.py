@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lpr-edge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # handled where the process ends (main_exit)
     except Exception as exc:  # last resort: one line, never a traceback for users
         if debug:
             raise
@@ -83,4 +85,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def main_exit() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``lpr-edge eval ... | head``): not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
