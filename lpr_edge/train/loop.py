@@ -99,10 +99,22 @@ class Run:
         print(f"resumed from {last} at step {self.step}")
 
 
+def resolve_device(device: str) -> str:
+    """``auto``: cuda when PyTorch sees a GPU, else cpu; ``cuda`` without one is refused clearly."""
+    available = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if available else "cpu"
+    if device == "cuda" and not available:
+        raise InputError("--device cuda: PyTorch sees no CUDA GPU here (a CPU build, or no driver); "
+                         "use --device cpu or auto")
+    return device
+
+
 def start(opts: TrainOptions):
     """Spec, data, network, optimiser and schedule of a run (resumed when last.pt exists)."""
     if opts.steps < 5:
         raise InputError(f"--steps {opts.steps}: train for at least 5 steps")
+    opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     if opts.threads:
         torch.set_num_threads(opts.threads)

@@ -51,7 +51,8 @@ class TrainOptions:
                       "export it; 0 = off")
     eval_every: int = _opt(500, "steps between validations")
     ckpt_every: int = _opt(200, "steps between checkpoints (last.pt)")
-    device: str = _opt("cpu", "torch device")
+    device: str = _opt("cpu", "where to train: cpu, cuda (a GPU), or auto (cuda when PyTorch sees one)",
+                       choices=("cpu", "cuda", "auto"))
     no_progress: bool = _opt(False, "no progress bar")
 
     @classmethod

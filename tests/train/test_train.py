@@ -57,3 +57,16 @@ def test_tiny_training_lowers_loss_and_exports_contract(tmp_path):
     args.steps = 35
     with pytest.raises(InputError, match="--steps 30"):
         train(args)
+
+
+def test_device_auto_falls_back_to_the_cpu(monkeypatch):
+    import torch
+
+    from lpr_edge.train.loop import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
