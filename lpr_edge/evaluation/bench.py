@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from ..environment import collect
-from .harness import SampleSet, read_sample_set
-from .metrics import describe_change, paired_change
+from .harness import ModelReading, SampleSet
+from .metrics import describe_change
 
 PRECISION_ORDER = {"fp32": 0, "fp16": 1, "int8": 2}
 
@@ -89,11 +89,11 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
             entry = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
                      "spec": rec.spec.name, "latency": time_batches(rec, sample_set.images, cfg, bar)}
             if sample_set.labels:
-                preds, acc = read_sample_set(rec, sample_set)
+                reading = ModelReading.of(rec, sample_set)
+                acc = reading.accuracy
                 entry["accuracy"] = {**acc.to_dict(),
                                      "errors": [{"label": lbl, "prediction": p} for _, lbl, p in acc.errors[:50]]}
-                readings.append(preds)
-                labels = [rec.spec.normalise_label(t) for t in sample_set.labels]
+                readings.append(reading)
         results.append(entry)
     if bar is not None:
         bar.close()
@@ -105,8 +105,8 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
                 continue
             entry["accuracy"]["perfect_match_delta"] = (entry["accuracy"]["perfect_match"]
                                                         - results[ref]["accuracy"]["perfect_match"])
-            entry["accuracy"]["agreement"] = float(np.mean([a == b for a, b in zip(readings[i], readings[ref])]))
-            entry["accuracy"]["paired"] = paired_change(readings[ref], readings[i], labels).to_dict()
+            entry["accuracy"]["agreement"] = readings[i].agreement(readings[ref])
+            entry["accuracy"]["paired"] = readings[i].against(readings[ref]).to_dict()
     return {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "samples": sample_set.name,
             "environment": collect(full=any(r["backend"] == "tensorrt" for r in results)),
             "config": {"batches": list(cfg.batches), "warmup": cfg.warmup, "iters": cfg.iters,

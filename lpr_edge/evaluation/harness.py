@@ -8,7 +8,7 @@ import numpy as np
 
 from ..runtime.decode import PlateResult
 from .datasets import Sample, load_images
-from .metrics import Accuracy, score
+from .metrics import Accuracy, PairedChange, paired_change, score
 
 
 @dataclass
@@ -87,12 +87,40 @@ def dataset_sample_set(name: str, samples: Sequence[Sample]) -> SampleSet:
     return SampleSet(name, images, [s.text for s in kept])
 
 
-def read_sample_set(recognizer, sample_set: SampleSet) -> tuple[list[str], Accuracy]:
-    """Readings of every labelled plate of ``sample_set`` and their accuracy."""
-    batch = recognizer.max_batch
-    preds = [r.text for i in range(0, len(sample_set.images), batch)
-             for r in recognizer.recognize_batch(sample_set.images[i:i + batch])]
-    return preds, score(preds, [recognizer.spec.normalise_label(t) for t in sample_set.labels])
+@dataclass
+class ModelReading:
+    """One model's readings of a labelled sample set: the unit every comparison (bench with several
+    models, FP32 vs INT8 in calibrate, per-layer sensitivity) is made of."""
+
+    model: str
+    readings: list[str]
+    labels: list[str]  # in the model's alphabet
+    accuracy: Accuracy
+
+    @classmethod
+    def of(cls, recognizer, sample_set: SampleSet) -> "ModelReading":
+        """Read ``sample_set`` with an open Recognizer."""
+        batch = recognizer.max_batch
+        preds = [r.text for i in range(0, len(sample_set.images), batch)
+                 for r in recognizer.recognize_batch(sample_set.images[i:i + batch])]
+        labels = [recognizer.spec.normalise_label(t) for t in sample_set.labels]
+        return cls(str(recognizer.model_path), preds, labels, score(preds, labels))
+
+    def against(self, reference: "ModelReading") -> PairedChange:
+        """Plate by plate against ``reference`` (same plates): changed, gained, lost, McNemar p."""
+        return paired_change(reference.readings, self.readings, self.labels)
+
+    def agreement(self, reference: "ModelReading") -> float:
+        """Share of plates both read the same (right or wrong)."""
+        return float(np.mean([a == b for a, b in zip(self.readings, reference.readings)]))
+
+
+def read_model(model, sample_set: SampleSet, **recognizer_options) -> ModelReading:
+    """Open ``model`` (path or bundled name), read ``sample_set``, close it."""
+    from ..runtime.recognizer import Recognizer
+
+    with Recognizer(model, **recognizer_options) as rec:
+        return ModelReading.of(rec, sample_set)
 
 
 def eval_sample_set(data: str, split_side: str = "all", samples: int = 3000) -> SampleSet:

@@ -17,8 +17,8 @@ from ..spec import ModelSpec
 from ..toolchain.calibrate import drop_scales, float_kept_tensors
 from ..toolchain.onnx_prep import name_unnamed_nodes
 from ..toolchain.qdq import make_qdq_model, quantized_nodes
-from .harness import SampleSet, read_sample_set
-from .metrics import describe_change, paired_change
+from .harness import ModelReading, SampleSet, read_model
+from .metrics import describe_change
 
 
 def layer_sensitivity(onnx_path: str | os.PathLike, cache: CalibrationCache, sample_set: SampleSet, spec: ModelSpec,
@@ -28,19 +28,14 @@ def layer_sensitivity(onnx_path: str | os.PathLike, cache: CalibrationCache, sam
     Each row: ``node``, ``op``, ``also_float`` (nodes that lose quantization with it because they
     share the dropped tensors), ``perfect_match`` and ``vs_fp32`` (changed/gained/lost/p).
     """
-    from ..runtime.recognizer import Recognizer
-
     model = load_onnx(onnx_path)
     name_unnamed_nodes(model)  # as make_qdq_model names them
-    labels = [spec.normalise_label(t) for t in sample_set.labels]
     ops = {n.name: n.op_type for n in model.graph.node}
 
-    def read(path) -> tuple[list[str], float]:
-        with Recognizer(path, spec=spec, max_batch=32) as rec:
-            preds, accuracy = read_sample_set(rec, sample_set)
-        return preds, accuracy.perfect_match
+    def read(path) -> ModelReading:
+        return read_model(path, sample_set, spec=spec, max_batch=32)
 
-    fp32, fp32_pm = read(onnx_path)
+    fp32 = read(onnx_path)
     everything = quantized_nodes(model, cache)
     nodes = everything
     if progress:
@@ -49,17 +44,18 @@ def layer_sensitivity(onnx_path: str | os.PathLike, cache: CalibrationCache, sam
         nodes = tqdm(everything, desc="keeping one layer float at a time", unit="layer", leave=False)
     rows = []
     with tempfile.TemporaryDirectory(prefix="lpr-edge-sens.") as tmp:
-        int8, int8_pm = read(make_qdq_model(onnx_path, cache, Path(tmp) / "all.onnx", spec))
+        int8 = read(make_qdq_model(onnx_path, cache, Path(tmp) / "all.onnx", spec))
         for i, node in enumerate(nodes):
             kept = drop_scales(cache, float_kept_tensors(model, [node]))
-            preds, pm = read(make_qdq_model(onnx_path, kept, Path(tmp) / f"{i}.onnx", spec))
+            reading = read(make_qdq_model(onnx_path, kept, Path(tmp) / f"{i}.onnx", spec))
             still = set(quantized_nodes(model, kept))
             also = [n for n in everything if n not in still and n != node]
-            rows.append({"node": node, "op": ops[node], "also_float": also, "perfect_match": pm,
-                         "vs_fp32": paired_change(fp32, preds, labels).to_dict()})
+            rows.append({"node": node, "op": ops[node], "also_float": also,
+                         "perfect_match": reading.accuracy.perfect_match,
+                         "vs_fp32": reading.against(fp32).to_dict()})
     rows.sort(key=lambda r: (-r["perfect_match"], r["vs_fp32"]["changed"]))
-    return {"data": sample_set.name, "fp32": {"perfect_match": fp32_pm},
-            "int8": {"perfect_match": int8_pm, "vs_fp32": paired_change(fp32, int8, labels).to_dict()},
+    return {"data": sample_set.name, "fp32": {"perfect_match": fp32.accuracy.perfect_match},
+            "int8": {"perfect_match": int8.accuracy.perfect_match, "vs_fp32": int8.against(fp32).to_dict()},
             "layers": rows}
 
 

@@ -95,3 +95,14 @@ def test_paired_change_counts_flips_and_tests_them():
     assert describe_change(lopsided.to_dict()) == "+1/-9 plates (McNemar p 0.02)"
     with pytest.raises(ValueError):
         paired_change(["A"], [], ["A"])
+
+
+def test_model_reading_compares_plate_by_plate():
+    from lpr_edge.evaluation.harness import ModelReading
+    from lpr_edge.evaluation.metrics import score
+
+    labels = ["AB1", "CD2", "EF3", "GH4"]
+    ref = ModelReading("fp32", ["AB1", "CD2", "XX", "GH4"], labels, score(["AB1", "CD2", "XX", "GH4"], labels))
+    cand = ModelReading("int8", ["AB1", "YY", "EF3", "GH4"], labels, score(["AB1", "YY", "EF3", "GH4"], labels))
+    change = cand.against(ref)
+    assert (change.changed, change.gained, change.lost) == (2, 1, 1) and cand.agreement(ref) == 0.5
