@@ -144,9 +144,7 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
     unscaled = [n.name for n in model.graph.node if n.op_type in QUANTIZED_OPS and n.name not in quantized]
     spec = spec or spec_from_model(model)
     cpu = target == "cpu"
-    # Pixels normalised as x * scale with no mean shift stay non-negative too (TAO's x/255).
-    pixels_nonneg = spec is not None and not any(spec.mean) and all(s > 0 for s in spec.scale)
-    nonneg = nonnegative_tensors(model, [spec.input_name] if pixels_nonneg else []) if cpu else set()
+    nonneg = _nonnegative(model, spec) if cpu else set()
     ranges = TensorsData(CalibrationMethod.MinMax, {
         name: (np.float32(0.0 if name in nonneg else -s * 127.0), np.float32(s * 127.0))
         for name, s in cache.scales.items()})
@@ -160,6 +158,13 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
     _bypass_qdq(quantizer.model.model, branches)
     quantizer.model.topological_sort()
     return _write_checked(quantizer.model.model, spec, out_path)
+
+
+def _nonnegative(model, spec: ModelSpec | None) -> set[str]:
+    """Tensors that are never negative (after ReLU); pixels normalised as x * scale with no mean
+    shift count too (TAO's x/255)."""
+    pixels_nonneg = spec is not None and not any(spec.mean) and all(s > 0 for s in spec.scale)
+    return nonnegative_tensors(model, [spec.input_name] if pixels_nonneg else [])
 
 
 def _write_checked(qmodel, spec: ModelSpec | None, out_path: str | os.PathLike) -> Path:
