@@ -7,11 +7,11 @@ import onnxruntime as ort
 import pytest
 
 from lpr_edge import Recognizer
+from lpr_edge.bundled import bundled_path
 from lpr_edge.evaluation.datasets import load_dataset
 from lpr_edge.evaluation.harness import evaluate
 from lpr_edge.formats.onnx_spec import spec_from_model
 from lpr_edge.formats.trt_cache import read_cache
-from lpr_edge.runtime.recognizer import bundled_model_path
 from lpr_edge.toolchain.qdq import make_qdq_model
 
 from .conftest import REPO, US_DATA, need
@@ -22,7 +22,7 @@ CPU_QDQ = REPO / "calibration" / "lprnet_us.cpu.qdq.onnx"
 
 
 def test_export_contract():
-    path = bundled_model_path()
+    path = bundled_path()
     model = onnx.load(path)
     onnx.checker.check_model(model)
     spec = spec_from_model(model)
@@ -43,7 +43,7 @@ def test_reads_the_readme_samples():
     samples = load_dataset(REPO / "examples" / "samples").samples
     assert len(samples) == 6
     with Recognizer() as rec:
-        assert rec.backend_name == "onnxruntime" and rec.model_path == bundled_model_path()
+        assert rec.backend_name == "onnxruntime" and rec.model_path == bundled_path()
         assert evaluate(rec, samples).accuracy.perfect_match == 1.0
 
 
@@ -74,7 +74,7 @@ def test_int8_on_us_plates_within_half_a_point_and_no_significant_loss_on_valida
 
     samples = load_dataset(need(US_DATA)).samples
     _, val = split(samples)
-    rebuilt = make_qdq_model(bundled_model_path(), read_cache(CACHE), tmp_path / "q.onnx")
+    rebuilt = make_qdq_model(bundled_path(), read_cache(CACHE), tmp_path / "q.onnx")
     with Recognizer() as fp32, Recognizer(QDQ) as int8, Recognizer(rebuilt) as again, Recognizer(CPU_QDQ) as cpu:
         ref, trt, trt_again, cpu_form = (evaluate(r, samples) for r in (fp32, int8, again, cpu))
     texts = {name: [r.text for r in rep.results] for name, rep in

@@ -32,7 +32,7 @@ def _batch(args) -> tuple[int, int, int]:
               "smaller batches are padded at run time)", file=sys.stderr)
         return (DLA_BATCH,) * 3
     if args.dla is not None and args.batch and "," not in args.batch:
-        return (_profile(f"{args.batch},{args.batch},{args.batch}")[0],) * 3
+        return _profile(f"{args.batch},{args.batch},{args.batch}")
     return _profile(args.batch or "1,8,32")
 
 

@@ -13,17 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ..bundled import bundled_path, resolve_model
+from ..bundled import resolve_model
 from ..errors import ClosedError, CropError, InputError
 from ..spec import ModelSpec
 from .backends import open_backend
 from .decode import PlateResult, greedy_ctc
 from .preprocess import preprocess_batch
-
-
-def bundled_model_path() -> Path:
-    """Path of the default (US) model shipped inside the package."""
-    return bundled_path()
 
 
 class Recognizer:

@@ -23,7 +23,6 @@ from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from .model import LPRNet
 
-FREEZE_CHOICES = ("none", "stem", "backbone")
 # Module prefixes each --freeze choice keeps fixed (parameters and batch-norm statistics).
 FREEZE_PREFIXES = {"none": (), "stem": ("stem", "stage1"), "backbone": ("stem", "stage1", "stage2", "stage3")}
 

@@ -115,12 +115,12 @@ def test_dla_with_gpu_fallback(monkeypatch, tmp_path, toy):
 
 
 def test_trt11_int8_of_the_bundled_model_gets_fusible_residual_blocks(monkeypatch, tmp_path):
-    from lpr_edge.runtime.recognizer import bundled_model_path
+    from lpr_edge.bundled import bundled_path
 
     from ..conftest import REPO
 
     trt, _ = doubles.install(monkeypatch, "11.4.0")
-    engine, manifest = build(tmp_path, bundled_model_path(), precision="int8",
+    engine, manifest = build(tmp_path, bundled_path(), precision="int8",
                              calib_cache=str(REPO / "calibration" / "lprnet_us.cache"))
     model = onnx.load_from_string(engine.read_bytes().split(b"\n", 1)[1])  # what the parser was given
     produced_by = {o: n.op_type for n in model.graph.node for o in n.output}

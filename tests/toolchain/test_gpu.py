@@ -44,16 +44,16 @@ def test_real_engine_reads_plates(tmp_path, precision):
 @pytest.mark.skipif(REASON is not None, reason=f"needs TensorRT + pycuda + GPU: {REASON}")
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_bundled_model_engine_reads_us_validation_like_fp32(tmp_path, precision):
+    from lpr_edge.bundled import bundled_path
     from lpr_edge.evaluation.datasets import load_dataset, split
     from lpr_edge.evaluation.harness import evaluate
     from lpr_edge.evaluation.metrics import paired_change
-    from lpr_edge.runtime.recognizer import bundled_model_path
 
     from ..conftest import REPO, US_DATA, need
 
     _, val = split(load_dataset(need(US_DATA)).samples)
     cache = str(REPO / "calibration" / "lprnet_us.cache") if precision == "int8" else None
-    engine, _ = build_engine(bundled_model_path(), BuildOptions(precision=precision, calib_cache=cache,
+    engine, _ = build_engine(bundled_path(), BuildOptions(precision=precision, calib_cache=cache,
                                                                 batch=(1, 8, 32), out_dir=str(tmp_path)))
     with Recognizer() as fp32, Recognizer(engine) as gpu:
         ref, got = evaluate(fp32, val), evaluate(gpu, val)
