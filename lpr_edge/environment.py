@@ -118,7 +118,7 @@ def collect(full: bool = True) -> dict:
     env["pycuda"] = _version("pycuda")
     if full and env["tensorrt"]:
         from .gpu_stack import import_tensorrt
-        from .toolchain.trt_compat import features, num_dla_cores
+        from .trt_compat import features, num_dla_cores
 
         trt = import_tensorrt()
         env["tensorrt_int8"] = "calibration cache (implicit)" if features(trt).implicit_int8 else "Q/DQ ONNX (explicit)"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelFileError
+from .errors import ModelFileError
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def serve_cache(text: str, trt_version: str, source: str = "cache") -> tuple[byt
     cache made by ``lpr-edge calibrate --method max`` or for TensorRT 10.3 serves 8.5 unchanged.
     Returns (bytes to serve, header served, header in the file).
     """
-    from ..formats.trt_cache import parse_cache, version_code
+    from .formats.trt_cache import parse_cache, version_code
 
     cache = parse_cache(text, source)
     original = cache.header

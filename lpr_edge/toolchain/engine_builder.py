@@ -1,6 +1,6 @@
 """ONNX in, TensorRT engine out (FP32, FP16 or INT8), on TensorRT 8.5, 10.x and 11.x.
 
-Version differences are decided in :mod:`lpr_edge.toolchain.trt_compat`; this module follows one flow:
+Version differences are decided in :mod:`lpr_edge.trt_compat`; this module follows one flow:
 prepare the ONNX -> pick the precision plan -> parse -> profile/workspace/DLA/timing cache ->
 ``build_serialized_network`` -> engine + manifest written atomically.
 """
@@ -90,9 +90,9 @@ class NetworkInput:
 def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec | None = None,
                  preset: str | None = None, say: Callable[[str], None] = _say) -> tuple[Path, Manifest]:
     """Build an engine from ``onnx_path``; returns the engine path and its manifest."""
+    from .. import trt_compat
     from ..formats.onnx_spec import load_onnx, resolve_spec
     from ..gpu_stack import import_tensorrt
-    from . import trt_compat
     from .onnx_prep import prepare
 
     check_options(opts)
@@ -134,7 +134,7 @@ def network_input(trt, plan: str, prepared, spec: ModelSpec, opts: BuildOptions,
 
 def _build(trt, feats, plan: str, net_input: NetworkInput, spec: ModelSpec, opts: BuildOptions, name: str, say):
     """Parse, configure (workspace, profile, precision, DLA, timing cache) and build; (plan bytes, seconds)."""
-    from . import trt_compat
+    from .. import trt_compat
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)

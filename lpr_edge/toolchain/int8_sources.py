@@ -58,8 +58,8 @@ def _cache_for_qdq(prepared, spec, opts, tmp: Path, stem: str, say) -> Path:
 def implicit_calibrator(trt, prepared, spec, opts, stack, stem: str, say):
     """Calibrator for TensorRT 8.5/10.x: serves the given cache (re-headed), or calibrates on the GPU
     from crops; returns (calibrator, cache SHA-256, manifest notes)."""
+    from .. import trt_compat
     from ..formats.trt_cache import check_names, read_cache
-    from . import trt_compat
     from .calibrate import float_tensor_names
 
     if opts.calib_cache:

@@ -77,7 +77,7 @@ class TensorRTBackend:
         data = engine_path.read_bytes()
         if not data:
             raise ModelFileError(f"engine {engine_path} is empty; rebuild it: {self.manifest.rebuild_command()}")
-        from ...toolchain.trt_compat import numpy_dtype, use_dla_at_runtime
+        from ...trt_compat import numpy_dtype, use_dla_at_runtime
 
         self._logger = trt.Logger(trt.Logger.ERROR)
         self._runtime = trt.Runtime(self._logger)
