@@ -47,8 +47,8 @@ def run(args) -> int:
     from ..atomic import write_text
     from ..errors import InputError
     from ..evaluation.bench import BenchConfig, bench_models, plot, terminal_table, to_json, to_markdown
+    from ..evaluation.datasets import load_split
     from ..evaluation.harness import dataset_sample_set, synthetic_sample_set
-    from .common import load_split
 
     for flag in ("warmup", "iters", "seconds", "threads"):
         value = getattr(args, flag)

@@ -137,8 +137,7 @@ def _print(args, report: dict) -> None:
 
 def calibration_images(data: str, split_side: str, samples: int):
     """Crops to calibrate on: a folder (one side of its fixed split), or generated plates (seed 11)."""
-    from ..evaluation.datasets import load_images
-    from .common import load_split
+    from ..evaluation.datasets import load_images, load_split
 
     if data == "synthetic":
         from .. import synth

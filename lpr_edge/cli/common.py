@@ -34,14 +34,3 @@ def open_recognizer(args: argparse.Namespace, model: str | None = None):
     spec = load_spec_file(args.spec) if getattr(args, "spec", None) else None
     return Recognizer(model if model is not None else args.model, args.backend, spec=spec, preset=args.preset,
                       max_batch=args.max_batch, threads=args.threads)
-
-
-def load_split(data: str, which: str):
-    """Samples of a dataset folder, optionally one side of the fixed seeded split."""
-    from ..evaluation.datasets import load_dataset, split
-
-    ds = load_dataset(data)
-    if which == "all":
-        return ds.samples, ds.skipped
-    train, val = split(ds.samples)
-    return (val if which == "val" else train), ds.skipped

@@ -7,7 +7,8 @@ import csv
 import json
 import sys
 
-from .common import add_model_args, load_split, open_recognizer
+from ..evaluation.datasets import load_split
+from .common import add_model_args, open_recognizer
 
 
 def add_parser(sub, name):

@@ -191,3 +191,13 @@ def write_split(samples: Sequence[Sample], out_csv: str | Path) -> None:
         w.writerow(["file", "text", "state"])
         for s in samples:
             w.writerow([s.path.as_posix(), s.text, s.group])
+
+
+def load_split(data: str | Path, which: str = "all") -> tuple[list[Sample], list[str]]:
+    """The samples of a dataset folder (``all``) or one side (``train``/``val``) of its fixed seeded
+    split, and the rows skipped while reading it."""
+    ds = load_dataset(data)
+    if which == "all":
+        return ds.samples, ds.skipped
+    train, val = split(ds.samples)
+    return (val if which == "val" else train), ds.skipped

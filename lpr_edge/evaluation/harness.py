@@ -128,8 +128,6 @@ def eval_sample_set(data: str, split_side: str = "all", samples: int = 3000) -> 
     never used for training or calibration (2026)."""
     if data == "synthetic":
         return synthetic_sample_set(samples, seed=2026)
-    from .datasets import load_dataset, split
+    from .datasets import load_split
 
-    ds = load_dataset(data)
-    chosen = ds.samples if split_side == "all" else split(ds.samples)[0 if split_side == "train" else 1]
-    return dataset_sample_set(f"{data} ({split_side})", chosen)
+    return dataset_sample_set(f"{data} ({split_side})", load_split(data, split_side)[0])
