@@ -61,3 +61,7 @@ class InferenceError(LprEdgeError):
 
 class ClosedError(LprEdgeError):
     """The Recognizer or backend was closed; open a new one."""
+
+
+class ServerError(LprEdgeError):
+    """A Triton server (``grpc://``/``http://`` model) is unreachable, too slow, or refused a request."""

@@ -22,6 +22,7 @@ VERBS = {
     "train": "train",
     "export": "export",
     "convert": "convert",
+    "serve": "serve",
     "info": "info",
 }
 

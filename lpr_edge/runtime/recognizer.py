@@ -15,6 +15,7 @@ import numpy as np
 
 from ..bundled import resolve_model
 from ..errors import ClosedError, CropError, InputError
+from ..formats.triton_wire import is_url
 from ..spec import ModelSpec
 from .backends import open_backend
 from .decode import PlateResult, greedy_ctc
@@ -26,19 +27,21 @@ class Recognizer:
 
     ``Recognizer()`` loads the bundled US model on ONNX Runtime; ``Recognizer("br")`` the bundled
     Brazilian one (``lpr_edge.bundled``). Pass an ``.onnx`` model or a
-    TensorRT ``.engine`` (with its manifest) as ``model_path``; ``backend`` is ``auto``,
-    ``onnxruntime`` or ``tensorrt``. Calls are safe from several threads: one batch runs at a time
-    on the shared buffers. Use as a context manager or call :meth:`close`.
+    TensorRT ``.engine`` (with its manifest) as ``model_path``, or a model on a Triton server
+    (``grpc://HOST:PORT/NAME``, ``http://HOST:PORT/NAME``; ``timeout`` seconds per request);
+    ``backend`` is ``auto``, ``onnxruntime``, ``tensorrt`` or ``triton``. Calls are safe from
+    several threads: one batch runs at a time on the shared buffers (for parallel requests to a
+    server, give each thread its own Recognizer). Use as a context manager or call :meth:`close`.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, backend: str = "auto", *,
                  spec: ModelSpec | None = None, preset: str | None = None, max_batch: int = 32,
-                 threads: int = 0, min_length: int = 0):
+                 threads: int = 0, min_length: int = 0, timeout: float = 30.0):
         if not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch must be a positive integer, got {max_batch!r}")
-        self.model_path: Path = resolve_model(model_path)
+        self.model_path: Path | str = model_path if is_url(model_path) else resolve_model(model_path)
         self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,
-                                     max_batch=max_batch, threads=threads)
+                                     max_batch=max_batch, threads=threads, timeout=timeout)
         self.spec: ModelSpec = self._backend.spec
         self.backend_name: str = self._backend.name
         self.precision: str = self._backend.precision

@@ -2,7 +2,8 @@
 
 ``.onnx`` files run on ONNX Runtime. ``.engine``/``.plan`` files run on TensorRT when TensorRT,
 pycuda and a CUDA device are present; with ``backend="auto"`` an engine on a machine without them
-falls back to ONNX Runtime on the ONNX its manifest names.
+falls back to ONNX Runtime on the ONNX its manifest names. ``grpc://`` and ``http://`` URLs are
+models on a Triton server (``backend`` ``auto`` or ``triton``).
 """
 from __future__ import annotations
 
@@ -10,18 +11,27 @@ import os
 from pathlib import Path
 
 from ...errors import BackendUnavailable, InputError, ModelFileError
+from ...formats.triton_wire import is_url
 from ...spec import ModelSpec
 from .base import Backend
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
-BACKENDS = ("auto", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "onnxruntime", "tensorrt", "triton")
 
 
 def open_backend(model_path: str | os.PathLike, backend: str = "auto", *, spec: ModelSpec | None = None,
-                 preset: str | None = None, max_batch: int = 32, threads: int = 0) -> Backend:
+                 preset: str | None = None, max_batch: int = 32, threads: int = 0, timeout: float = 30.0) -> Backend:
     """Open ``model_path`` on the asked-for backend (see module doc for ``auto``)."""
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if is_url(model_path):
+        if backend not in ("auto", "triton"):
+            raise InputError(f"{model_path} is a server; use backend 'auto' or 'triton', not {backend!r}")
+        from .triton_backend import TritonBackend
+
+        return TritonBackend(str(model_path), max_batch=max_batch, timeout=timeout)
+    if backend == "triton":
+        raise InputError(f"backend 'triton' takes a server URL (grpc://HOST:PORT/NAME), not {model_path}")
     path = Path(model_path)
     if path.suffix.lower() in ENGINE_SUFFIXES:
         return _open_engine(path, backend, spec, max_batch, threads)

@@ -12,7 +12,8 @@ class Backend(Protocol):
     """An opened model. Not thread-safe by itself: the Recognizer serialises calls.
 
     ``input`` is a float32 array [max_batch, *spec.input_shape] that preprocessing writes into
-    (page-locked host memory on TensorRT); ``infer(n)`` runs the first ``n`` rows and returns the
+    (page-locked host memory on TensorRT), or for a remote model that takes pixels, uint8
+    [max_batch, H, W, 3] resized BGR crops; ``infer(n)`` runs the first ``n`` rows and returns the
     outputs named in the spec, each with ``n`` rows. ``timings`` holds the last call's stage times
     in milliseconds (keys such as ``h2d``, ``compute``, ``d2h`` or ``infer``).
     """
