@@ -188,7 +188,8 @@ def _endpoints(opts: ServeOptions, instance: ModelInstance) -> dict:
             "precision": instance.precision, "instances": opts.instances, "max_batch": opts.max_batch,
             "wire": opts.wire, "grpc": f"grpc://{host}:{opts.grpc_port}/{opts.name}",
             "http": f"http://{host}:{opts.http_port}/{opts.name}",
-            "ready": f"http://{host}:{opts.http_port}/v2/health/ready",
+            # Triton answers /v2/health/ready before PyTriton has loaded the model: probe the model.
+            "ready": f"http://{host}:{opts.http_port}/v2/models/{opts.name}/ready",
             "metrics": f"http://{host}:{opts.metrics_port}/metrics"}
 
 

@@ -73,11 +73,9 @@ class TritonBackend:
         wanted = [api.InferRequestedOutput(name) for name in output_names]
         if self.address.scheme == "http":
             tensor.set_data_from_numpy(rows, binary_data=True)
-            call = dict(outputs=wanted)
         else:
             tensor.set_data_from_numpy(rows)
-            call = dict(outputs=wanted, client_timeout=self._timeout)
-        return self._call("infer", self.address.model, [tensor], model_version=self.address.version, **call)
+        return self._call("infer", self.address.model, [tensor], model_version=self.address.version, outputs=wanted)
 
     # ---- connection ---------------------------------------------------------------------------
 
@@ -94,6 +92,8 @@ class TritonBackend:
         return client
 
     def _call(self, method: str, *args, **kwargs):
+        if self.address.scheme == "grpc":  # the http client has its timeouts from the constructor
+            kwargs["client_timeout"] = self._timeout
         try:
             return getattr(self._client(), method)(*args, **kwargs)
         except Exception as exc:  # tritonclient, gRPC, gevent and socket errors alike
@@ -104,9 +104,10 @@ class TritonBackend:
         if not self._call("is_server_live"):
             raise ServerError(f"the Triton server at {self.address.endpoint} is not live; retry when it is up")
         if not self._call("is_model_ready", model, version):
+            names = self._model_names()  # PyTriton restricts this listing: then no names to offer
+            offer = f"models it serves: {', '.join(names)}" if names else "check the name (lpr-edge serve --name)"
             raise ServerError(f"the server at {self.address.endpoint} has no ready model {model!r}"
-                              f"{' version ' + version if version else ''}; names it serves: "
-                              f"{', '.join(self._model_names()) or 'none'}")
+                              f"{' version ' + version if version else ''}; {offer}")
         metadata = self._call("get_model_metadata", model, version, as_json=True) if self.address.scheme == "grpc" \
             else self._call("get_model_metadata", model, version)
         config = self._call("get_model_config", model, version, as_json=True) if self.address.scheme == "grpc" \
@@ -115,9 +116,9 @@ class TritonBackend:
 
     def _model_names(self) -> list[str]:
         try:
-            index = self._client().get_model_repository_index(**({"as_json": True} if self.address.scheme == "grpc"
-                                                                   else {}))
-        except Exception:
+            index = self._call("get_model_repository_index", **({"as_json": True} if self.address.scheme == "grpc"
+                                                                 else {}))
+        except ServerError:
             return []
         entries = index.get("models", []) if isinstance(index, dict) else index
         return [e["name"] for e in entries if e.get("state", "READY") == "READY"]
