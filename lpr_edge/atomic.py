@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -49,3 +50,34 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Atomically write ``text`` (UTF-8) to ``path``."""
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
+    """A temporary folder beside ``path`` that becomes ``path`` only when the block succeeds.
+
+    An existing ``path`` is an error unless ``replace``; then it is swapped out only after the new
+    folder is complete, so a failed export leaves the old one as it was.
+    """
+    target = Path(path)
+    if target.exists() and not (replace and target.is_dir()):
+        what = "a file" if not target.is_dir() else "a folder"
+        raise OutputError(f"{target} is already {what}; pass --force to replace it, or choose another --out")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}; choose a writable path") from None
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / "previous")
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

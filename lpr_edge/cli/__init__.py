@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     debug = bool(os.environ.get("LPR_EDGE_DEBUG"))
     try:
+        from .export import with_default_target
+
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(with_default_target(list(sys.argv[1:] if argv is None else argv)))
         if not args.verb:
             parser.print_help()
             return 2

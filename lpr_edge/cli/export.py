@@ -1,19 +1,63 @@
-"""lpr-edge export CHECKPOINT -o OUT.onnx: a trained checkpoint to the TAO US ONNX contract."""
+"""lpr-edge export onnx|triton|deepstream: a model in the form another tool takes.
+
+  onnx CHECKPOINT -o OUT.onnx      a training checkpoint to the TAO-contract ONNX (``export CHECKPOINT``
+                                   without the word onnx still works)
+  triton --out REPO                a Triton model repository entry (ONNX Runtime or TensorRT plan)
+  deepstream --out DIR             the nvinfer config + dict.txt of DeepStream's LPR stage
+"""
 from __future__ import annotations
+
+import argparse
 
 from .common import require_torch
 
+TARGETS = ("onnx", "triton", "deepstream")
+
+
+def with_default_target(argv: list[str]) -> list[str]:
+    """``export CHECKPOINT ...`` (the verb's first form) means ``export onnx CHECKPOINT ...``."""
+    if len(argv) >= 2 and argv[0] == "export" and argv[1] not in TARGETS and argv[1] not in ("-h", "--help"):
+        return ["export", "onnx", *argv[1:]]
+    return argv
+
 
 def add_parser(sub, name):
-    p = sub.add_parser(name, help="export a training checkpoint to ONNX", description=__doc__)
-    p.add_argument("checkpoint", help="best.pt or last.pt from lpr-edge train")
-    p.add_argument("-o", "--out", required=True, help="output .onnx")
-    p.add_argument("--check-data", default=None, help="labelled folder whose crops compare PyTorch and ONNX Runtime")
-    p.add_argument("--check-count", type=int, default=64)
-    p.set_defaults(run=run)
+    p = sub.add_parser(name, help="export to ONNX, a Triton model repository or a DeepStream config",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True, parser_class=type(p))
+
+    o = targets.add_parser("onnx", help="a training checkpoint to ONNX (TAO contract)")
+    o.add_argument("checkpoint", help="best.pt or last.pt from lpr-edge train")
+    o.add_argument("-o", "--out", required=True, help="output .onnx")
+    o.add_argument("--check-data", default=None, help="labelled folder whose crops compare PyTorch and ONNX Runtime")
+    o.add_argument("--check-count", type=int, default=64)
+    o.set_defaults(run=run_onnx)
+
+    t = targets.add_parser("triton", help="a model repository for NVIDIA's Triton container")
+    _model_args(t, "REPO", "model repository folder; the model goes to REPO/NAME")
+    t.add_argument("--name", default="lpr", help="model name in the repository (default lpr)")
+    t.add_argument("--max-batch", type=int, default=32, help="max_batch_size (an engine's profile caps it)")
+    t.add_argument("--max-queue-delay-us", type=int, default=100, help="dynamic batching delay (microseconds)")
+    t.add_argument("--instances", type=int, default=1, help="instance_group count")
+    t.set_defaults(run=run_triton)
+
+    d = targets.add_parser("deepstream", help="nvinfer config and dict.txt for DeepStream's LPR stage")
+    _model_args(d, "DIR", "folder for the config, dict.txt and the model")
+    d.add_argument("--batch-size", type=int, default=None, help="nvinfer batch-size (default: engine's max, else 16)")
+    d.add_argument("--gie-id", type=int, default=3, help="gie-unique-id of this stage (default 3)")
+    d.add_argument("--operate-on-gie-id", type=int, default=2, help="the plate detector's gie-unique-id (default 2)")
+    d.set_defaults(run=run_deepstream)
 
 
-def run(args) -> int:
+def _model_args(p, out_metavar: str, out_help: str) -> None:
+    p.add_argument("--model", "-m", default=None, help="ONNX model or bundled name (default: the engine's ONNX, "
+                                                       "else us)")
+    p.add_argument("--engine", default=None, help="a TensorRT engine built from it (lpr-edge build)")
+    p.add_argument("--out", "-o", required=True, metavar=out_metavar, help=out_help)
+    p.add_argument("--force", action="store_true", help="replace what is at the output path")
+
+
+def run_onnx(args) -> int:
     require_torch("export")
     from ..evaluation.datasets import load_dataset, load_images
     from ..train.export import export_onnx
@@ -24,4 +68,26 @@ def run(args) -> int:
     report = export_onnx(args.checkpoint, args.out, check_images=images)
     print(f"wrote {args.out}; ONNX Runtime vs PyTorch on {report['images']} crops: argmax equal "
           f"{report['argmax_equal']:.4f}, max score difference {report['max_abs_diff']:.2e}")
+    return 0
+
+
+def run_triton(args) -> int:
+    from ..deploy.triton_repo import export_triton
+
+    folder = export_triton(args.out, args.model, args.engine, name=args.name, max_batch=args.max_batch,
+                           max_queue_delay_us=args.max_queue_delay_us, instances=args.instances, force=args.force)
+    print(f"wrote {folder} (config.pbtxt, 1/{'model.plan' if args.engine else 'model.onnx'}, spec.json, labels.txt)\n"
+          f"serve it: docker run --rm -p 8000:8000 -p 8001:8001 -p 8002:8002 -v $PWD/{args.out}:/models "
+          "nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models\n"
+          f"read from it: Recognizer('grpc://HOST:8001/{args.name}')")
+    return 0
+
+
+def run_deepstream(args) -> int:
+    from ..deploy.deepstream import CONFIG_NAME, export_deepstream
+
+    folder = export_deepstream(args.out, args.model, args.engine, batch_size=args.batch_size, gie_id=args.gie_id,
+                               operate_on=args.operate_on_gie_id, force=args.force)
+    print(f"wrote {folder}/{CONFIG_NAME}, dict.txt and the model; point the LPR sgie of deepstream_lpr_app at "
+          f"{CONFIG_NAME} and run the app where dict.txt is (its parser opens it from the working folder)")
     return 0

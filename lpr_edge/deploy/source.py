@@ -1,0 +1,53 @@
+"""What an export packs: the ONNX model, its spec and output types, and optionally a built engine."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from ..bundled import resolve_model
+from ..errors import ModelFileError
+from ..formats.engine_manifest import Manifest, read_manifest
+from ..formats.onnx_spec import load_onnx, onnx_precision, resolve_spec
+from ..spec import ModelSpec
+
+
+@dataclass
+class ExportSource:
+    """A model (and engine) resolved for export."""
+
+    onnx_path: Path
+    spec: ModelSpec
+    output_types: dict[str, int]  # output name -> onnx.TensorProto data type
+    precision: str
+    engine_path: Path | None = None
+    manifest: Manifest | None = None
+
+
+def export_source(model: str | os.PathLike | None, engine: str | os.PathLike | None = None) -> ExportSource:
+    """Resolve ``model`` (bundled name or .onnx; default: the engine's own ONNX, else ``us``) and ``engine``."""
+    manifest = read_manifest(engine) if engine else None
+    if model is None and manifest is not None:
+        onnx_path = manifest.onnx_path(Path(engine))
+        if onnx_path is None or not onnx_path.is_file():
+            raise ModelFileError(f"the ONNX {engine} was built from ({manifest.onnx or 'not recorded'}) is not "
+                                 "beside it; pass it with --model")
+    else:
+        onnx_path = resolve_model(model)
+    graph = load_onnx(onnx_path)
+    spec = manifest.spec if manifest else resolve_spec(graph, source=str(onnx_path))
+    types = {o.name: o.type.tensor_type.elem_type for o in graph.graph.output}
+    missing = [name for name in spec.outputs if name not in types]
+    if missing:
+        raise ModelFileError(f"{onnx_path} has no output {', '.join(missing)} that the spec names; pass the ONNX "
+                             "the engine was built from with --model")
+    return ExportSource(Path(onnx_path), spec, {n: types[n] for n in spec.outputs},
+                        manifest.precision if manifest else onnx_precision(graph),
+                        Path(engine) if engine else None, manifest)
+
+
+def onnx_type_name(elem_type: int) -> str:
+    """``onnx.TensorProto.INT32`` -> ``INT32``."""
+    return onnx.TensorProto.DataType.Name(elem_type)
