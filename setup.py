@@ -56,6 +56,10 @@ setup(
                   "font-lato==0.1.0",
                   "font-source-sans-pro==0.0.1", "font-hanken-grotesk==0.0.2", "font-manrope==0.0.2",
                   "font-rhd==0.1.3"],
+        # Triton client only (Recognizer("grpc://HOST:8001/lpr") on robots and cameras).
+        "client": ["tritonclient[grpc,http]>=2.40"],
+        # lpr-edge serve: PyTriton ships Triton's server binary (x86_64 and aarch64, glibc >= 2.35).
+        "serve": ["nvidia-pytriton>=0.5", "tritonclient[grpc,http]>=2.40"],
         "dev": ["pytest>=7", "ruff>=0.6"],
     },
     entry_points={"console_scripts": ["lpr-edge=lpr_edge.cli:main_exit"]},

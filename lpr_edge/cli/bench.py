@@ -12,24 +12,27 @@ from ..runtime.backends import BACKENDS
 from ..spec import PRESETS
 
 
-def _int_list(text: str) -> list[int]:
+def _int_list(text: str, flag: str = "--batch") -> list[int]:
     from . import UsageError
 
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise UsageError(f"lpr-edge bench: --batch takes comma-separated integers, got {text!r}") from None
+        raise UsageError(f"lpr-edge bench: {flag} takes comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
-        raise UsageError("lpr-edge bench: --batch values must be positive integers")
+        raise UsageError(f"lpr-edge bench: {flag} values must be positive integers")
     return values
 
 
 def add_parser(sub, name):
     p = sub.add_parser(name, help="measure latency and accuracy", description=__doc__)
-    p.add_argument("models", nargs="*", metavar="MODEL_OR_ENGINE", help="ONNX models or engines (default: bundled)")
+    p.add_argument("models", nargs="*", metavar="MODEL_OR_ENGINE",
+                   help="ONNX models, engines or servers (grpc://HOST:PORT/NAME; default: bundled)")
     p.add_argument("--data", default=None, help="labelled folder for accuracy and timing crops (default: synthetic)")
     p.add_argument("--split", choices=("all", "val", "train"), default="all", help="side of the fixed split of --data")
     p.add_argument("--batch", default="1,8,32", help="batch sizes, comma-separated (default 1,8,32)")
+    p.add_argument("--clients", default="1", help="concurrent clients, comma-separated (e.g. 1,4,16): each a thread "
+                                                "with its own Recognizer (default 1)")
     p.add_argument("--warmup", type=int, default=3)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--iters", type=int, default=None, help="timed iterations per batch size (default 20)")
@@ -37,6 +40,7 @@ def add_parser(sub, name):
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds a server may take per request (default 30)")
     p.add_argument("--json", default=None, metavar="OUT.json")
     p.add_argument("--markdown", default=None, metavar="OUT.md")
     p.add_argument("--plot", default=None, metavar="OUT.png")
@@ -54,9 +58,10 @@ def run(args) -> int:
         value = getattr(args, flag)
         if value is not None and value < 0:
             raise InputError(f"--{flag} must not be negative")
-    cfg = BenchConfig(batches=_int_list(args.batch), warmup=args.warmup, iters=args.iters, seconds=args.seconds,
+    cfg = BenchConfig(batches=_int_list(args.batch), clients=_int_list(args.clients, "--clients"),
+                      warmup=args.warmup, iters=args.iters, seconds=args.seconds,
                       backend=args.backend, preset=args.preset, threads=args.threads,
-                      progress=sys.stderr.isatty())
+                      timeout=args.timeout, progress=sys.stderr.isatty())
     if args.data:
         samples, _ = load_split(args.data, args.split)
         sample_set = dataset_sample_set(f"{args.data} ({args.split}, {len(samples)} plates)", samples)

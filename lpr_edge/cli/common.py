@@ -9,12 +9,14 @@ from ..spec import PRESETS
 
 def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled US model") -> None:
     p.add_argument("--model", "-m", default=None,
-                   help=f"ONNX model, TensorRT engine or bundled model name (us, br; default: {default_help})")
+                   help=f"ONNX model, TensorRT engine, bundled model name (us, br) or a Triton server "
+                        f"(grpc://HOST:8001/NAME, http://HOST:8000/NAME; default: {default_help})")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime (default: auto)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="spec preset for models that carry none")
     p.add_argument("--spec", default=None, help="spec JSON file for models that carry none")
     p.add_argument("--max-batch", type=int, default=32, help="largest batch per inference call")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: all cores)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds a server may take per request (default 30)")
 
 
 def require_torch(what: str) -> None:
@@ -33,4 +35,4 @@ def open_recognizer(args: argparse.Namespace, model: str | None = None):
 
     spec = load_spec_file(args.spec) if getattr(args, "spec", None) else None
     return Recognizer(model if model is not None else args.model, args.backend, spec=spec, preset=args.preset,
-                      max_batch=args.max_batch, threads=args.threads)
+                      max_batch=args.max_batch, threads=args.threads, timeout=getattr(args, "timeout", 30.0))

@@ -33,6 +33,8 @@ class BenchConfig:
     preset: str | None = None
     threads: int = 0
     progress: bool = False
+    clients: Sequence[int] = (1,)
+    timeout: float = 30.0
 
 
 def stats(values_ms: Sequence[float]) -> dict:
@@ -74,6 +76,71 @@ def time_batches(rec, images: Sequence[np.ndarray], cfg: BenchConfig, bar=None) 
     return rows
 
 
+def time_concurrent(open_recognizer, images: Sequence[np.ndarray], cfg: BenchConfig, clients: int,
+                    bar=None) -> list[dict]:
+    """``clients`` threads, each with its own Recognizer, send batches at once (a fleet on one server).
+
+    Latency is per request over all threads; throughput is all plates read over the wall time.
+    """
+    recs = [open_recognizer() for _ in range(clients)]
+    rows = []
+    try:
+        for b in cfg.batches:
+            crops = [images[i % len(images)] for i in range(b)]
+            for rec in recs:
+                for _ in range(cfg.warmup):
+                    rec.recognize_batch(crops)
+            latencies, compute, wall = _run_clients(recs, crops, cfg)
+            e2e = stats(latencies)
+            rows.append({
+                "batch": b, "clients": clients, "end_to_end_ms": e2e, "compute_ms": stats(compute),
+                "per_plate_ms": {k: v / b for k, v in e2e.items() if k != "n"},
+                "throughput_plates_s": b * len(latencies) / wall, "stages_ms_p50": {},
+            })
+            if bar is not None:
+                bar.update(1)
+    finally:
+        for rec in recs:
+            rec.close()
+    return rows
+
+
+def _run_clients(recs, crops, cfg: BenchConfig) -> tuple[list[float], list[float], float]:
+    import threading
+
+    start = threading.Barrier(len(recs) + 1)
+    latencies: list[list[float]] = [[] for _ in recs]
+    compute: list[list[float]] = [[] for _ in recs]
+    failures: list[BaseException] = []
+    n_iters = cfg.iters or (10_000_000 if cfg.seconds else 20)
+
+    def worker(k: int) -> None:
+        start.wait()
+        deadline = time.perf_counter() + cfg.seconds if cfg.seconds else None
+        try:
+            for i in range(n_iters):
+                t = time.perf_counter()
+                recs[k].recognize_batch(crops)
+                latencies[k].append((time.perf_counter() - t) * 1e3)
+                compute[k].append(recs[k].last_timings.get("compute", recs[k].last_timings.get("infer", 0.0)))
+                if deadline and time.perf_counter() > deadline and i >= 2:
+                    break
+        except BaseException as exc:  # re-raised in the caller's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(len(recs))]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if failures:
+        raise failures[0]
+    return [v for part in latencies for v in part], [v for part in compute for v in part], wall
+
+
 def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: BenchConfig) -> dict:
     """Benchmark every model on the same crops; returns the full report as a dict."""
     from ..runtime.recognizer import Recognizer
@@ -82,12 +149,21 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
     if cfg.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(models) * len(cfg.batches), desc="benchmarking", unit="run", leave=False)
+        bar = tqdm(total=len(models) * len(cfg.batches) * len(cfg.clients), desc="benchmarking", unit="run",
+                   leave=False)
     results, readings = [], []
     for model in models:
-        with Recognizer(model, cfg.backend, preset=cfg.preset, max_batch=max(cfg.batches), threads=cfg.threads) as rec:
+        def open_recognizer(model=model):
+            return Recognizer(model, cfg.backend, preset=cfg.preset, max_batch=max(cfg.batches), threads=cfg.threads,
+                              timeout=cfg.timeout)
+
+        with open_recognizer() as rec:
+            latency = []
+            for clients in cfg.clients:
+                latency += ([{**row, "clients": 1} for row in time_batches(rec, sample_set.images, cfg, bar)]
+                            if clients == 1 else time_concurrent(open_recognizer, sample_set.images, cfg, clients, bar))
             entry = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
-                     "spec": rec.spec.name, "latency": time_batches(rec, sample_set.images, cfg, bar)}
+                     "spec": rec.spec.name, "latency": latency}
             if sample_set.labels:
                 reading = ModelReading.of(rec, sample_set)
                 acc = reading.accuracy
@@ -109,7 +185,8 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
             entry["accuracy"]["paired"] = readings[i].against(readings[ref]).to_dict()
     return {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "samples": sample_set.name,
             "environment": collect(full=any(r["backend"] == "tensorrt" for r in results)),
-            "config": {"batches": list(cfg.batches), "warmup": cfg.warmup, "iters": cfg.iters,
+            "config": {"batches": list(cfg.batches), "clients": list(cfg.clients), "warmup": cfg.warmup,
+                       "iters": cfg.iters,
                        "seconds": cfg.seconds, "threads": cfg.threads},
             "results": results}
 
@@ -126,14 +203,17 @@ def to_markdown(report: dict) -> str:
              f"Samples: {report['samples']}", "",
              "Latency: end to end = crops in -> strings out (preprocess + model + decode); compute = the model alone.",
              "",
-             "| model | backend | precision | batch | e2e p50 ms | e2e p90 ms | e2e p99 ms | compute p50 ms "
+             "Several clients: each its own Recognizer on its own thread, all at once; latency per request, "
+             "plates/s over the wall time.", "",
+             "| model | backend | precision | clients | batch | e2e p50 ms | e2e p90 ms | e2e p99 ms | compute p50 ms "
              "| ms/plate | plates/s | stages p50 ms |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in report["results"]:
         for row in r["latency"]:
             e, c = row["end_to_end_ms"], row["compute_ms"]
             st = ", ".join(f"{k} {v:.2f}" for k, v in row["stages_ms_p50"].items())
-            lines.append(f"| {_short(r['model'])} | {r['backend']} | {r['precision']} | {row['batch']} "
+            lines.append(f"| {_short(r['model'])} | {r['backend']} | {r['precision']} | {row.get('clients', 1)} "
+                         f"| {row['batch']} "
                          f"| {e['p50']:.2f} "
                          f"| {e['p90']:.2f} | {e['p99']:.2f} | {c['p50']:.2f} | {row['per_plate_ms']['p50']:.3f} "
                          f"| {row['throughput_plates_s']:.0f} | {st} |")
@@ -201,11 +281,12 @@ def plot(report: dict, out_path: str) -> None:
 def terminal_table(report: dict) -> str:
     """A compact plain-text summary for the terminal."""
     out = [f"samples: {report['samples']}   cpu: {report['environment'].get('cpu')}"]
-    out.append(f"{'model':<28}{'backend':<13}{'prec':<6}{'batch':>6}{'e2e p50':>10}{'p99':>9}{'compute':>9}"
-               f"{'plates/s':>10}")
+    out.append(f"{'model':<28}{'backend':<13}{'prec':<6}{'clients':>8}{'batch':>6}{'e2e p50':>10}{'p99':>9}"
+               f"{'compute':>9}{'plates/s':>10}")
     for r in report["results"]:
         for row in r["latency"]:
-            out.append(f"{_short(r['model'])[:27]:<28}{r['backend']:<13}{r['precision']:<6}{row['batch']:>6}"
+            out.append(f"{_short(r['model'])[:27]:<28}{r['backend']:<13}{r['precision']:<6}{row.get('clients', 1):>8}"
+                       f"{row['batch']:>6}"
                        f"{row['end_to_end_ms']['p50']:>8.2f}ms{row['end_to_end_ms']['p99']:>7.2f}ms"
                        f"{row['compute_ms']['p50']:>7.2f}ms{row['throughput_plates_s']:>10.0f}")
     for r in report["results"]:

@@ -1,7 +1,6 @@
 """A real ``lpr-edge serve`` on loopback and free ports, started and stopped by the tests."""
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -12,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pytriton", reason="needs the serve extra: pip install 'lpr-edge[serve]'")
-pytest.importorskip("tritonclient.grpc", reason="needs tritonclient: pip install 'lpr-edge[client]'")
 
 
 def free_ports(n: int) -> list[int]:
@@ -91,5 +88,3 @@ def fresh_server(tmp_path):
     yield srv
     srv.stop()
 
-
-os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -8,12 +8,15 @@ import urllib.request
 import numpy as np
 import pytest
 
-from lpr_edge import Recognizer
-from lpr_edge.errors import CropError, ServerError
-from lpr_edge.evaluation.datasets import load_dataset, load_images
-from tests.conftest import US_DATA, need, run_threads
+pytest.importorskip("pytriton", reason="needs the serve extra: pip install 'lpr-edge[serve]'")
+pytest.importorskip("tritonclient.grpc", reason="needs tritonclient: pip install 'lpr-edge[client]'")
 
-from .conftest import Server, free_ports
+from lpr_edge import Recognizer  # noqa: E402
+from lpr_edge.errors import CropError, ServerError  # noqa: E402
+from lpr_edge.evaluation.datasets import load_dataset, load_images  # noqa: E402
+from tests.conftest import US_DATA, need, run_threads  # noqa: E402
+
+from .conftest import Server, free_ports  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +164,25 @@ def test_threads_of_one_recognizer_share_it_safely(server, crops, local_readings
     assert run_threads(worker, count=4, timeout=120) == []
     rec.close()
     assert errors == []
+
+
+def test_verbs_take_a_server_url(server, tmp_path, capsys):
+    from lpr_edge.cli import main
+
+    import json
+
+    capsys.readouterr()
+    assert main(["eval", "--model", server.grpc_url, "--data", str(need(US_DATA)), "--split", "val", "--json"]) == 0
+    remote = json.loads(capsys.readouterr().out)
+    assert main(["eval", "--data", str(US_DATA), "--split", "val", "--json"]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert remote["backend"] == "triton" and remote["model"] == server.grpc_url
+    assert remote["perfect_match"] == local["perfect_match"] and remote["plates"] == local["plates"] == 150
+    assert main(["bench", server.grpc_url, "--batch", "1,8", "--clients", "1,4", "--iters", "3",
+                 "--json", str(tmp_path / "bench.json")]) == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["results"][0]["latency"]
+    assert [(r["clients"], r["batch"]) for r in rows] == [(1, 1), (1, 8), (4, 1), (4, 8)]
+    assert rows[3]["end_to_end_ms"]["n"] == 12 and all(r["throughput_plates_s"] > 0 for r in rows)
+    capsys.readouterr()
+    assert main(["bench", "http://127.0.0.1:1/lpr", "--iters", "1", "--timeout", "5"]) == 1
+    assert "ServerError" not in capsys.readouterr().err

@@ -43,7 +43,7 @@ def test_bench_two_precisions_side_by_side(tmp_path):
     # Plate 0 is misread by both (its label is WRONG): not a gain or a loss.
     assert int8_acc["paired"]["gained"] + int8_acc["paired"]["lost"] <= int8_acc["paired"]["changed"] <= 16
     md = to_markdown(report)
-    assert "| toy.qdq.onnx | onnxruntime | int8 | 4 |" in md and "agreement" in md and "McNemar p" in md
+    assert "| toy.qdq.onnx | onnxruntime | int8 | 1 | 4 |" in md and "agreement" in md and "McNemar p" in md
     assert {"cpu", "onnxruntime", "python"} <= set(report["environment"])
 
 
