@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 
-
 def free_ports(n: int) -> list[int]:
     socks = [socket.socket() for _ in range(n)]
     for s in socks:

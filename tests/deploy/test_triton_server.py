@@ -167,9 +167,9 @@ def test_threads_of_one_recognizer_share_it_safely(server, crops, local_readings
 
 
 def test_verbs_take_a_server_url(server, tmp_path, capsys):
-    from lpr_edge.cli import main
-
     import json
+
+    from lpr_edge.cli import main
 
     capsys.readouterr()
     assert main(["eval", "--model", server.grpc_url, "--data", str(need(US_DATA)), "--split", "val", "--json"]) == 0
