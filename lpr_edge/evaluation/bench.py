@@ -235,7 +235,7 @@ def to_markdown(report: dict) -> str:
 
 
 def _short(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
+    return path if "://" in path else path.rsplit("/", 1)[-1]  # a server URL says where it runs
 
 
 def to_json(report: dict) -> str:
@@ -281,11 +281,11 @@ def plot(report: dict, out_path: str) -> None:
 def terminal_table(report: dict) -> str:
     """A compact plain-text summary for the terminal."""
     out = [f"samples: {report['samples']}   cpu: {report['environment'].get('cpu')}"]
-    out.append(f"{'model':<28}{'backend':<13}{'prec':<6}{'clients':>8}{'batch':>6}{'e2e p50':>10}{'p99':>9}"
+    out.append(f"{'model':<36}{'backend':<13}{'prec':<6}{'clients':>8}{'batch':>6}{'e2e p50':>10}{'p99':>9}"
                f"{'compute':>9}{'plates/s':>10}")
     for r in report["results"]:
         for row in r["latency"]:
-            out.append(f"{_short(r['model'])[:27]:<28}{r['backend']:<13}{r['precision']:<6}{row.get('clients', 1):>8}"
+            out.append(f"{_short(r['model'])[:35]:<36}{r['backend']:<13}{r['precision']:<6}{row.get('clients', 1):>8}"
                        f"{row['batch']:>6}"
                        f"{row['end_to_end_ms']['p50']:>8.2f}ms{row['end_to_end_ms']['p99']:>7.2f}ms"
                        f"{row['compute_ms']['p50']:>7.2f}ms{row['throughput_plates_s']:>10.0f}")
