@@ -151,7 +151,9 @@ def serve(opts: ServeOptions, on_ready: Callable[[dict], None] | None = None,
     os.environ.update(python_library_env())
     config = TritonConfig(http_address=opts.address, http_port=opts.http_port, grpc_address=opts.address,
                           grpc_port=opts.grpc_port, metrics_address=opts.address, metrics_port=opts.metrics_port,
-                          log_verbose=0, log_file=opts.log_file)
+                          log_verbose=0, log_file=opts.log_file,
+                          # GPU metrics need NVML, which prints an error on machines without a GPU.
+                          allow_gpu_metrics=first.backend_name == "tensorrt")
     stop = stop or threading.Event()
     handlers = _stop_on_signals(stop)
     logging.getLogger("pytriton").setLevel(logging.WARNING)
