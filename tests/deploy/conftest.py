@@ -83,7 +83,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def fresh_server(tmp_path):
-    srv = Server(tmp_path, "--wire", "float32", name="plates")
+    srv = Server(tmp_path, "--wire", "float32", "--instances", "2", name="plates")
     yield srv
     srv.stop()
 

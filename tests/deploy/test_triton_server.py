@@ -97,7 +97,8 @@ def test_metrics_count_the_requests(server, crops):
 def test_server_stopped_mid_run_then_restarted(fresh_server, crops, local_readings):
     """Clear ServerError while the server is down (no hang), the same Recognizer works after a restart.
 
-    Also the float32 wire form (the model's own input, as a repository from export triton takes)."""
+    Also the float32 wire form (the model's own input, as a repository from export triton takes) and
+    two model instances."""
     fresh_server.start()
     rec = Recognizer(fresh_server.grpc_url, timeout=10)
     assert rec._backend.input.dtype == np.float32
