@@ -212,10 +212,7 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
     ch = int(rng.integers(12, 20))
     cw = min(W - 40, int(m.shape[1] * ch / m.shape[0]))
     _paste(canvas, m, (W - cw) // 2 + int(rng.integers(-8, 9)), int(rng.integers(4, 10)), cw, ch, color)
-    # In the plate font the letter O is the digit 0's tall rounded rectangle (position tells them apart);
-    # pip's fonts draw O round, which taught the model to read real leading O's as D.
-    shown = text[:3].replace("O", "0") if rng.random() < 0.5 else text[:3]
-    body = f"{shown}{BR_SEPARATORS[rng.integers(len(BR_SEPARATORS))]}{text[3:]}"
+    body = f"{text[:3]}{BR_SEPARATORS[rng.integers(len(BR_SEPARATORS))]}{text[3:]}"
     mask = _render_text(body, font, 64, color)
     bh = int(rng.integers(50, 66))
     # Real Brazilian glyphs are narrow (O is a tall rounded rectangle, close to D); more condensing
