@@ -33,6 +33,8 @@ class TritonBackend:
         self._api = _client_module(self.address.scheme)
         self._timeout = float(timeout)
         self._local = threading.local()
+        self._clients: list = []  # every thread's connection, closed together
+        self._clients_lock = threading.Lock()
         self._closed = False
         self.timings: dict[str, float] = {}
         metadata, config = self._describe()
@@ -89,6 +91,8 @@ class TritonBackend:
             else:
                 client = self._api.InferenceServerClient(self.address.endpoint)
             self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
         return client
 
     def _call(self, method: str, *args, **kwargs):
@@ -164,13 +168,13 @@ class TritonBackend:
 
     def close(self) -> None:
         self._closed = True
-        client = getattr(self._local, "client", None)
-        if client is not None:
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
             try:
                 client.close()
             except Exception:  # closing a dead connection
                 pass
-            self._local.client = None
 
 
 def _client_module(scheme: str):
