@@ -112,6 +112,4 @@ def preprocess_batch(crops: Sequence[np.ndarray], spec: ModelSpec, out: np.ndarr
     """
     if out is not None and out.dtype == np.uint8:
         return resize_batch(crops, spec, out)
-    if len(crops) == 0:
-        raise InputError("no crops given; pass at least one image")
     return normalize(resize_batch(crops, spec), spec, out)

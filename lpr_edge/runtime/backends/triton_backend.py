@@ -112,16 +112,18 @@ class TritonBackend:
             offer = f"models it serves: {', '.join(names)}" if names else "check the name (lpr-edge serve --name)"
             raise ServerError(f"the server at {self.address.endpoint} has no ready model {model!r}"
                               f"{' version ' + version if version else ''}; {offer}")
-        metadata = self._call("get_model_metadata", model, version, as_json=True) if self.address.scheme == "grpc" \
-            else self._call("get_model_metadata", model, version)
-        config = self._call("get_model_config", model, version, as_json=True) if self.address.scheme == "grpc" \
-            else self._call("get_model_config", model, version)
+        metadata = self._call("get_model_metadata", model, version, **self._as_dict)
+        config = self._call("get_model_config", model, version, **self._as_dict)
         return metadata, config.get("config", config)
+
+    @property
+    def _as_dict(self) -> dict:
+        """gRPC answers protobufs unless asked for JSON-like dicts; HTTP answers dicts already."""
+        return {"as_json": True} if self.address.scheme == "grpc" else {}
 
     def _model_names(self) -> list[str]:
         try:
-            index = self._call("get_model_repository_index", **({"as_json": True} if self.address.scheme == "grpc"
-                                                                 else {}))
+            index = self._call("get_model_repository_index", **self._as_dict)
         except ServerError:
             return []
         entries = index.get("models", []) if isinstance(index, dict) else index
