@@ -85,8 +85,11 @@ class PlateStream(IterableDataset):
         self.augment = augment  # "camera": camera effects only; "world": surroundings, marks and light first
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, list[int]]]:
-        # A restart (resume) continues with a fresh, still deterministic stream.
-        rng = np.random.default_rng([self.seed, self.start])
+        # A restart (resume) continues with a fresh, still deterministic stream. Each data-loader
+        # worker draws its own stream: the same one in every worker would repeat each batch.
+        info = torch.utils.data.get_worker_info()
+        worker = [] if info is None or info.id == 0 else [info.id]
+        rng = np.random.default_rng([self.seed, self.start, *worker])
         buf = np.empty((1, *self.spec.input_shape), np.float32)
         while True:
             if rng.random() < self.real_fraction:

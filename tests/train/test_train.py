@@ -70,3 +70,26 @@ def test_device_auto_falls_back_to_the_cpu(monkeypatch):
         resolve_device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == "cuda"
+
+
+def test_loader_workers_draw_different_streams():
+    """With --workers 2 the loader must not hand out each batch twice (one stream per worker)."""
+    from torch.utils.data import DataLoader
+
+    from lpr_edge.train.data import PlateStream, collate
+    from lpr_edge.train.setup import default_spec
+
+    rng = np.random.default_rng(3)
+    plates = [synth.render(rng, "us") for _ in range(16)]  # the training pool's fixed-size plates
+    images = np.stack([p.image for p in plates])
+    stream = PlateStream(default_spec(), images, [p.text for p in plates], [], [], seed=4)
+
+    def batches(workers: int) -> list:
+        loader = DataLoader(stream, batch_size=4, collate_fn=collate, num_workers=workers)
+        it = iter(loader)
+        return [next(it)[0] for _ in range(4)]
+
+    single, two = batches(0), batches(2)
+    assert torch.equal(single[0], two[0])  # worker 0 keeps the single-process stream
+    assert not torch.equal(two[0], two[1])  # worker 1's first batch is not worker 0's again
+    assert torch.equal(batches(2)[1], two[1])  # and is still seeded
