@@ -7,8 +7,11 @@ split it used (``val.csv``/``train.csv``). Re-running the same command resumes f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +176,21 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
     ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True)
     bar = tqdm(total=opts.steps, initial=run.step, desc="training", unit="step", disable=opts.no_progress)
     run.net.train()
+    try:
+        with _sigterm_as_interrupt():
+            _loop(run, loader, ctc, bar, val_images, val_labels)
+    except KeyboardInterrupt:
+        # Ctrl-C (or SIGTERM) keeps the steps made since the last checkpoint.
+        run.checkpoint()
+        bar.close()
+        print(f"stopped at step {run.step}; {run.out / 'last.pt'} saved: run the same command to resume")
+        raise
+    bar.close()
+    return _finish(run)
+
+
+def _loop(run: Run, loader, ctc, bar, val_images, val_labels) -> None:
+    opts = run.opts
     t0, seen, running = time.time(), 0, None
     with open(run.out / "log.jsonl", "a", encoding="utf-8") as log:
         for images, targets, lengths in loader:
@@ -183,7 +201,7 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
             running = loss if running is None else 0.98 * running + 0.02 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.3f}", plates_s=f"{seen / (time.time() - t0):.0f}")
-            record = {"step": run.step, "loss": loss}
+            record = {"step": run.step, "loss": loss, "t": round(time.time() - t0, 2)}  # t: seconds since (re)start
             if val_images and (run.step % opts.eval_every == 0 or run.step == opts.steps):
                 record["val"] = evaluate(run.shipped, val_images, val_labels, run.spec, opts.device)
                 bar.write(f"step {run.step}: loss {running:.3f} val {record['val']}")
@@ -195,8 +213,20 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
                 run.checkpoint()
             log.write(json.dumps(record) + "\n")
             log.flush()
-    bar.close()
-    return _finish(run)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (a scheduler's or a job queue's stop) like Ctrl-C while training, so that
+    last.pt is written; the previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _finish(run: Run) -> Path:
