@@ -35,14 +35,59 @@ class BasicBlock(nn.Module):
         return self.relu(self.conv2(self.conv1(x)) + s)
 
 
+class Aligner(nn.Module):
+    """A spatial transformer limited to scale and shift per axis, to undo loose or offset crops.
+
+    A small localisation network predicts, per image, how much to zoom and shift along x and y;
+    the crop is then resampled bilinearly. The resampling is written as two matrix products
+    (rows, then columns) with tent-shaped interpolation weights instead of ONNX GridSample, so it
+    exports to MatMul/Abs/Relu, which every TensorRT version we support parses and runs in FP16
+    (GridSample needs TensorRT 8.6; JetPack 5 ships 8.5). Starts as the identity.
+    """
+
+    def __init__(self, height: int = 48, width: int = 96, max_zoom: float = 0.5, max_shift: float = 0.5):
+        super().__init__()
+        self.loc = nn.Sequential(nn.AvgPool2d(2), ConvBN(3, 16, 3, 2), ConvBN(16, 32, 3, 2),
+                                 nn.AvgPool2d((height // 8, width // 8)), nn.Flatten(),
+                                 nn.Linear(32, 32), nn.ReLU(inplace=True), nn.Linear(32, 4))
+        nn.init.zeros_(self.loc[-1].weight)
+        nn.init.zeros_(self.loc[-1].bias)
+        self.max_zoom, self.max_shift = max_zoom, max_shift
+        # Output pixel centres in [-1, 1] (align_corners=False) and the source pixel indices.
+        self.register_buffer("ux", (torch.arange(width) * 2 + 1) / width - 1, persistent=False)
+        self.register_buffer("uy", (torch.arange(height) * 2 + 1) / height - 1, persistent=False)
+        self.register_buffer("jx", torch.arange(width, dtype=torch.float32), persistent=False)
+        self.register_buffer("jy", torch.arange(height, dtype=torch.float32), persistent=False)
+
+    def params(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 4]: zoom x, shift x, zoom y, shift y (zoom 1 and shift 0 = identity)."""
+        p = torch.tanh(self.loc(x))
+        return torch.stack([1 + self.max_zoom * p[:, 0], self.max_shift * p[:, 1],
+                            1 + self.max_zoom * p[:, 2], self.max_shift * p[:, 3]], dim=1)
+
+    @staticmethod
+    def _weights(zoom, shift, u, j) -> torch.Tensor:
+        """[N, out, in] bilinear weights: output pixel i reads source position zoom*u_i + shift."""
+        size = j.shape[0]
+        src = ((zoom[:, None] * u[None, :] + shift[:, None]) + 1) * (size / 2) - 0.5  # [N, out] in pixels
+        return torch.relu(1 - (src[:, :, None] - j[None, None, :]).abs())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.params(x)
+        wx = self._weights(p[:, 0], p[:, 1], self.ux, self.jx)   # [N, W, W]
+        wy = self._weights(p[:, 2], p[:, 3], self.uy, self.jy)   # [N, H, H]
+        return wy[:, None] @ x @ wx[:, None].transpose(-1, -2)  # [N, C, H, W]
+
+
 class LPRNet(nn.Module):
     """ResNet-style LPRNet. Input [N,3,48,96] in [0,1]; output logits [N,24,num_classes]."""
 
     frozen: tuple[str, ...] = ()  # child modules kept fixed when fine-tuning (their BNs stay in eval)
 
-    def __init__(self, num_classes: int = 36, widths=(32, 64, 128), head: int = 256):
+    def __init__(self, num_classes: int = 36, widths=(32, 64, 128), head: int = 256, align: bool = False):
         super().__init__()
         c1, c2, c3 = widths
+        self.align = Aligner() if align else None            # optional spatial transformer in front
         self.stem = ConvBN(3, c1, 3, 2)                      # 24x48
         self.stage1 = BasicBlock(c1, c1)                     # 24x48
         self.stage2 = nn.Sequential(BasicBlock(c1, c2, 2), BasicBlock(c2, c2))          # 12x24
@@ -60,6 +105,8 @@ class LPRNet(nn.Module):
         return self
 
     def forward(self, x):
+        if self.align is not None:
+            x = self.align(x)
         x = self.stage3(self.stage2(self.stage1(self.stem(x))))
         x = self.context(self.collapse(x))
         x = self.classifier(self.dropout(x))                 # [N, C, 1, 24]

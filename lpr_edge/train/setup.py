@@ -82,7 +82,7 @@ def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs) -> tuple[L
     """A fresh network, or the --init model fitted to ``spec``; plus the checkpoint metadata."""
     if source is None:
         widths = tuple(int(w) for w in str(opts.widths).split(","))
-        net, head = LPRNet(spec.num_classes, widths, opts.head), opts.head
+        net, head = LPRNet(spec.num_classes, widths, opts.head, align=opts.align), opts.head
     else:
         from .warm_start import prepare
 
@@ -95,4 +95,5 @@ def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs) -> tuple[L
 
         print(f"frozen: {', '.join(freeze(net, opts.freeze))}")
     return net.to(opts.device), {"spec": spec.to_dict(), "widths": widths, "head": head,
+                                 "align": net.align is not None,
                                  **({"init": str(opts.init)} if opts.init else {})}

@@ -93,3 +93,39 @@ def test_loader_workers_draw_different_streams():
     assert torch.equal(single[0], two[0])  # worker 0 keeps the single-process stream
     assert not torch.equal(two[0], two[1])  # worker 1's first batch is not worker 0's again
     assert torch.equal(batches(2)[1], two[1])  # and is still seeded
+
+
+def test_aligner_starts_as_identity_and_zooms_like_a_centre_crop():
+    import cv2
+
+    from lpr_edge.train.model import Aligner
+
+    rng = np.random.default_rng(0)
+    small = rng.random((3, 24, 48)).astype(np.float32)
+    x = torch.from_numpy(cv2.resize(small.transpose(1, 2, 0), (96, 48), interpolation=cv2.INTER_LINEAR)
+                         .transpose(2, 0, 1).copy())[None]
+    align = Aligner().eval()
+    with torch.no_grad():
+        assert torch.allclose(align(x), x, atol=1e-5)  # zero-initialised head: identity
+        align.loc[-1].bias.copy_(torch.atanh(torch.tensor([-1.0, 0.0, -1.0, 0.0]) * 0.999))  # zoom x2 both axes
+        zoomed = align(x)[0].numpy()
+    # Reading the centre half at twice the size is the same as resizing that half up (bilinear).
+    centre = x[0, :, 12:36, 24:72].numpy().transpose(1, 2, 0)
+    want = cv2.resize(centre, (96, 48), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+    assert np.abs(zoomed - want)[:, 2:-2, 2:-2].mean() < 0.02
+
+
+def test_aligned_model_trains_and_exports_without_gridsample(tmp_path):
+    from lpr_edge.cli import main
+    from lpr_edge.train.export import export_onnx, load_checkpoint
+
+    argv = ["train", "--out", str(tmp_path / "run"), "--real", "", "--steps", "6", "--batch", "4", "--synth", "8",
+            "--workers", "0", "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1", "--align"]
+    assert main(argv) == 0
+    net, _ = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert net.align is not None
+    crops = [p.image for p in synth.generate(4, seed=2)]
+    report = export_onnx(tmp_path / "run" / "best.pt", tmp_path / "a.onnx", check_images=crops)
+    assert report["argmax_equal"] == 1.0 and report["max_abs_diff"] < 1e-4
+    ops = {n.op_type for n in onnx.load(tmp_path / "a.onnx").graph.node}
+    assert "MatMul" in ops and "GridSample" not in ops
