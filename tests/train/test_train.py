@@ -129,3 +129,51 @@ def test_aligned_model_trains_and_exports_without_gridsample(tmp_path):
     assert report["argmax_equal"] == 1.0 and report["max_abs_diff"] < 1e-4
     ops = {n.op_type for n in onnx.load(tmp_path / "a.onnx").graph.node}
     assert "MatMul" in ops and "GridSample" not in ops
+
+
+def test_sigterm_writes_last_checkpoint(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    argv = ["--out", str(out), "--real", "", "--steps", "100000", "--batch", "4", "--synth", "8", "--workers", "0",
+            "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1", "--ckpt-every", "100000"]
+    proc = subprocess.Popen([sys.executable, "-m", "lpr_edge.train", *argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = out / "log.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert "last.pt saved" in output
+    step = torch.load(out / "last.pt", weights_only=False)["step"]
+    assert step >= 3 and step == json.loads(log.read_text().splitlines()[-1])["step"]
+    # --ckpt-every 100000: without the signal handling no checkpoint would exist yet
+
+
+def test_gpu_sweep_script_runs_on_the_cpu(tmp_path):
+    """benchmarks/gpu/train_sweep.py, the lent-GPU training sweep, with --device cpu and a tiny budget."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lpr_edge.train.options import DEFAULT_REAL
+
+    if not DEFAULT_REAL.exists():
+        pytest.skip("needs ../shared/data/openalpr-us-states")
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu" / "train_sweep.py"
+    subprocess.run([sys.executable, str(script), "--data", str(DEFAULT_REAL), "--out", str(tmp_path / "out"),
+                    "--work", str(tmp_path / "work"), "--device", "cpu", "--steps", "6", "--synth", "8",
+                    "--workers", "0", "--only", "world_2x"], check=True, capture_output=True, timeout=300)
+    report = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    run = report["runs"]["world_2x"]
+    assert run["finished"] and run["steps_done"] == 6 and run["parts"] == ["world_2x.tar"]
+    import tarfile
+
+    with tarfile.open(tmp_path / "out" / "world_2x.tar") as tar:
+        assert {"world_2x/final.pt", "world_2x/best.pt", "world_2x/log.jsonl"} <= set(tar.getnames())
