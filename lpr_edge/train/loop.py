@@ -27,6 +27,7 @@ from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from .data import PlateStream, collate, synth_pool
+from .hard_examples import HardExamples
 from .model import LPRNet
 from .options import TrainOptions, add_arguments
 from .setup import build_net, load_real_split, model_spec
@@ -72,6 +73,7 @@ class Run:
     meta: dict
     step: int = 0
     best: float = -1.0
+    miner: HardExamples | None = None  # --hard-mining: replay buffer of hard plates
 
     @property
     def shipped(self) -> torch.nn.Module:
@@ -117,6 +119,9 @@ def start(opts: TrainOptions):
     """Spec, data, network, optimiser and schedule of a run (resumed when last.pt exists)."""
     if opts.steps < 5:
         raise InputError(f"--steps {opts.steps}: train for at least 5 steps")
+    if not 0.0 <= opts.hard_mining <= 1.0:
+        raise InputError(f"--hard-mining {opts.hard_mining}: give the share of each batch to replay, 0 to 1 "
+                         "(e.g. 0.25; 0 = off)")
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     if opts.threads:
@@ -140,16 +145,20 @@ def start(opts: TrainOptions):
     # At least two warm-up steps: OneCycleLR divides by the warm-up length.
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=opts.steps,
                                                 pct_start=max(0.1, 2.5 / opts.steps))
-    run = Run(opts, out, spec, net, ema, opt, sched, meta)
+    miner = HardExamples(opts.hard_mining, opts.batch, seed=opts.seed) if opts.hard_mining else None
+    run = Run(opts, out, spec, net, ema, opt, sched, meta, miner=miner)
     run.resume()
     return run, (real_imgs, real_lbls), (val_images, val_labels)
 
 
 def _step(run: Run, ctc, images, targets, lengths) -> float:
     images = images.to(run.opts.device)
+    if run.miner is not None:
+        images, targets, lengths = run.miner.extend(images, targets, lengths)
     log_probs = run.net(images).log_softmax(-1).permute(1, 0, 2)  # [N, T, C] -> [T, N, C]
     in_lens = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
-    loss = ctc(log_probs, targets, in_lens, lengths)
+    losses = ctc(log_probs, targets, in_lens, lengths)
+    loss = (losses / lengths.clamp(min=1).to(losses.device)).mean()  # CTCLoss's "mean" reduction
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.net.parameters(), 5.0)
@@ -157,6 +166,8 @@ def _step(run: Run, ctc, images, targets, lengths) -> float:
     run.sched.step()
     if run.ema is not None:
         run.ema.update_parameters(run.net)
+    if run.miner is not None:
+        run.miner.keep(images, targets, lengths, losses)
     run.step += 1
     return loss.item()
 
@@ -173,7 +184,7 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
                          run.step, augment=opts.augment)
     loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,
                         persistent_workers=opts.workers > 0)
-    ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True)
+    ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True, reduction="none")
     bar = tqdm(total=opts.steps, initial=run.step, desc="training", unit="step", disable=opts.no_progress)
     run.net.train()
     try:

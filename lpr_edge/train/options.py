@@ -47,6 +47,8 @@ class TrainOptions:
     workers: int = _opt(1, "data loader processes")
     widths: str = _opt("32,64,96", "channels of the three stages")
     head: int = _opt(192, "channels of the sequence head")
+    hard_mining: float = _opt(0.0, "replay the hardest share of each batch (highest CTC loss per character, e.g. "
+                              "0.25) in later batches, on top of the fresh plates; 0 = off")
     align: bool = _opt(False, "put a spatial transformer (scale and shift per axis, learnt) in front of the network "
                        "to undo loose or offset crops; exports to MatMul, parsed by every supported TensorRT")
     ema: float = _opt(0.0, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and "

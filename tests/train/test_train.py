@@ -177,3 +177,33 @@ def test_gpu_sweep_script_runs_on_the_cpu(tmp_path):
 
     with tarfile.open(tmp_path / "out" / "world_2x.tar") as tar:
         assert {"world_2x/final.pt", "world_2x/best.pt", "world_2x/log.jsonl"} <= set(tar.getnames())
+
+
+def test_hard_examples_replays_the_highest_loss_plates_per_character():
+    from lpr_edge.train.hard_examples import HardExamples
+
+    miner = HardExamples(0.5, batch=4, seed=0)
+    images = torch.arange(4, dtype=torch.float32).view(4, 1, 1, 1).expand(4, 3, 2, 2).clone()
+    targets = torch.tensor([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])   # labels of lengths 1, 2, 3, 4
+    lengths = torch.tensor([1, 2, 3, 4])
+    same = miner.extend(images, targets, lengths)
+    assert same[0] is images  # nothing to replay yet
+    # per character: 1.0, 3.0, 0.5, 2.5 -> plates 1 and 3 are the hardest
+    miner.keep(images, targets, lengths, torch.tensor([1.0, 6.0, 1.5, 10.0]))
+    assert sorted(lbl for _, lbl in miner.items) == [[2, 3], [7, 8, 9, 10]]
+    big, tgt, lens = miner.extend(images, targets, lengths)
+    assert big.shape[0] == 6 and lens.tolist()[:4] == [1, 2, 3, 4] and sorted(lens.tolist()[4:]) == [2, 4]
+    assert {float(v) for v in big[4:, 0, 0, 0]} == {1.0, 3.0}
+    assert tgt.numel() == int(lens.sum())  # targets stay aligned with their lengths
+    with pytest.raises(ValueError):
+        HardExamples(0.0, 4)
+
+
+def test_training_with_hard_mining_runs(tmp_path):
+    from lpr_edge.cli import main
+
+    argv = ["train", "--out", str(tmp_path / "run"), "--real", "", "--steps", "6", "--batch", "4", "--synth", "8",
+            "--workers", "0", "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1",
+            "--hard-mining", "0.5"]
+    assert main(argv) == 0
+    assert (tmp_path / "run" / "best.pt").exists()
