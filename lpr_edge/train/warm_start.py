@@ -74,19 +74,35 @@ def _from_onnx(path: Path) -> Source:
     model = load_onnx(path)
     spec = spec_from_model(model)
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
-    convs = [(inits[n.input[1]], inits[n.input[2]] if len(n.input) > 2 else None)
-             for n in model.graph.node if n.op_type == "Conv" and n.input[1] in inits]
-    channels = list(dict.fromkeys(int(w.shape[0]) for w, _ in convs))
-    if spec is None or len(channels) < 5:
+    def weights(op: str) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        out = []
+        for n in model.graph.node:
+            if n.op_type == op and n.input[1] in inits:
+                w = inits[n.input[1]]
+                if op == "Gemm" and not any(a.name == "transB" and a.i for a in n.attribute):
+                    w = w.T  # stored [in, out]; nn.Linear keeps [out, in]
+                out.append((w, inits[n.input[2]] if len(n.input) > 2 else None))
+        return out
+
+    convs, linears = weights("Conv"), weights("Gemm")
+    # An --align export starts with the aligner's two convolutions and two linear layers (Gemm).
+    align = len(linears) == 2 and any(n.op_type == "MatMul" for n in model.graph.node)
+    body = [int(w.shape[0]) for w, _ in convs[2 if align else 0:]]
+    if spec is None or len(body) != 16:
         raise ModelFileError(f"--init {path}: not an lpr-edge LPRNet export (no spec or unexpected layers); "
                              "pass a model made by lpr-edge export or a training checkpoint")
-    widths, head = (channels[0], channels[1], channels[2]), channels[3]
-    net = LPRNet(spec.num_classes, widths, head)
+    # In call order: stem, stage 1 (2 convs), stage 2 (shortcut first, then 4), stage 3 (likewise), collapse.
+    widths, head = (body[0], body[3], body[8]), body[13]
+    net = LPRNet(spec.num_classes, widths, head, align=align)
     order = _conv_call_order(net, spec)
     if len(order) != len(convs) or any(tuple(c.weight.shape) != w.shape for c, (w, _) in zip(order, convs)):
         raise ModelFileError(f"--init {path}: its layers do not match lpr-edge's LPRNet with widths {widths}, "
-                             f"head {head}")
+                             f"head {head}" + (" and an aligner" if align else ""))
     with torch.no_grad():
+        if align:
+            for layer, (w, b) in zip([m for m in net.align.loc if isinstance(m, nn.Linear)], linears):
+                layer.weight.copy_(torch.tensor(w))
+                layer.bias.copy_(torch.tensor(b))
         for conv, (w, b) in zip(order, convs):
             conv.weight.copy_(torch.tensor(w))
             bias = torch.tensor(b) if b is not None else torch.zeros(w.shape[0])

@@ -110,3 +110,28 @@ def test_fine_tune_a_few_steps_through_the_cli(tmp_path):
     assert main(["export", str(tmp_path / "run" / "last.pt"), "-o", str(tmp_path / "br.onnx")]) == 0
     spec = spec_from_model(load_onnx(tmp_path / "br.onnx"))
     assert (spec.name, spec.charset, spec.blank, spec.label_map) == ("lprnet_br", BR_CHARSET, 36, {})
+
+
+def test_init_from_an_aligned_onnx_export_keeps_its_function(tmp_path):
+    """--init MODEL.onnx rebuilds an --align export (aligner convs and linear layers included)."""
+    from lpr_edge.cli import main
+    from lpr_edge.runtime.preprocess import preprocess_batch
+    from lpr_edge.train.export import export_onnx, load_checkpoint
+    from lpr_edge.train.warm_start import load_source, unfold_batchnorms
+
+    argv = ["train", "--out", str(tmp_path / "run"), "--real", "", "--steps", "8", "--batch", "4", "--synth", "8",
+            "--workers", "0", "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1", "--align",
+            "--lr", "0.05"]
+    assert main(argv) == 0
+    export_onnx(tmp_path / "run" / "best.pt", tmp_path / "a.onnx")
+    trained, spec = load_checkpoint(tmp_path / "run" / "best.pt")
+    source = load_source(tmp_path / "a.onnx")
+    assert source.net.align is not None and source.widths == (8, 16, 16) and source.head == 16
+    images = [p.image for p in synth.generate(8, seed=5)]
+    unfold_batchnorms(source.net, images, source.spec)
+    x = torch.from_numpy(preprocess_batch(images, spec))
+    source.net.eval()
+    with torch.no_grad():
+        assert not torch.allclose(trained.align.params(x), torch.tensor([1.0, 0.0, 1.0, 0.0]))  # it learnt
+        assert torch.allclose(source.net.align.params(x), trained.align.params(x), atol=1e-5)
+        assert torch.allclose(source.net(x), trained(x), atol=1e-3)
