@@ -47,9 +47,11 @@ class Aligner(nn.Module):
 
     def __init__(self, height: int = 48, width: int = 96, max_zoom: float = 0.5, max_shift: float = 0.5):
         super().__init__()
-        self.loc = nn.Sequential(nn.AvgPool2d(2), ConvBN(3, 16, 3, 2), ConvBN(16, 32, 3, 2),
-                                 nn.AvgPool2d((height // 8, width // 8)), nn.Flatten(),
-                                 nn.Linear(32, 32), nn.ReLU(inplace=True), nn.Linear(32, 4))
+        # The head sees a 3x6 map, not a global average: where the plate's edges are is what tells
+        # the zoom and shift (a globally pooled head learnt one fixed zoom for every crop).
+        self.loc = nn.Sequential(nn.AvgPool2d(2), ConvBN(3, 16, 3, 2), ConvBN(16, 32, 3, 2), nn.AvgPool2d(2),
+                                 nn.Flatten(), nn.Linear(32 * (height // 16) * (width // 16), 32),
+                                 nn.ReLU(inplace=True), nn.Linear(32, 4))
         nn.init.zeros_(self.loc[-1].weight)
         nn.init.zeros_(self.loc[-1].bias)
         self.max_zoom, self.max_shift = max_zoom, max_shift
