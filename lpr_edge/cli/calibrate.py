@@ -32,9 +32,10 @@ def add_parser(sub, name):
                    help="output Q/DQ ONNX for TensorRT (default calibration/<model>.qdq.onnx)")
     p.add_argument("--cpu-qdq", default=None,
                    help="output Q/DQ ONNX for ONNX Runtime on the CPU (default calibration/<model>.cpu.qdq.onnx)")
-    p.add_argument("--keep-float", default="first,last",
-                   help="layers left in FP16/FP32: 'first' (input convolution), 'last' (classifier), node names, "
-                        "comma-separated; '' quantizes everything (default first,last)")
+    p.add_argument("--keep-float", default="first,last,align",
+                   help="layers left in FP16/FP32: 'first' (input convolution), 'last' (classifier), 'align' (the "
+                        "spatial transformer of --align models), node names, comma-separated; '' quantizes "
+                        "everything (default first,last,align)")
     p.add_argument("--from-cache", default=None, help="skip statistics: make the Q/DQ ONNX from this existing cache")
     p.add_argument("--eval-data", default=None,
                    help="labelled folder to compare FP32 and INT8 on, or 'synthetic' for generated plates "

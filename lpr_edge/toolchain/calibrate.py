@@ -134,14 +134,18 @@ def make_cache(amax: dict[str, float], trt_version: str, method: str) -> Calibra
     return CalibrationCache({k: v / 127.0 for k, v in amax.items()}, version_code(trt_version), ALGORITHMS[method])
 
 
-KEEP_FLOAT = ("first", "last")
+KEEP_FLOAT = ("first", "last", "align")
+ALIGNER_SCOPE = "/align/"  # node names torch gives the layers of lpr-edge's --align spatial transformer
 
 
 def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
     """Activation tensors to leave out of the cache so their consumers stay in FP16/FP32.
 
     ``first``: the input of the first convolution (the stem, which sees raw pixels); ``last``: the
-    input of the last convolution (the classifier); nodes are in ONNX's topological order. TensorRT
+    input of the last convolution (the classifier); ``align``: every layer of an ``--align`` model's
+    spatial transformer, whose zoom and shift arithmetic moves every sampled pixel (quantised, it cost
+    the first aligned US model 2 points on validation; float, none); nodes are in ONNX's topological
+    order. TensorRT
     runs a layer whose input has no scale in higher precision, and :func:`make_qdq_model` puts no
     Q/DQ there: one cache, one policy, every version.
     Any other entry is taken as a node name whose activation inputs are kept (unnamed nodes are
@@ -150,10 +154,12 @@ def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
     name_unnamed_nodes(model)
     unknown = set(keep) - set(KEEP_FLOAT) - {n.name for n in model.graph.node}
     if unknown:
-        raise InputError(f"--keep-float: {sorted(unknown)} are neither first/last nor node names of this model")
+        raise InputError(f"--keep-float: {sorted(unknown)} are neither first/last/align nor node names of this "
+                         "model")
     inits = {i.name for i in model.graph.initializer}
-    convs = [n for n in model.graph.node if n.op_type == "Conv"]
-    chosen = [n for n in model.graph.node if n.name in keep]
+    aligner = [n for n in model.graph.node if ALIGNER_SCOPE in n.name]
+    convs = [n for n in model.graph.node if n.op_type == "Conv" and n not in aligner]
+    chosen = [n for n in model.graph.node if n.name in keep] + (aligner if "align" in keep else [])
     if "first" in keep and convs:
         chosen.append(convs[0])
     if "last" in keep and convs:

@@ -145,7 +145,7 @@ def test_keep_float_drops_scales_and_skips_those_nodes(tmp_path):
     q = onnx.load(make_qdq_model(path, kept, tmp_path / "k.onnx"))
     conv = [n for n in q.graph.node if n.op_type == "Conv"][0]
     assert conv.input[0] == "pooled"  # no Q/DQ in front of the kept convolution
-    with pytest.raises(InputError, match="neither first/last nor node names"):
+    with pytest.raises(InputError, match="neither first/last/align nor node names"):
         float_kept_tensors(model, ["middle"])
 
 

@@ -207,3 +207,28 @@ def test_training_with_hard_mining_runs(tmp_path):
             "--hard-mining", "0.5"]
     assert main(argv) == 0
     assert (tmp_path / "run" / "best.pt").exists()
+
+
+def test_calibration_keeps_the_aligner_and_the_stem_float(tmp_path):
+    """--keep-float's default (first,last,align) leaves the spatial transformer out of INT8, and
+    'first' still means the backbone's stem, not the aligner's own convolution."""
+    from lpr_edge.cli import main
+    from lpr_edge.toolchain.calibrate import KEEP_FLOAT, float_kept_tensors
+    from lpr_edge.train.export import export_onnx
+
+    argv = ["train", "--out", str(tmp_path / "run"), "--real", "", "--steps", "5", "--batch", "4", "--synth", "8",
+            "--workers", "0", "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1", "--align"]
+    assert main(argv) == 0
+    export_onnx(tmp_path / "run" / "best.pt", tmp_path / "a.onnx")
+    model = onnx.load(tmp_path / "a.onnx")
+    kept = float_kept_tensors(model, list(KEEP_FLOAT))
+    nodes = {n.name: n for n in model.graph.node}
+    inits = {i.name for i in model.graph.initializer}
+    aligner = [n for n in model.graph.node if "/align/" in n.name]
+    assert len(aligner) > 10 and {"MatMul", "Gemm", "Concat"} <= {n.op_type for n in aligner}
+    assert all(t in kept for n in aligner for t in n.input if t and t not in inits)
+    stem = nodes["/net/stem/stem.0/Conv"]
+    assert stem.input[0] in kept  # the resampled crop the stem reads
+    assert "/net/align/MatMul_1_output_0" in kept
+    without = float_kept_tensors(model, ["first", "last"])
+    assert not any(t in without for n in aligner if n.op_type == "Concat" for t in n.input if t not in inits)
