@@ -145,9 +145,8 @@ def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
     input of the last convolution (the classifier); ``align``: every layer of an ``--align`` model's
     spatial transformer, whose zoom and shift arithmetic moves every sampled pixel (quantised, it cost
     the first aligned US model 2 points on validation; float, none); nodes are in ONNX's topological
-    order. TensorRT
-    runs a layer whose input has no scale in higher precision, and :func:`make_qdq_model` puts no
-    Q/DQ there: one cache, one policy, every version.
+    order. TensorRT runs a layer whose input has no scale in higher precision, and
+    :func:`make_qdq_model` puts no Q/DQ there: one cache, one policy, every version.
     Any other entry is taken as a node name whose activation inputs are kept (unnamed nodes are
     ``<op>_<index>``, as :func:`name_unnamed_nodes` names them in place).
     """

@@ -42,7 +42,7 @@ class Aligner(nn.Module):
     the crop is then resampled bilinearly. The resampling is written as two matrix products
     (rows, then columns) with tent-shaped interpolation weights instead of ONNX GridSample, so it
     exports to MatMul/Abs/Relu, which every TensorRT version we support parses and runs in FP16
-    (GridSample needs TensorRT 8.6; JetPack 5 ships 8.5). Starts as the identity.
+    (TensorRT's GridSample layer is newer than JetPack 5's TensorRT 8.5). Starts as the identity.
     """
 
     def __init__(self, height: int = 48, width: int = 96, max_zoom: float = 0.5, max_shift: float = 0.5):
