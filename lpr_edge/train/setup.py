@@ -86,6 +86,10 @@ def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs) -> tuple[L
     else:
         from .warm_start import prepare
 
+        if opts.align and source.net.align is None:
+            raise InputError(f"--align with --init {opts.init}: that model has no aligner and adding one to a "
+                             "trained model is not supported yet; train with --align from scratch, or drop --align")
+
         start = prepare(source, spec, real_imgs[:512], opts.seed)
         net, widths, head = start.net, start.widths, start.head
         print(f"initialised from {opts.init}: {len(start.copied_classes)} classes copied"

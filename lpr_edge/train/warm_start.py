@@ -74,6 +74,7 @@ def _from_onnx(path: Path) -> Source:
     model = load_onnx(path)
     spec = spec_from_model(model)
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+
     def weights(op: str) -> list[tuple[np.ndarray, np.ndarray | None]]:
         out = []
         for n in model.graph.node:
