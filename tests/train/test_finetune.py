@@ -135,3 +135,11 @@ def test_init_from_an_aligned_onnx_export_keeps_its_function(tmp_path):
         assert not torch.allclose(trained.align.params(x), torch.tensor([1.0, 0.0, 1.0, 0.0]))  # it learnt
         assert torch.allclose(source.net.align.params(x), trained.align.params(x), atol=1e-5)
         assert torch.allclose(source.net(x), trained(x), atol=1e-3)
+
+
+def test_align_on_a_model_without_an_aligner_is_refused(tmp_path, capsys):
+    from lpr_edge.cli import main
+
+    assert main(["train", "--init", "us", "--align", "--real", "", "--out", str(tmp_path / "r"), "--steps", "5",
+                 "--no-progress"]) == 2
+    assert "has no aligner" in capsys.readouterr().err
