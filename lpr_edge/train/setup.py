@@ -10,7 +10,7 @@ from ..errors import DatasetError, InputError, SpecError
 from ..evaluation.datasets import load_dataset, load_images, split, write_split
 from ..spec import US_CHARSET, ModelSpec
 from .data import load_real
-from .model import LPRNet
+from .model import Aligner, LPRNet
 from .options import TrainOptions
 
 
@@ -86,14 +86,15 @@ def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs) -> tuple[L
     else:
         from .warm_start import prepare
 
-        if opts.align and source.net.align is None:
-            raise InputError(f"--align with --init {opts.init}: that model has no aligner and adding one to a "
-                             "trained model is not supported yet; train with --align from scratch, or drop --align")
-
         start = prepare(source, spec, real_imgs[:512], opts.seed)
         net, widths, head = start.net, start.widths, start.head
         print(f"initialised from {opts.init}: {len(start.copied_classes)} classes copied"
               + (f", new: {''.join(start.fresh_classes)}" if start.fresh_classes else ""))
+        if opts.align and net.align is None:
+            # A trained backbone first, then an aligner in front: it starts as the identity, so
+            # training starts from exactly the --init model's function.
+            net.align = Aligner()
+            print("aligner added in front (identity at the start)")
     if opts.freeze != "none":
         from .warm_start import freeze
 

@@ -137,9 +137,19 @@ def test_init_from_an_aligned_onnx_export_keeps_its_function(tmp_path):
         assert torch.allclose(source.net(x), trained(x), atol=1e-3)
 
 
-def test_align_on_a_model_without_an_aligner_is_refused(tmp_path, capsys):
-    from lpr_edge.cli import main
+def test_align_adds_an_identity_aligner_to_a_trained_model(tmp_path):
+    """--init us --align: the US backbone with a fresh aligner in front, same function at the start."""
+    from lpr_edge.runtime.preprocess import preprocess_batch
+    from lpr_edge.train.options import TrainOptions
+    from lpr_edge.train.setup import build_net, model_spec
+    from lpr_edge.train.warm_start import load_source
 
-    assert main(["train", "--init", "us", "--align", "--real", "", "--out", str(tmp_path / "r"), "--steps", "5",
-                 "--no-progress"]) == 2
-    assert "has no aligner" in capsys.readouterr().err
+    opts = TrainOptions(init="us", align=True, real="", out=str(tmp_path / "r"))
+    images = [p.image for p in synth.generate(8, seed=6)]
+    reference = load_source("us")
+    net, meta = build_net(opts, model_spec(opts, reference.spec), load_source("us"), images)
+    assert net.align is not None and meta["align"] is True
+    x = torch.from_numpy(preprocess_batch(images, reference.spec))
+    net.eval()
+    with torch.no_grad():
+        assert torch.allclose(net(x), reference.net.eval()(x), atol=1e-4)
