@@ -153,8 +153,8 @@ def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
     name_unnamed_nodes(model)
     unknown = set(keep) - set(KEEP_FLOAT) - {n.name for n in model.graph.node}
     if unknown:
-        raise InputError(f"--keep-float: {sorted(unknown)} are neither first/last/align nor node names of this "
-                         "model")
+        raise InputError(f"--keep-float: {sorted(unknown)} are neither {'/'.join(KEEP_FLOAT)} nor node names of "
+                         "this model")
     inits = {i.name for i in model.graph.initializer}
     aligner = [n for n in model.graph.node if ALIGNER_SCOPE in n.name]
     convs = [n for n in model.graph.node if n.op_type == "Conv" and n not in aligner]

@@ -37,9 +37,9 @@ class HardExamples:
         return images, targets, lengths
 
     def keep(self, images: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor,
-             losses: torch.Tensor) -> None:
-        """Remember the ``k`` plates of this batch with the highest loss per character."""
-        per_char = (losses.detach() / lengths.clamp(min=1).to(losses.device)).cpu()
+             per_char: torch.Tensor) -> None:
+        """Remember the ``k`` plates of this batch with the highest CTC loss per character (``per_char``)."""
+        per_char = per_char.detach().cpu()
         starts = torch.cumsum(lengths, 0) - lengths
         for i in torch.argsort(per_char, descending=True)[:self.k].tolist():
             s, n = int(starts[i]), int(lengths[i])

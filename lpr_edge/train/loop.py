@@ -158,7 +158,8 @@ def _step(run: Run, ctc, images, targets, lengths) -> float:
     log_probs = run.net(images).log_softmax(-1).permute(1, 0, 2)  # [N, T, C] -> [T, N, C]
     in_lens = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
     losses = ctc(log_probs, targets, in_lens, lengths)
-    loss = (losses / lengths.clamp(min=1).to(losses.device)).mean()  # CTCLoss's "mean" reduction
+    per_char = losses / lengths.clamp(min=1).to(losses.device)
+    loss = per_char.mean()  # CTCLoss's "mean" reduction
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.net.parameters(), 5.0)
@@ -167,7 +168,7 @@ def _step(run: Run, ctc, images, targets, lengths) -> float:
     if run.ema is not None:
         run.ema.update_parameters(run.net)
     if run.miner is not None:
-        run.miner.keep(images, targets, lengths, losses)
+        run.miner.keep(images, targets, lengths, per_char)
     run.step += 1
     return loss.item()
 

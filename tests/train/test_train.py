@@ -188,8 +188,8 @@ def test_hard_examples_replays_the_highest_loss_plates_per_character():
     lengths = torch.tensor([1, 2, 3, 4])
     same = miner.extend(images, targets, lengths)
     assert same[0] is images  # nothing to replay yet
-    # per character: 1.0, 3.0, 0.5, 2.5 -> plates 1 and 3 are the hardest
-    miner.keep(images, targets, lengths, torch.tensor([1.0, 6.0, 1.5, 10.0]))
+    # losses per character 1.0, 3.0, 0.5, 2.5 -> plates 1 and 3 are the hardest
+    miner.keep(images, targets, lengths, torch.tensor([1.0, 6.0, 1.5, 10.0]) / lengths)
     assert sorted(lbl for _, lbl in miner.items) == [[2, 3], [7, 8, 9, 10]]
     big, tgt, lens = miner.extend(images, targets, lengths)
     assert big.shape[0] == 6 and lens.tolist()[:4] == [1, 2, 3, 4] and sorted(lens.tolist()[4:]) == [2, 4]
