@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from lpr_edge import synth
-from lpr_edge.synth.world import light, stickers, surroundings, world_effects
+from lpr_edge.synth.camera import camera_effects, camera_effects_with_box
+from lpr_edge.synth.world import light, stickers, surroundings, surroundings_with_box, world_effects
 
 
 def plate(seed=0, **kw):
@@ -48,3 +49,39 @@ def test_brazilian_layout():
     assert all(p.image.shape == (100, 300, 3) for p in plates)
     again = synth.render_br(np.random.default_rng(0), extras=False)
     assert again.text == plates[0].text and np.array_equal(again.image, plates[0].image)
+
+
+def test_surroundings_box_is_where_the_plate_is():
+    img = plate(2).image
+    h, w = img.shape[:2]
+    for seed in range(20):
+        crop, (x0, y0, x1, y1) = surroundings_with_box(img, np.random.default_rng(seed))
+        assert np.array_equal(crop, surroundings(img, np.random.default_rng(seed)))  # same draws
+        assert (x1 - x0, y1 - y0) == (w, h)
+        # The part of the plate inside the crop is the plate, pixel for pixel (a border mark may
+        # cover a little of it).
+        cx0, cy0 = max(0, int(x0)), max(0, int(y0))
+        cx1, cy1 = min(crop.shape[1], int(x1)), min(crop.shape[0], int(y1))
+        inside = crop[cy0:cy1, cx0:cx1]
+        original = img[cy0 - int(y0):cy1 - int(y0), cx0 - int(x0):cx1 - int(x0)]
+        assert inside.shape == original.shape and (inside == original).all(axis=2).mean() > 0.85
+
+
+def test_camera_effects_follow_the_plate_box():
+    # The same draws on a black and on a white plate: the pixels that differ are where the plate went.
+    moved = 0
+    for seed in range(30):
+        outs = []
+        for value in (0, 255):
+            img = np.full((100, 200, 3), value, np.uint8)
+            out, box = camera_effects_with_box(img, (0, 0, 200, 100), np.random.default_rng(seed), 1.0)
+            assert np.array_equal(out, camera_effects(img, np.random.default_rng(seed), 1.0))  # same draws
+            outs.append(out)
+        diff = np.abs(outs[1].astype(np.float32) - outs[0]).mean(axis=2)
+        h, w = diff.shape
+        x0, y0, x1, y1 = np.clip(box, 0, [w, h, w, h])  # warped corners may leave the image
+        ys, xs = np.nonzero(diff > diff.max() / 2)
+        assert abs(xs.min() - x0) <= 0.05 * w + 1 and abs(xs.max() + 1 - x1) <= 0.05 * w + 1, seed
+        assert abs(ys.min() - y0) <= 0.05 * h + 1 and abs(ys.max() + 1 - y1) <= 0.05 * h + 1, seed
+        moved += x0 > 0.05 * w
+    assert moved >= 5  # margins did move the plate inwards, and the box followed

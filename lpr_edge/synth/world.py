@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .camera import Box
 from .fonts import _paste, _render_text, font_paths
 from .plates import DIGITS, LETTERS
 
@@ -44,6 +45,13 @@ def stickers(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def surroundings(img: np.ndarray, rng: np.random.Generator, max_margin: float = 0.3) -> np.ndarray:
     """The plate as a detector crops it: independent margins of -3..``max_margin`` of its size per side,
     filled with a car body, often a plate frame with dealer text, and marks at the crop border."""
+    return surroundings_with_box(img, rng, max_margin)[0]
+
+
+def surroundings_with_box(img: np.ndarray, rng: np.random.Generator,
+                          max_margin: float = 0.3) -> tuple[np.ndarray, Box]:
+    """``surroundings``, and where ``img`` lies in the crop (x0, y0, x1, y1 in pixels; beyond the
+    crop's edges where the crop cuts into the plate)."""
     h, w = img.shape[:2]
     left, right = (int(w * rng.uniform(-0.03, max_margin)) for _ in range(2))
     top, bottom = (int(h * rng.uniform(-0.03, max_margin)) for _ in range(2))
@@ -73,7 +81,7 @@ def surroundings(img: np.ndarray, rng: np.random.Generator, max_margin: float = 
     crop = canvas[max(0, -top):H - max(0, -bottom), max(0, -left):W - max(0, -right)]
     if rng.random() < 0.25:  # part of a large mark at the crop border (a neighbouring letter, an edge)
         crop = _border_mark(crop.copy(), rng)
-    return crop
+    return crop, (float(left), float(top), float(left + w), float(top + h))
 
 
 def _border_mark(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -115,6 +123,12 @@ def light(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def world_effects(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True) -> np.ndarray:
     """Stickers (synthetic plates only: ``on_plate``; emblems come from ``render_clean(emblems=True)``),
     detector-style surroundings, then light."""
+    return world_effects_with_box(img, rng, on_plate)[0]
+
+
+def world_effects_with_box(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True) -> tuple[np.ndarray, Box]:
+    """``world_effects``, and where the plate (all of ``img``) lies in the result (pixels)."""
     if on_plate:
         img = stickers(img, rng)
-    return light(surroundings(img, rng), rng)
+    img, box = surroundings_with_box(img, rng)
+    return light(img, rng), box

@@ -17,7 +17,8 @@ from ..atomic import atomic_open
 from ..evaluation.datasets import Sample, load_images
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
-from ..synth.world import world_effects
+from ..synth.camera import Box, camera_effects_with_box
+from ..synth.world import world_effects_with_box
 
 
 def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
@@ -84,7 +85,8 @@ class PlateStream(IterableDataset):
         self.seed, self.start = seed, start
         self.augment = augment  # "camera": camera effects only; "world": surroundings, marks and light first
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, list[int]]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, list[int], torch.Tensor]]:
+        """(image tensor, label indices, where the plate is: ``frame(box)`` of the augmented crop)."""
         # A restart (resume) continues with a fresh, still deterministic stream. Each data-loader
         # worker draws its own stream: the same one in every worker would repeat each batch.
         info = torch.utils.data.get_worker_info()
@@ -92,30 +94,44 @@ class PlateStream(IterableDataset):
         rng = np.random.default_rng([self.seed, self.start, *worker])
         buf = np.empty((1, *self.spec.input_shape), np.float32)
         while True:
-            if rng.random() < self.real_fraction:
+            real = rng.random() < self.real_fraction
+            if real:
                 i = rng.integers(len(self.real_images))
                 img, label = self.real_images[i], self.real_labels[i]
-                # Real crops are tight: add margins/blur/etc. most of the time, keep some clean.
-                if self.augment == "world" and rng.random() < 0.6:
-                    img = synth.camera_effects(world_effects(img, rng, on_plate=False), rng,
-                                               float(rng.uniform(0.0, 0.8)), margins=False)
-                else:
-                    img = synth.camera_effects(img, rng, float(rng.choice([0.0, 0.5, 1.0], p=[0.2, 0.4, 0.4])))
             else:
                 i = rng.integers(len(self.pool_images))
                 img, label = self.pool_images[i], self.pool_labels[i]
-                if self.augment == "world" and rng.random() < 0.8:
-                    img = synth.camera_effects(world_effects(img, rng), rng, float(rng.uniform(0.3, 1.0)),
-                                               margins=False)
+            h, w = img.shape[:2]
+            box: Box = (0.0, 0.0, float(w), float(h))  # a real crop counts as the plate
+            if real:
+                # Real crops are tight: add margins/blur/etc. most of the time, keep some clean.
+                if self.augment == "world" and rng.random() < 0.6:
+                    img, box = world_effects_with_box(img, rng, on_plate=False)
+                    img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.0, 0.8)), margins=False)
                 else:
-                    img = synth.camera_effects(img, rng, float(rng.uniform(0.3, 1.0)))
+                    strength = float(rng.choice([0.0, 0.5, 1.0], p=[0.2, 0.4, 0.4]))
+                    img, box = camera_effects_with_box(img, box, rng, strength)
+            elif self.augment == "world" and rng.random() < 0.8:
+                img, box = world_effects_with_box(img, rng)
+                img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.3, 1.0)), margins=False)
+            else:
+                img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.3, 1.0)))
             preprocess_batch([img], self.spec, out=buf)
-            yield torch.from_numpy(buf[0].copy()), label
+            yield torch.from_numpy(buf[0].copy()), label, frame(box, img.shape[1], img.shape[0])
+
+
+def frame(box: Box, width: int, height: int) -> torch.Tensor:
+    """The aligner's parameters that frame ``box`` (pixels of a ``width`` x ``height`` crop):
+    [zoom x, shift x, zoom y, shift y], the box's half-size and centre in coordinates where the
+    crop spans -1..1; a box beyond the crop is cut at its edge (there is nothing to see there)."""
+    x0, y0, x1, y1 = (float(np.clip(2 * v / size - 1, -1, 1))
+                      for v, size in zip(box, (width, height, width, height)))
+    return torch.tensor([(x1 - x0) / 2, (x0 + x1) / 2, (y1 - y0) / 2, (y0 + y1) / 2])
 
 
 def collate(batch):
-    """Stack images; concatenate labels the way CTC loss wants them."""
+    """Stack images and frames; concatenate labels the way CTC loss wants them."""
     images = torch.stack([b[0] for b in batch])
     targets = torch.tensor([c for b in batch for c in b[1]], dtype=torch.long)
     lengths = torch.tensor([len(b[1]) for b in batch], dtype=torch.long)
-    return images, targets, lengths
+    return images, targets, lengths, torch.stack([b[2] for b in batch])

@@ -122,6 +122,9 @@ def start(opts: TrainOptions):
     if not 0.0 <= opts.hard_mining <= 1.0:
         raise InputError(f"--hard-mining {opts.hard_mining}: give the share of each batch to replay, 0 to 1 "
                          "(e.g. 0.25; 0 = off)")
+    if opts.align_box < 0 or (opts.align_box and not opts.align):
+        raise InputError(f"--align-box {opts.align_box}: give a weight >= 0 together with --align (it teaches "
+                         "the aligner; without one there is nothing to teach)")
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     if opts.threads:
@@ -151,8 +154,10 @@ def start(opts: TrainOptions):
     return run, (real_imgs, real_lbls), (val_images, val_labels)
 
 
-def _step(run: Run, ctc, images, targets, lengths) -> float:
+def _step(run: Run, ctc, images, targets, lengths, frames) -> dict[str, float]:
+    """One optimiser step; the losses it saw (``loss``: what was minimised)."""
     images = images.to(run.opts.device)
+    fresh = images  # replayed hard plates (below) carry no frame
     if run.miner is not None:
         images, targets, lengths = run.miner.extend(images, targets, lengths)
     log_probs = run.net(images).log_softmax(-1).permute(1, 0, 2)  # [N, T, C] -> [T, N, C]
@@ -160,6 +165,13 @@ def _step(run: Run, ctc, images, targets, lengths) -> float:
     losses = ctc(log_probs, targets, in_lens, lengths)
     per_char = losses / lengths.clamp(min=1).to(losses.device)
     loss = per_char.mean()  # CTCLoss's "mean" reduction
+    seen = {}
+    if run.opts.align_box:
+        # Where the plate is in each crop: the signal that depends on the crop, which the reading
+        # loss alone did not give (the aligner learnt one fixed zoom for all crops).
+        box_loss = (run.net.align.params(fresh) - frames.to(fresh.device)).abs().mean()
+        loss = loss + run.opts.align_box * box_loss
+        seen["box_loss"] = box_loss.item()
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.net.parameters(), 5.0)
@@ -170,7 +182,7 @@ def _step(run: Run, ctc, images, targets, lengths) -> float:
     if run.miner is not None:
         run.miner.keep(images, targets, lengths, per_char)
     run.step += 1
-    return loss.item()
+    return {"loss": loss.item(), **seen}
 
 
 def train(opts: TrainOptions | argparse.Namespace) -> Path:
@@ -205,15 +217,16 @@ def _loop(run: Run, loader, ctc, bar, val_images, val_labels) -> None:
     opts = run.opts
     t0, seen, running = time.time(), 0, None
     with open(run.out / "log.jsonl", "a", encoding="utf-8") as log:
-        for images, targets, lengths in loader:
+        for images, targets, lengths, frames in loader:
             if run.step >= opts.steps:
                 break
-            loss = _step(run, ctc, images, targets, lengths)
+            losses = _step(run, ctc, images, targets, lengths, frames)
+            loss = losses["loss"]
             seen += images.shape[0]
             running = loss if running is None else 0.98 * running + 0.02 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.3f}", plates_s=f"{seen / (time.time() - t0):.0f}")
-            record = {"step": run.step, "loss": loss, "t": round(time.time() - t0, 2)}  # t: seconds since (re)start
+            record = {"step": run.step, **losses, "t": round(time.time() - t0, 2)}  # t: seconds since (re)start
             if val_images and (run.step % opts.eval_every == 0 or run.step == opts.steps):
                 record["val"] = evaluate(run.shipped, val_images, val_labels, run.spec, opts.device)
                 bar.write(f"step {run.step}: loss {running:.3f} val {record['val']}")

@@ -232,3 +232,29 @@ def test_calibration_keeps_the_aligner_and_the_stem_float(tmp_path):
     assert "/net/align/MatMul_1_output_0" in kept
     without = float_kept_tensors(model, ["first", "last"])
     assert not any(t in without for n in aligner if n.op_type == "Concat" for t in n.input if t not in inits)
+
+
+def test_frame_is_the_aligner_parameters_that_frame_the_box():
+    from lpr_edge.train.data import frame
+
+    assert frame((0, 0, 200, 100), 200, 100).tolist() == [1.0, 0.0, 1.0, 0.0]  # the whole crop: identity
+    # The right half, middle rows: half the size, centred at x = +0.5.
+    assert np.allclose(frame((100, 25, 200, 75), 200, 100).tolist(), [0.5, 0.5, 0.5, 0.0])
+    # A box beyond the crop (a detector cutting into the plate) is cut at the crop's edge.
+    assert np.allclose(frame((-20, -10, 180, 110), 200, 100).tolist(), [0.9, -0.1, 1.0, 0.0])
+
+
+def test_align_box_teaches_the_aligner_where_the_plate_is(tmp_path, capsys):
+    import json
+
+    from lpr_edge.cli import main
+
+    argv = ["train", "--out", str(tmp_path / "run"), "--real", "", "--steps", "40", "--batch", "16", "--synth", "32",
+            "--workers", "0", "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1", "--align",
+            "--align-box", "10", "--augment", "world", "--lr", "3e-3"]  # box loss leads
+    assert main(argv) == 0
+    box = [json.loads(line)["box_loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(box) == 40 and np.mean(box[-10:]) < 0.8 * np.mean(box[:5])
+    # Nothing to teach without --align: refused, naming the flag.
+    assert main([*argv[:argv.index("--align")], "--align-box", "1.0", "--out", str(tmp_path / "no")]) == 2
+    assert "--align-box 1.0" in capsys.readouterr().err and not (tmp_path / "no").exists()
