@@ -258,3 +258,29 @@ def test_align_box_teaches_the_aligner_where_the_plate_is(tmp_path, capsys):
     # Nothing to teach without --align: refused, naming the flag.
     assert main([*argv[:argv.index("--align")], "--align-box", "1.0", "--out", str(tmp_path / "no")]) == 2
     assert "--align-box 1.0" in capsys.readouterr().err and not (tmp_path / "no").exists()
+
+
+def test_aligner_framing_benchmark_knows_the_true_framing(tmp_path):
+    """benchmarks/aligner_framing.py on real plates cut at known margins: the true zoom is the box's share."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lpr_edge.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    data = root.parent / "shared" / "data" / "openalpr-br-context"
+    if not data.exists():
+        pytest.skip("needs ../shared/data/openalpr-br-context")
+    argv = ["train", "--out", str(tmp_path / "run"), "--real", "", "--steps", "5", "--batch", "4", "--synth", "8",
+            "--workers", "0", "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1", "--align",
+            "--lr", "1e-5"]
+    assert main(argv) == 0
+    subprocess.run([sys.executable, str(root / "benchmarks" / "aligner_framing.py"), str(tmp_path / "run" / "best.pt"),
+                    "--data", str(data), "--margin", "0,0.25", "--json", str(tmp_path / "f.json")],
+                   check=True, capture_output=True, timeout=300)
+    rows = json.loads((tmp_path / "f.json").read_text())["margins"]
+    assert np.allclose(rows[0]["true_zoom_xy"], 1.0, atol=1e-6)  # the box itself: nothing to zoom
+    assert 0.64 < rows[1]["true_zoom_xy"][0] < 0.70  # 25 % per side: the plate is 1/1.5 of the crop
+    assert rows[0]["mae"] < 0.01 < 0.1 < rows[1]["mae"]  # a near-identity aligner frames the tight crop only
