@@ -6,7 +6,10 @@ detector would; where the box lies in that crop is known, so the zoom/shift that
 mean absolute error of the four parameters, and the correlation of predicted with true zoom across
 all crops (0: one fixed zoom for every crop, as the aligner learnt without ``--align-box``).
 
-Reproduce: python benchmarks/aligner_framing.py runs/us/align_box10/best.pt
+``--image OUT.png`` draws a few plates at each margin: the crop the network gets, and below it
+what the aligner makes of it.
+
+Reproduce: python benchmarks/aligner_framing.py runs/us/align_box10/best.pt --image framing.png
 """
 from __future__ import annotations
 
@@ -14,9 +17,12 @@ import argparse
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
+from lpr_edge.atomic import write_text
+from lpr_edge.evaluation.contact_sheet import write_contact_sheet
 from lpr_edge.evaluation.datasets import load_dataset, load_images
 from lpr_edge.evaluation.margins import boxed, crop_at_margin, parse_margins
 from lpr_edge.runtime.preprocess import preprocess_batch
@@ -51,12 +57,36 @@ def framing(net, images, boxes, margins, spec) -> dict:
     return {"margins": rows, "zoom_corr_xy": corr}
 
 
+def sheet(net, images, boxes, margins, spec, plates: int = 6) -> np.ndarray:
+    """Rows of plates, columns of margins: each cell the network's input above the aligner's output."""
+    picks = np.linspace(0, len(images) - 1, plates).astype(int)
+    rows = []
+    for i in picks:
+        cells = []
+        for m in margins:
+            x = torch.from_numpy(preprocess_batch([crop_at_margin(images[i], boxes[i], m)], spec))
+            with torch.no_grad():
+                pair = torch.cat([x, net.align(x)], dim=2)[0].permute(1, 2, 0).numpy()
+            pair = (pair - pair.min()) / max(1e-6, float(pair.max() - pair.min())) * 255
+            cells.append(np.pad(pair.astype(np.uint8), ((2, 2), (2, 2), (0, 0)), constant_values=255))
+        rows.append(np.hstack(cells))
+    grid = np.vstack(rows)
+    if spec.color == "RGB":  # shown with OpenCV, which writes BGR
+        grid = grid[..., ::-1]
+    header = np.full((18, grid.shape[1], 3), 255, np.uint8)
+    for k, m in enumerate(margins):
+        cv2.putText(header, f"margin {m:.0%}", (k * (spec.width + 4) + 4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([header, grid])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", help="a .pt checkpoint of a run trained with --align")
     ap.add_argument("--data", default=str(DATA), help="labelled crops with box_x/y/w/h columns")
     ap.add_argument("--margin", default="0,0.05,0.1,0.15,0.2,0.25", help="margins per side, fractions of the box")
     ap.add_argument("--json", help="also write the numbers here")
+    ap.add_argument("--image", help="also draw plates at each margin, before and after the aligner (PNG)")
     args = ap.parse_args()
     net, spec = load_checkpoint(args.checkpoint)
     if net.align is None:
@@ -64,14 +94,17 @@ def main() -> None:
     net.eval()
     samples = boxed(load_dataset(args.data).samples)
     images, kept, _ = load_images(samples)
-    out = framing(net, images, [s.box for s in kept], parse_margins(args.margin), spec)
+    boxes, margins = [s.box for s in kept], parse_margins(args.margin)
+    out = framing(net, images, boxes, margins, spec)
     for r in out["margins"]:
         print(f"margin {r['margin']:.2f}: zoom x/y true {r['true_zoom_xy'][0]:.3f}/{r['true_zoom_xy'][1]:.3f} "
               f"predicted {r['pred_zoom_xy'][0]:.3f}/{r['pred_zoom_xy'][1]:.3f}  MAE {r['mae']:.3f}")
     print(f"correlation of predicted with true zoom across crops: x {out['zoom_corr_xy'][0]:.2f}, "
           f"y {out['zoom_corr_xy'][1]:.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2))
+        write_text(args.json, json.dumps(out, indent=2))
+    if args.image:
+        write_contact_sheet(args.image, sheet(net, images, boxes, margins, spec))
 
 
 if __name__ == "__main__":

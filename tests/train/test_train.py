@@ -278,9 +278,14 @@ def test_aligner_framing_benchmark_knows_the_true_framing(tmp_path):
             "--lr", "1e-5"]
     assert main(argv) == 0
     subprocess.run([sys.executable, str(root / "benchmarks" / "aligner_framing.py"), str(tmp_path / "run" / "best.pt"),
-                    "--data", str(data), "--margin", "0,0.25", "--json", str(tmp_path / "f.json")],
+                    "--data", str(data), "--margin", "0,0.25", "--json", str(tmp_path / "f.json"),
+                    "--image", str(tmp_path / "f.png")],
                    check=True, capture_output=True, timeout=300)
     rows = json.loads((tmp_path / "f.json").read_text())["margins"]
     assert np.allclose(rows[0]["true_zoom_xy"], 1.0, atol=1e-6)  # the box itself: nothing to zoom
     assert 0.64 < rows[1]["true_zoom_xy"][0] < 0.70  # 25 % per side: the plate is 1/1.5 of the crop
     assert rows[0]["mae"] < 0.01 < 0.1 < rows[1]["mae"]  # a near-identity aligner frames the tight crop only
+    import cv2
+
+    # 6 plates x (input above aligned output), 2 margins, a header line
+    assert cv2.imread(str(tmp_path / "f.png")).shape == (18 + 6 * (2 * 48 + 4), 2 * (96 + 4), 3)
