@@ -73,7 +73,7 @@ def load_real(samples: Sequence[Sample], spec: ModelSpec) -> tuple[list[np.ndarr
 
 
 class PlateStream(IterableDataset):
-    """An endless stream of (tensor [3,H,W], label indices) mixing real and synthetic plates."""
+    """An endless stream of (tensor [3,H,W], label indices, plate frame) mixing real and synthetic plates."""
 
     def __init__(self, spec: ModelSpec, pool_images: np.ndarray, pool_texts: Sequence[str],
                  real_images: Sequence[np.ndarray], real_labels: Sequence[Sequence[int]],
