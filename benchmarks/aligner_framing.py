@@ -24,7 +24,7 @@ import torch
 from lpr_edge.atomic import write_text
 from lpr_edge.evaluation.contact_sheet import write_contact_sheet
 from lpr_edge.evaluation.datasets import load_dataset, load_images
-from lpr_edge.evaluation.margins import boxed, crop_at_margin, parse_margins
+from lpr_edge.evaluation.margins import boxed, crop_at_margin, margin_window, parse_margins
 from lpr_edge.runtime.preprocess import preprocess_batch
 from lpr_edge.train.data import frame
 from lpr_edge.train.export import load_checkpoint
@@ -38,11 +38,9 @@ def framing(net, images, boxes, margins, spec) -> dict:
     for m in margins:
         crops, targets = [], []
         for img, (x, y, w, h) in zip(images, boxes):
-            crop = crop_at_margin(img, (x, y, w, h), m)
-            H, W = img.shape[:2]
-            x0, y0 = max(0, int(round(x - m * w))), max(0, int(round(y - m * h)))  # as crop_at_margin cuts
-            crops.append(crop)
-            targets.append(frame((x - x0, y - y0, x - x0 + w, y - y0 + h), crop.shape[1], crop.shape[0]))
+            x0, y0, x1, y1 = margin_window(img, (x, y, w, h), m)
+            crops.append(img[y0:y1, x0:x1])
+            targets.append(frame((x - x0, y - y0, x - x0 + w, y - y0 + h), x1 - x0, y1 - y0))
         with torch.no_grad():
             pred = net.align.params(torch.from_numpy(preprocess_batch(crops, spec)))
         true = torch.stack(targets)

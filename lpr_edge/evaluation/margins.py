@@ -8,8 +8,8 @@ import numpy as np
 from ..errors import DatasetError
 
 
-def crop_at_margin(image: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
-    """``image[y - m*h : y + h + m*h, x - m*w : x + w + m*w]`` clipped to the image (m may be negative)."""
+def margin_window(image: np.ndarray, box: tuple[int, int, int, int], margin: float) -> tuple[int, int, int, int]:
+    """Where ``crop_at_margin`` cuts: x0, y0, x1, y1 in pixels of ``image`` (clipped to it)."""
     x, y, w, h = box
     H, W = image.shape[:2]
     x0, x1 = int(round(x - margin * w)), int(round(x + w + margin * w))
@@ -17,6 +17,12 @@ def crop_at_margin(image: np.ndarray, box: tuple[int, int, int, int], margin: fl
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
     if x1 <= x0 or y1 <= y0:
         raise DatasetError(f"box {box} lies outside its {W}x{H} image; check the box_x/y/w/h columns")
+    return x0, y0, x1, y1
+
+
+def crop_at_margin(image: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
+    """``image[y - m*h : y + h + m*h, x - m*w : x + w + m*w]`` clipped to the image (m may be negative)."""
+    x0, y0, x1, y1 = margin_window(image, box, margin)
     return image[y0:y1, x0:x1]
 
 
