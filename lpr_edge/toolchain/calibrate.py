@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InferenceError, InputError
 from ..formats.trt_cache import ALGORITHMS, CalibrationCache, version_code
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
@@ -31,15 +31,25 @@ QUANTIZED_OPS = ["Conv", "Add", "MaxPool", "AveragePool", "Concat", "Gemm", "Mat
 
 
 class _Reader:
-    """onnxruntime.quantization CalibrationDataReader over preprocessed batches."""
+    """onnxruntime.quantization CalibrationDataReader over preprocessed batches.
+
+    Every batch handed out stays referenced until the reader is dropped: the calibrators list the
+    graph input among the outputs, and onnxruntime 1.19 (the last for Python 3.8) returns that
+    output as a view of the caller's input buffer without keeping it alive, so a freed batch
+    turned the input's statistics into garbage (NaN on some machines).
+    """
 
     def __init__(self, batches: Iterable[np.ndarray], input_name: str):
         self._it = iter(batches)
         self._name = input_name
+        self._fed: list[np.ndarray] = []
 
     def get_next(self):
         batch = next(self._it, None)
-        return None if batch is None else {self._name: batch}
+        if batch is None:
+            return None
+        self._fed.append(batch)
+        return {self._name: batch}
 
     def __iter__(self):  # newer ORT versions iterate readers
         while (item := self.get_next()) is not None:
@@ -82,16 +92,50 @@ def collect_amax(onnx_path: str | os.PathLike, images: Sequence[np.ndarray], spe
     with tempfile.TemporaryDirectory(prefix="lpr-edge-calib.") as tmp, contextlib.redirect_stdout(sys.stderr):
         calibrator = create_calibrator(Path(onnx_path), None, augmented_model_path=str(Path(tmp) / "augmented.onnx"),
                                        calibrate_method=options[0], extra_options=options[1])
-        calibrator.collect_data(_Reader(_batches(images, spec, batch, progress), spec.input_name))
+        if hasattr(calibrator, "num_bins"):  # a histogram calibrator: check each tensor before numpy bins it
+            calibrator.collector = _checked_collector(calibrator)
+        reader = _Reader(_batches(images, spec, batch, progress), spec.input_name)
+        calibrator.collect_data(reader)
         if method == "entropy":
             amax = {name: entropy_amax(h[0], h[1]) for name, h in calibrator.collector.histogram_dict.items()}
         else:
             amax = {name: float(max(abs(float(np.asarray(d.range_value[0]).max())),
                                     abs(float(np.asarray(d.range_value[1]).max()))))
                     for name, d in calibrator.compute_data().data.items()}
+    for name, value in amax.items():
+        if not np.isfinite(value):
+            raise _non_finite(name, "its range")
     # Graph order, so the same data always writes the same cache file.
     order = [i.name for i in calibrator.model.graph.input] + [o for n in calibrator.model.graph.node for o in n.output]
     return {name: amax[name] for name in dict.fromkeys(order) if name in amax}
+
+
+def _non_finite(tensor: str, what: str) -> InferenceError:
+    # The inputs are finite images: a NaN/inf activation means the model overflows or ONNX Runtime
+    # computed it wrongly on this machine. Said here, instead of numpy failing inside the histogram code.
+    import onnxruntime
+
+    return InferenceError(f"ONNX Runtime {onnxruntime.__version__} returned NaN or infinite values for tensor "
+                          f"{tensor!r} ({what}) while collecting calibration statistics; check that the FP32 model "
+                          "reads plates (lpr-edge bench MODEL), or calibrate on another machine or onnxruntime "
+                          "version and reuse its cache with --from-cache")
+
+
+def _checked_collector(calibrator):
+    """ONNX Runtime's HistogramCollector, configured as ``calibrator`` would make it, refusing NaN/inf."""
+    from onnxruntime.quantization.calibrate import HistogramCollector
+
+    class CheckedCollector(HistogramCollector):
+        def collect(self, name_to_arr):
+            for name, arrays in name_to_arr.items():
+                bad = sum(int(np.count_nonzero(~np.isfinite(a))) for a in arrays)
+                if bad:
+                    raise _non_finite(name, f"{bad} values")
+            return super().collect(name_to_arr)
+
+    return CheckedCollector(method=calibrator.method, symmetric=calibrator.symmetric, num_bins=calibrator.num_bins,
+                            num_quantized_bins=calibrator.num_quantized_bins, percentile=calibrator.percentile,
+                            scenario=calibrator.scenario)
 
 
 def entropy_amax(hist: np.ndarray, edges: np.ndarray, levels: int = 128, start: int = 128) -> float:

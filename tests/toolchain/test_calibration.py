@@ -87,6 +87,44 @@ def test_max_scales_match_ranges_onnxruntime_sees(tmp_path):
         assert amax[name] == pytest.approx(float(np.abs(value).max()), rel=1e-5)
 
 
+def test_reader_keeps_every_batch_it_handed_out_alive():
+    """onnxruntime 1.19 returns the graph input (which the calibrators list as an output) as a view of
+    the caller's buffer without holding it: a batch freed after its run made the input's statistics
+    garbage (NaN in CI on Python 3.8). The reader must keep what it fed."""
+    import gc
+    import weakref
+
+    from lpr_edge.toolchain.calibrate import _Reader
+
+    reader = _Reader((np.full((2, 3, 4, 4), float(i), np.float32) for i in range(3)), "image")
+    handed = []
+    while (item := reader.get_next()) is not None:
+        handed.append(weakref.ref(item["image"]))
+        del item
+    gc.collect()
+    assert len(handed) == 3 and all(ref() is not None for ref in handed)
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN")
+@pytest.mark.parametrize("method", ["entropy", "max"])
+def test_nan_activation_is_refused_naming_the_tensor(tmp_path, method):
+    from onnx import TensorProto, helper, numpy_helper
+
+    from lpr_edge.errors import InferenceError
+
+    _, spec, crops = _toy(tmp_path)
+    # sqrt(x - 2) of images normalised to [0, 1]: NaN everywhere, as a model that overflows would give.
+    two = numpy_helper.from_array(np.array(2.0, np.float32), "two")
+    nodes = [helper.make_node("Sub", ["image", "two"], ["shifted"]), helper.make_node("Sqrt", ["shifted"], ["root"])]
+    graph = helper.make_graph(nodes, "nan", [helper.make_tensor_value_info("image", TensorProto.FLOAT,
+                                                                           [None, *spec.input_shape])],
+                              [helper.make_tensor_value_info("root", TensorProto.FLOAT, None)], [two])
+    path = tmp_path / "nan.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    with pytest.raises(InferenceError, match="NaN or infinite values for tensor 'root'.*--from-cache"):
+        collect_amax(path, crops, spec, method, batch=8)
+
+
 def test_entropy_threshold_clips_outliers_only():
     rng = np.random.default_rng(0)
     relu = np.maximum(rng.normal(size=200_000), 0).astype(np.float32)
