@@ -179,6 +179,19 @@ def test_gpu_sweep_script_runs_on_the_cpu(tmp_path):
         assert {"world_2x/final.pt", "world_2x/best.pt", "world_2x/log.jsonl"} <= set(tar.getnames())
 
 
+def test_gpu_sweep_finishes_each_recipe_at_its_own_step_count():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu" / "train_sweep.py"
+    spec = importlib.util.spec_from_file_location("train_sweep", path)
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    assert sweep.run_steps(["--seed", "1", "--steps", "3000", "--steps", "2000"], 9000) == 2000  # argparse: last wins
+    assert sweep.run_steps(sweep.RECIPES["world_2x"], 9000) == 9000
+    assert sweep.run_steps(sweep.RECIPES["align_box_s1"], 9000) == 3000
+
+
 def test_hard_examples_replays_the_highest_loss_plates_per_character():
     from lpr_edge.train.hard_examples import HardExamples
 
