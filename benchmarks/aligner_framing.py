@@ -9,7 +9,8 @@ all crops (0: one fixed zoom for every crop, as the aligner learnt without ``--a
 ``--image OUT.png`` draws a few plates at each margin: the crop the network gets, and below it
 what the aligner makes of it.
 
-Reproduce: python benchmarks/aligner_framing.py runs/us/align_box10/best.pt --image framing.png
+Reproduce (the recorded numbers use each run's final weights): python benchmarks/aligner_framing.py
+runs/us/align_box10/last.pt --json framing.json --image framing.png
 """
 from __future__ import annotations
 

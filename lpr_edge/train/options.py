@@ -52,7 +52,8 @@ class TrainOptions:
     align: bool = _opt(False, "put a spatial transformer (scale and shift per axis, learnt) in front of the network "
                        "to undo loose or offset crops; exports to MatMul, parsed by every supported TensorRT")
     align_box: float = _opt(0.0, "with --align: also teach the aligner where the plate is, with this weight of an "
-                            "L1 loss between its zoom/shift and the plate box the augmentation knows (e.g. 1.0); "
+                            "L1 loss between its zoom/shift and the plate box the augmentation knows (e.g. 10: with 1 "
+                            "the zoom stayed one value for every crop; models README); "
                             "0 = it learns from the reading loss alone")
     ema: float = _opt(0.0, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
                       "export it; 0 = off")
