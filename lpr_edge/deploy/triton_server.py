@@ -6,11 +6,15 @@ that runs the merged batch. Wire form: :mod:`lpr_edge.formats.triton_wire`.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import signal
+import socket
 import sysconfig
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -135,11 +139,50 @@ def _pytriton():
     return DynamicBatcher, ModelConfig, Tensor, Triton, TritonConfig
 
 
+# PyTriton's proxy (the model.py/communication.py it sends to Triton's Python backend) makes every
+# model instance but the first wait 1 s for the first one's handshake socket, while Triton starts
+# the instances in parallel and the first one spawns its tensor store before it listens: on a
+# loaded machine the wait runs out and the model fails to load (seen in CI on a restart; 3 of 3
+# restarts under 16 busy processes here, and 3 restarted Tritons in a row lost the race too).
+# The proxy we send waits HANDSHAKE_WAIT_S instead.
+HANDSHAKE_WAIT_S = 60.0
+_HANDSHAKE_SIGNATURE = b"def get_config_from_handshake_server(socket_path: pathlib.Path, timeout_s: float = "
+
+
+def patient_handshake(source: bytes, wait_s: float = HANDSHAKE_WAIT_S) -> bytes:
+    """PyTriton's ``communication.py`` with the instances' handshake wait set to ``wait_s`` (unchanged if not found)."""
+    start = source.find(_HANDSHAKE_SIGNATURE)
+    if start < 0:
+        return source
+    value = start + len(_HANDSHAKE_SIGNATURE)
+    end = source.find(b")", value)
+    return source[:value] + repr(float(wait_s)).encode() + source[end:]
+
+
+@contextmanager
+def _patient_instances():
+    """While a model loads, the proxy files PyTriton sends carry :func:`patient_handshake`."""
+    from pytriton.models.model import Model
+
+    original = Model.get_proxy_model_files
+
+    def proxy_files(model) -> dict[str, bytes]:
+        return {key: patient_handshake(source) if key.endswith("/communication.py") else source
+                for key, source in original(model).items()}
+
+    Model.get_proxy_model_files = proxy_files
+    try:
+        yield
+    finally:
+        Model.get_proxy_model_files = original
+
+
 def serve(opts: ServeOptions, on_ready: Callable[[dict], None] | None = None,
           stop: threading.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or ``stop`` is set); ``on_ready`` gets the endpoints once Triton is ready."""
     opts.check()
     DynamicBatcher, ModelConfig, Tensor, Triton, TritonConfig = _pytriton()
+    check_ports_free(opts)
     cores = os.cpu_count() or 1
     threads = opts.threads or max(1, cores // opts.instances)
     instances = [ModelInstance(opts, threads) for _ in range(opts.instances)]
@@ -154,34 +197,82 @@ def serve(opts: ServeOptions, on_ready: Callable[[dict], None] | None = None,
                           log_verbose=0, log_file=opts.log_file,
                           # GPU metrics need NVML, which prints an error on machines without a GPU.
                           allow_gpu_metrics=first.backend_name == "tensorrt")
+    model_config = ModelConfig(max_batch_size=opts.max_batch,
+                               batcher=DynamicBatcher(max_queue_delay_microseconds=opts.max_queue_delay_us))
     stop = stop or threading.Event()
     handlers = _stop_on_signals(stop)
     logging.getLogger("pytriton").setLevel(logging.WARNING)
     try:
-        with Triton(config=config) as triton:
-            triton.bind(model_name=opts.name, infer_func=instances, inputs=inputs, outputs=outputs,
-                        config=ModelConfig(max_batch_size=opts.max_batch,
-                                           batcher=DynamicBatcher(max_queue_delay_microseconds=opts.max_queue_delay_us)))
-            _start(triton, opts)
+        triton = _started(Triton(config=config), opts)
+        try:
+            _load(triton, opts, instances, inputs, outputs, model_config)
             if on_ready:
                 on_ready(_endpoints(opts, first))
-            while not stop.wait(0.5):
-                if not triton.is_alive():
-                    raise ServerError("the Triton server process exited; see its log "
-                                      f"({opts.log_file or 'stdout'})")
+            _wait(triton, stop, opts)
+        finally:
+            triton.stop()
     finally:
         _restore(handlers)
         for instance in instances:
             instance.close()
 
 
-def _start(triton, opts: ServeOptions) -> None:
+def check_ports_free(opts: ServeOptions) -> None:
+    """Refuse ports something already listens on, before Triton starts.
+
+    Triton exits on a busy port, but PyTriton's client may have connected to whatever holds it and
+    waits a minute for an answer that never comes.
+    """
+    for flag, port in (("--http-port", opts.http_port), ("--grpc-port", opts.grpc_port),
+                       ("--metrics-port", opts.metrics_port)):
+        try:
+            family = socket.AF_INET6 if ":" in opts.address else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                # As Triton binds: a port left in TIME_WAIT by a stopped server is free.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((opts.address, port))
+        except OSError as exc:
+            what = (f"--address {opts.address} is not an address of this machine (0.0.0.0 listens on all)"
+                    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
+                    else f"choose another {flag} or stop what uses it")
+            raise ServerError(f"cannot listen on {opts.address}:{port} ({exc.strerror or exc}); {what}") from None
+
+
+def _started(triton, opts: ServeOptions):
+    """Launch Triton's server process (no models yet)."""
     try:
         triton.run()
     except Exception as exc:
+        triton.stop()
         raise ServerError(f"Triton did not start: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}"
                           f"; are ports {opts.http_port}/{opts.grpc_port}/{opts.metrics_port} free? "
                           "(--http-port/--grpc-port/--metrics-port)") from None
+    return triton
+
+
+def _load(triton, opts: ServeOptions, instances: list[ModelInstance], inputs, outputs, model_config) -> None:
+    """Bind the instances as model ``opts.name``; Triton loads it at once (the server is running)."""
+    try:
+        with _patient_instances():
+            triton.bind(model_name=opts.name, infer_func=instances, inputs=inputs, outputs=outputs,
+                        config=model_config)
+    except Exception as exc:
+        raise ServerError(f"Triton could not load model {opts.name!r}: {load_failure_cause(str(exc))}; "
+                          f"its log: {opts.log_file or 'stdout'}") from None
+
+
+def load_failure_cause(message: str) -> str:
+    """The root cause of a load failure: the first ``XxxError: ...`` line of the stub's traceback Triton relays."""
+    causes = [line.strip() for line in message.replace("\\n", "\n").splitlines()
+              if re.match(r"\s*[A-Za-z_.]*(Error|Exception): ", line)]
+    return causes[0][:300] if causes else (message.splitlines()[0][:300] if message else "no message")
+
+
+def _wait(triton, stop: threading.Event, opts: ServeOptions) -> None:
+    while not stop.wait(0.5):
+        if not triton.is_alive():
+            raise ServerError("the Triton server process exited; see its log "
+                              f"({opts.log_file or 'stdout'})")
 
 
 def _endpoints(opts: ServeOptions, instance: ModelInstance) -> dict:

@@ -47,12 +47,19 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"lpr-edge serve exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+                raise RuntimeError(f"lpr-edge serve exited {self.proc.returncode}: {self.logs()}")
             if self.ready():
                 return self
             time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"lpr-edge serve not ready in {timeout} s: {self.log.read_text()[-2000:]}")
+        raise RuntimeError(f"lpr-edge serve not ready in {timeout} s: {self.logs()}")
+
+    def logs(self) -> str:
+        """The end of serve's output and Triton's error lines (a failed load's traceback is there)."""
+        triton = self.tmp / "triton.log"
+        errors = [line for line in triton.read_text(errors="replace").splitlines()
+                  if line.startswith("E")] if triton.exists() else []
+        return self.log.read_text()[-2000:] + "\ntriton.log errors:\n" + "\n".join(errors[-5:])[-3000:]
 
     def ready(self) -> bool:
         try:

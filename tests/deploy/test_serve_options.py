@@ -1,12 +1,17 @@
 """``lpr-edge serve`` refusals that need no server."""
 from __future__ import annotations
 
+import ast
+import socket
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 from lpr_edge.cli import main
-from lpr_edge.deploy.triton_server import python_library_env
+from lpr_edge.deploy.triton_server import HANDSHAKE_WAIT_S, _patient_instances, load_failure_cause, python_library_env
+
+from .conftest import free_ports
 
 
 @pytest.mark.parametrize("args, problem", [
@@ -45,3 +50,55 @@ def test_the_triton_stub_gets_this_interpreters_libpython(monkeypatch, tmp_path)
     monkeypatch.setattr(sysconfig, "get_config_var", lambda name: str(tmp_path) if name == "LIBDIR" else None)
     monkeypatch.setenv("LD_LIBRARY_PATH", f"/opt/x:{tmp_path}")
     assert python_library_env()["LD_LIBRARY_PATH"] == f"{tmp_path}:/opt/x"
+
+
+def _handshake_wait(source: bytes) -> float:
+    """The default ``timeout_s`` of ``get_config_from_handshake_server`` in a proxy ``communication.py``."""
+    tree = ast.parse(source)
+    [fn] = [node for node in tree.body if isinstance(node, ast.FunctionDef)
+            and node.name == "get_config_from_handshake_server"]
+    return ast.literal_eval(fn.args.defaults[-1])
+
+
+def test_model_instances_wait_for_the_first_ones_handshake():
+    """The proxy sent to Triton lets instances 2..K wait HANDSHAKE_WAIT_S, not PyTriton's 1 s (CI lost that race).
+
+    Fails when a PyTriton release changes the code the wait is set in."""
+    pytest.importorskip("pytriton", reason="needs the serve extra: pip install 'lpr-edge[serve]'")
+    from pytriton.models.model import Model
+
+    model = SimpleNamespace(model_version=1, SCRIPT_FILES_TO_COPY=Model.SCRIPT_FILES_TO_COPY)
+    assert _handshake_wait(Model.get_proxy_model_files(model)["file:1/communication.py"]) == 1.0
+    with _patient_instances():
+        files = Model.get_proxy_model_files(model)
+    assert _handshake_wait(files["file:1/communication.py"]) == HANDSHAKE_WAIT_S
+    for name, source in files.items():
+        compile(source, name, "exec")
+    assert _handshake_wait(Model.get_proxy_model_files(model)["file:1/communication.py"]) == 1.0  # restored
+
+
+def test_a_failed_model_load_names_the_stubs_root_cause():
+    message = ("[400] load failed for model 'plates': version 1 is at UNAVAILABLE state: Internal: "
+               "TritonModelException: Model initialize error: Traceback (most recent call last):\n"
+               '  File "/tmp/f/1/communication.py", line 546, in get_config_from_handshake_server\n'
+               "TimeoutError: Timeout occurred while waiting for config file /w/plates-config.sock\n\n"
+               "The above exception was the direct cause of the following exception:\n")
+    cause = "TimeoutError: Timeout occurred while waiting for config file /w/plates-config.sock"
+    assert load_failure_cause(message) == cause
+    assert load_failure_cause(message.replace("\n", "\\n")) == cause  # as Triton's log escapes it
+    assert load_failure_cause("no traceback here") == "no traceback here"
+
+
+def test_a_busy_port_or_foreign_address_is_refused_at_once(capsys):
+    pytest.importorskip("pytriton", reason="needs the serve extra: pip install 'lpr-edge[serve]'")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        http, metrics = free_ports(2)
+        assert main(["serve", "--address", "127.0.0.1", "--grpc-port", str(port), "--http-port", str(http),
+                     "--metrics-port", str(metrics)]) == 1
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "--grpc-port" in err
+    assert main(["serve", "--address", "no-such-host.invalid"]) == 1
+    assert "not an address of this machine" in capsys.readouterr().err
