@@ -160,7 +160,7 @@ def patient_handshake(source: bytes, wait_s: float = HANDSHAKE_WAIT_S) -> bytes:
 
 
 @contextmanager
-def _patient_instances():
+def patient_instances():
     """While a model loads, the proxy files PyTriton sends carry :func:`patient_handshake`."""
     from pytriton.models.model import Model
 
@@ -253,7 +253,7 @@ def _started(triton, opts: ServeOptions):
 def _load(triton, opts: ServeOptions, instances: list[ModelInstance], inputs, outputs, model_config) -> None:
     """Bind the instances as model ``opts.name``; Triton loads it at once (the server is running)."""
     try:
-        with _patient_instances():
+        with patient_instances():
             triton.bind(model_name=opts.name, infer_func=instances, inputs=inputs, outputs=outputs,
                         config=model_config)
     except Exception as exc:

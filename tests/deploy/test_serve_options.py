@@ -1,4 +1,4 @@
-"""``lpr-edge serve`` refusals that need no server."""
+"""``lpr-edge serve``: refusals and the pieces of its start-up that need no running server."""
 from __future__ import annotations
 
 import ast
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from lpr_edge.cli import main
-from lpr_edge.deploy.triton_server import HANDSHAKE_WAIT_S, _patient_instances, load_failure_cause, python_library_env
+from lpr_edge.deploy.triton_server import HANDSHAKE_WAIT_S, load_failure_cause, patient_instances, python_library_env
 
 from .conftest import free_ports
 
@@ -69,7 +69,7 @@ def test_model_instances_wait_for_the_first_ones_handshake():
 
     model = SimpleNamespace(model_version=1, SCRIPT_FILES_TO_COPY=Model.SCRIPT_FILES_TO_COPY)
     assert _handshake_wait(Model.get_proxy_model_files(model)["file:1/communication.py"]) == 1.0
-    with _patient_instances():
+    with patient_instances():
         files = Model.get_proxy_model_files(model)
     assert _handshake_wait(files["file:1/communication.py"]) == HANDSHAKE_WAIT_S
     for name, source in files.items():
