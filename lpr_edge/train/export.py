@@ -28,7 +28,8 @@ def load_checkpoint(path: str | os.PathLike):
     try:
         ck = torch.load(str(path), map_location="cpu", weights_only=False)
         spec = ModelSpec.from_dict(ck["spec"])
-        net = LPRNet(spec.num_classes, tuple(ck["widths"]), ck["head"], align=ck.get("align", False))
+        net = LPRNet(spec.num_classes, tuple(ck["widths"]), ck["head"], align=ck.get("align", False),
+                     align_passes=ck.get("align_passes") or 1)
         net.load_state_dict(ck["model"])
     except FileNotFoundError:
         raise ModelFileError(f"checkpoint {path} does not exist") from None

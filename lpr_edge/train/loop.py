@@ -122,6 +122,8 @@ def start(opts: TrainOptions):
     if not 0.0 <= opts.hard_mining <= 1.0:
         raise InputError(f"--hard-mining {opts.hard_mining}: give the share of each batch to replay, 0 to 1 "
                          "(e.g. 0.25; 0 = off)")
+    if opts.align_passes < 1 or (opts.align_passes > 1 and not opts.align):
+        raise InputError(f"--align-passes {opts.align_passes}: give 1 or more, together with --align")
     if opts.align_box < 0 or (opts.align_box and not opts.align):
         raise InputError(f"--align-box {opts.align_box}: give a weight >= 0 together with --align (it teaches "
                          "the aligner; without one there is nothing to teach)")

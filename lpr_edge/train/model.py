@@ -45,7 +45,8 @@ class Aligner(nn.Module):
     (TensorRT's GridSample layer is newer than JetPack 5's TensorRT 8.5). Starts as the identity.
     """
 
-    def __init__(self, height: int = 48, width: int = 96, max_zoom: float = 0.5, max_shift: float = 0.5):
+    def __init__(self, height: int = 48, width: int = 96, max_zoom: float = 0.5, max_shift: float = 0.5,
+                 passes: int = 1):
         super().__init__()
         # The head sees a 3x6 map, not a global average: where the plate's edges are is what tells
         # the zoom and shift (a globally pooled head learnt one fixed zoom for every crop).
@@ -55,17 +56,31 @@ class Aligner(nn.Module):
         nn.init.zeros_(self.loc[-1].weight)
         nn.init.zeros_(self.loc[-1].bias)
         self.max_zoom, self.max_shift = max_zoom, max_shift
+        # Passes > 1: the same head looks again at the crop as the previous passes framed it and
+        # corrects what is left (one look under-zooms loose crops); the crop is resampled once more
+        # per extra pass, with the composed transform, always from the original pixels.
+        self.passes = passes
         # Output pixel centres in [-1, 1] (align_corners=False) and the source pixel indices.
         self.register_buffer("ux", (torch.arange(width) * 2 + 1) / width - 1, persistent=False)
         self.register_buffer("uy", (torch.arange(height) * 2 + 1) / height - 1, persistent=False)
         self.register_buffer("jx", torch.arange(width, dtype=torch.float32), persistent=False)
         self.register_buffer("jy", torch.arange(height, dtype=torch.float32), persistent=False)
 
-    def params(self, x: torch.Tensor) -> torch.Tensor:
-        """[N, 4]: zoom x, shift x, zoom y, shift y (zoom 1 and shift 0 = identity)."""
+    def look(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 4] from one pass of the head: zoom x, shift x, zoom y, shift y (1, 0, 1, 0 = identity)."""
         p = torch.tanh(self.loc(x))
         return torch.stack([1 + self.max_zoom * p[:, 0], self.max_shift * p[:, 1],
                             1 + self.max_zoom * p[:, 2], self.max_shift * p[:, 3]], dim=1)
+
+    def params(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 4]: the transform of all passes composed (what :meth:`forward` applies to ``x``)."""
+        p = self.look(x)
+        for _ in range(1, self.passes):
+            q = self.look(self.resample(x, p))
+            # Source position of the second look's output pixel u: z1 * (z2 * u + s2) + s1.
+            p = torch.stack([p[:, 0] * q[:, 0], p[:, 0] * q[:, 1] + p[:, 1],
+                             p[:, 2] * q[:, 2], p[:, 2] * q[:, 3] + p[:, 3]], dim=1)
+        return p
 
     @staticmethod
     def _weights(zoom, shift, u, j) -> torch.Tensor:
@@ -74,11 +89,14 @@ class Aligner(nn.Module):
         src = ((zoom[:, None] * u[None, :] + shift[:, None]) + 1) * (size / 2) - 0.5  # [N, out] in pixels
         return torch.relu(1 - (src[:, :, None] - j[None, None, :]).abs())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.params(x)
+    def resample(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """``x`` [N, C, H, W] resampled by the [N, 4] zoom/shift ``p``."""
         wx = self._weights(p[:, 0], p[:, 1], self.ux, self.jx)   # [N, W, W]
         wy = self._weights(p[:, 2], p[:, 3], self.uy, self.jy)   # [N, H, H]
         return wy[:, None] @ x @ wx[:, None].transpose(-1, -2)  # [N, C, H, W]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.resample(x, self.params(x))
 
 
 class LPRNet(nn.Module):
@@ -86,10 +104,11 @@ class LPRNet(nn.Module):
 
     frozen: tuple[str, ...] = ()  # child modules kept fixed when fine-tuning (their BNs stay in eval)
 
-    def __init__(self, num_classes: int = 36, widths=(32, 64, 128), head: int = 256, align: bool = False):
+    def __init__(self, num_classes: int = 36, widths=(32, 64, 128), head: int = 256, align: bool = False,
+                 align_passes: int = 1):
         super().__init__()
         c1, c2, c3 = widths
-        self.align = Aligner() if align else None            # optional spatial transformer in front
+        self.align = Aligner(passes=align_passes) if align else None  # optional spatial transformer in front
         self.stem = ConvBN(3, c1, 3, 2)                      # 24x48
         self.stage1 = BasicBlock(c1, c1)                     # 24x48
         self.stage2 = nn.Sequential(BasicBlock(c1, c2, 2), BasicBlock(c2, c2))          # 12x24

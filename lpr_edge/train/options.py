@@ -55,6 +55,9 @@ class TrainOptions:
                             "L1 loss between its zoom/shift and the plate box the augmentation knows (e.g. 10: with 1 "
                             "the zoom stayed one value for every crop; models README); "
                             "0 = it learns from the reading loss alone")
+    align_passes: int = _opt(1, "with --align: how many times the aligner looks (each look at the crop as the "
+                             "previous ones framed it; 2 flattened the margin curve, models README); an --init "
+                             "model's aligner is reused with this many looks")
     ema: float = _opt(0.0, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
                       "export it; 0 = off")
     eval_every: int = _opt(500, "steps between validations")

@@ -82,7 +82,8 @@ def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs) -> tuple[L
     """A fresh network, or the --init model fitted to ``spec``; plus the checkpoint metadata."""
     if source is None:
         widths = tuple(int(w) for w in str(opts.widths).split(","))
-        net, head = LPRNet(spec.num_classes, widths, opts.head, align=opts.align), opts.head
+        net, head = LPRNet(spec.num_classes, widths, opts.head, align=opts.align,
+                           align_passes=opts.align_passes), opts.head
     else:
         from .warm_start import prepare
 
@@ -95,10 +96,14 @@ def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs) -> tuple[L
             # training starts from exactly the --init model's function.
             net.align = Aligner()
             print("aligner added in front (identity at the start)")
+        if opts.align and net.align.passes != opts.align_passes:
+            print(f"aligner looks {opts.align_passes} times (the --init model's: {net.align.passes})")
+            net.align.passes = opts.align_passes
     if opts.freeze != "none":
         from .warm_start import freeze
 
         print(f"frozen: {', '.join(freeze(net, opts.freeze))}")
     return net.to(opts.device), {"spec": spec.to_dict(), "widths": widths, "head": head,
                                  "align": net.align is not None,
+                                 "align_passes": net.align.passes if net.align is not None else 0,
                                  **({"init": str(opts.init)} if opts.init else {})}

@@ -86,22 +86,24 @@ def _from_onnx(path: Path) -> Source:
         return out
 
     convs, linears = weights("Conv"), weights("Gemm")
-    # An --align export starts with the aligner's two convolutions and two linear layers (Gemm).
-    align = len(linears) == 2 and any(n.op_type == "MatMul" for n in model.graph.node)
-    body = [int(w.shape[0]) for w, _ in convs[2 if align else 0:]]
+    # An --align export starts with the aligner's two convolutions and two linear layers (Gemm),
+    # once per look (--align-passes), the looks sharing their weights.
+    passes = len(linears) // 2 if any(n.op_type == "MatMul" for n in model.graph.node) else 0
+    align = passes > 0 and len(linears) == 2 * passes
+    body = [int(w.shape[0]) for w, _ in convs[2 * passes if align else 0:]]
     if spec is None or len(body) != 16:
         raise ModelFileError(f"--init {path}: not an lpr-edge LPRNet export (no spec or unexpected layers); "
                              "pass a model made by lpr-edge export or a training checkpoint")
     # In call order: stem, stage 1 (2 convs), stage 2 (shortcut first, then 4), stage 3 (likewise), collapse.
     widths, head = (body[0], body[3], body[8]), body[13]
-    net = LPRNet(spec.num_classes, widths, head, align=align)
+    net = LPRNet(spec.num_classes, widths, head, align=align, align_passes=max(1, passes))
     order = _conv_call_order(net, spec)
     if len(order) != len(convs) or any(tuple(c.weight.shape) != w.shape for c, (w, _) in zip(order, convs)):
         raise ModelFileError(f"--init {path}: its layers do not match lpr-edge's LPRNet with widths {widths}, "
                              f"head {head}" + (" and an aligner" if align else ""))
     with torch.no_grad():
         if align:
-            for layer, (w, b) in zip([m for m in net.align.loc if isinstance(m, nn.Linear)], linears):
+            for layer, (w, b) in zip([m for m in net.align.loc if isinstance(m, nn.Linear)], linears[:2]):
                 layer.weight.copy_(torch.tensor(w))
                 layer.bias.copy_(torch.tensor(b))
         for conv, (w, b) in zip(order, convs):

@@ -112,8 +112,10 @@ def test_fine_tune_a_few_steps_through_the_cli(tmp_path):
     assert (spec.name, spec.charset, spec.blank, spec.label_map) == ("lprnet_br", BR_CHARSET, 36, {})
 
 
-def test_init_from_an_aligned_onnx_export_keeps_its_function(tmp_path):
-    """--init MODEL.onnx rebuilds an --align export (aligner convs and linear layers included)."""
+@pytest.mark.parametrize("passes", [1, 2])
+def test_init_from_an_aligned_onnx_export_keeps_its_function(tmp_path, passes):
+    """--init MODEL.onnx rebuilds an --align export (aligner convs and linear layers included, and
+    how many times it looks: every look's layers are in the graph, sharing their weights)."""
     from lpr_edge.cli import main
     from lpr_edge.runtime.preprocess import preprocess_batch
     from lpr_edge.train.export import export_onnx, load_checkpoint
@@ -121,12 +123,13 @@ def test_init_from_an_aligned_onnx_export_keeps_its_function(tmp_path):
 
     argv = ["train", "--out", str(tmp_path / "run"), "--real", "", "--steps", "8", "--batch", "4", "--synth", "8",
             "--workers", "0", "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1", "--align",
-            "--lr", "0.05"]
+            "--lr", "0.05", "--align-passes", str(passes)]
     assert main(argv) == 0
     export_onnx(tmp_path / "run" / "best.pt", tmp_path / "a.onnx")
     trained, spec = load_checkpoint(tmp_path / "run" / "best.pt")
     source = load_source(tmp_path / "a.onnx")
     assert source.net.align is not None and source.widths == (8, 16, 16) and source.head == 16
+    assert source.net.align.passes == trained.align.passes == passes
     images = [p.image for p in synth.generate(8, seed=5)]
     unfold_batchnorms(source.net, images, source.spec)
     x = torch.from_numpy(preprocess_batch(images, spec))

@@ -115,6 +115,24 @@ def test_aligner_starts_as_identity_and_zooms_like_a_centre_crop():
     assert np.abs(zoomed - want)[:, 2:-2, 2:-2].mean() < 0.02
 
 
+def test_a_second_look_composes_with_the_first():
+    """--align-passes 2: the head looks again at the crop as the first look framed it; the two
+    transforms compose (zoom times zoom, shift carried through) and the crop is resampled once."""
+    from lpr_edge.train.model import Aligner
+
+    x = torch.rand(2, 3, 48, 96)
+    one, two = Aligner().eval(), Aligner(passes=2).eval()
+    with torch.no_grad():
+        for a in (one, two):  # a constant look: zoom 0.75, shift 0.1 along x; zoom 0.8 along y
+            a.loc[-1].bias.copy_(torch.atanh(torch.tensor([-0.25 / 0.5, 0.1 / 0.5, -0.2 / 0.5, 0.0])))
+        want = torch.tensor([0.75 * 0.75, 0.75 * 0.1 + 0.1, 0.8 * 0.8, 0.0])
+        assert torch.allclose(one.params(x), want.new_tensor([0.75, 0.1, 0.8, 0.0]).expand(2, 4), atol=1e-5)
+        assert torch.allclose(two.params(x), want.expand(2, 4), atol=1e-5)
+        assert torch.allclose(two(x), two.resample(x, want.expand(2, 4)), atol=1e-5)
+        torch.nn.init.normal_(two.loc[-1].weight, std=0.05)  # a look that depends on the pixels
+        assert torch.allclose(two(x), two.resample(x, two.params(x)), atol=1e-5)
+
+
 def test_aligned_model_trains_and_exports_without_gridsample(tmp_path):
     from lpr_edge.cli import main
     from lpr_edge.train.export import export_onnx, load_checkpoint
@@ -271,6 +289,8 @@ def test_align_box_teaches_the_aligner_where_the_plate_is(tmp_path, capsys):
     # Nothing to teach without --align: refused, naming the flag.
     assert main([*argv[:argv.index("--align")], "--align-box", "1.0", "--out", str(tmp_path / "no")]) == 2
     assert "--align-box 1.0" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    assert main([*argv[:argv.index("--align")], "--align-passes", "2", "--out", str(tmp_path / "no")]) == 2
+    assert "--align-passes 2" in capsys.readouterr().err and not (tmp_path / "no").exists()
 
 
 def test_aligner_framing_benchmark_knows_the_true_framing(tmp_path):
