@@ -140,23 +140,37 @@ def _pytriton():
 
 
 # PyTriton's proxy (the model.py/communication.py it sends to Triton's Python backend) makes every
-# model instance but the first wait 1 s for the first one's handshake socket, while Triton starts
-# the instances in parallel and the first one spawns its tensor store before it listens: on a
-# loaded machine the wait runs out and the model fails to load (seen in CI on a restart; 3 of 3
-# restarts under 16 busy processes here, and 3 restarted Tritons in a row lost the race too).
-# The proxy we send waits HANDSHAKE_WAIT_S instead.
+# model instance but the first fetch its configuration from the first one's handshake server,
+# waiting 1 s for the socket file and giving up if the socket exists but is not listening yet.
+# Triton starts the instances in parallel and the first one spawns its tensor store before it
+# listens: on a loaded machine the model fails to load (in CI, on a restart: first the 1 s
+# timeout, then, with a longer one, "Connection refused" between bind and listen; here 3 of 3
+# restarts failed under 16 busy processes). The proxy we send retries both until HANDSHAKE_WAIT_S.
 HANDSHAKE_WAIT_S = 60.0
-_HANDSHAKE_SIGNATURE = b"def get_config_from_handshake_server(socket_path: pathlib.Path, timeout_s: float = "
+_PATIENT_HANDSHAKE = """
+
+# Appended by lpr-edge serve (lpr_edge/deploy/triton_server.py): wait for the first instance.
+_pytriton_get_config_from_handshake_server = get_config_from_handshake_server
+
+
+def get_config_from_handshake_server(socket_path, timeout_s={wait!r}):
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            return _pytriton_get_config_from_handshake_server(
+                socket_path, timeout_s=min(5.0, max(0.01, deadline - time.time())))
+        except (TimeoutError, ConnectionRefusedError, FileNotFoundError):
+            if time.time() >= deadline:
+                raise
+            time.sleep(0.05)
+"""
 
 
 def patient_handshake(source: bytes, wait_s: float = HANDSHAKE_WAIT_S) -> bytes:
-    """PyTriton's ``communication.py`` with the instances' handshake wait set to ``wait_s`` (unchanged if not found)."""
-    start = source.find(_HANDSHAKE_SIGNATURE)
-    if start < 0:
+    """PyTriton's ``communication.py`` whose handshake retries for ``wait_s`` (unchanged if it has none)."""
+    if b"\ndef get_config_from_handshake_server(" not in source or b"\nimport time\n" not in source:
         return source
-    value = start + len(_HANDSHAKE_SIGNATURE)
-    end = source.find(b")", value)
-    return source[:value] + repr(float(wait_s)).encode() + source[end:]
+    return source + _PATIENT_HANDSHAKE.format(wait=float(wait_s)).encode()
 
 
 @contextmanager
