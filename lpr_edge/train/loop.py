@@ -159,10 +159,12 @@ def start(opts: TrainOptions):
 def _step(run: Run, ctc, images, targets, lengths, frames) -> dict[str, float]:
     """One optimiser step; the losses it saw (``loss``: what was minimised)."""
     images = images.to(run.opts.device)
-    fresh = images  # replayed hard plates (below) carry no frame
+    n_fresh = len(images)  # replayed hard plates (appended below) carry no frame
     if run.miner is not None:
         images, targets, lengths = run.miner.extend(images, targets, lengths)
-    log_probs = run.net(images).log_softmax(-1).permute(1, 0, 2)  # [N, T, C] -> [T, N, C]
+    # With --align-box the aligner's zoom/shift feed both the network and the box loss: computed once.
+    framing = run.net.align.params(images) if run.opts.align_box else None
+    log_probs = run.net(images, framing).log_softmax(-1).permute(1, 0, 2)  # [N, T, C] -> [T, N, C]
     in_lens = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
     losses = ctc(log_probs, targets, in_lens, lengths)
     per_char = losses / lengths.clamp(min=1).to(losses.device)
@@ -171,7 +173,7 @@ def _step(run: Run, ctc, images, targets, lengths, frames) -> dict[str, float]:
     if run.opts.align_box:
         # Where the plate is in each crop: the signal that depends on the crop, which the reading
         # loss alone did not give (the aligner learnt one fixed zoom for all crops).
-        box_loss = (run.net.align.params(fresh) - frames.to(fresh.device)).abs().mean()
+        box_loss = (framing[:n_fresh] - frames.to(framing.device)).abs().mean()
         loss = loss + run.opts.align_box * box_loss
         seen["box_loss"] = box_loss.item()
     run.opt.zero_grad(set_to_none=True)

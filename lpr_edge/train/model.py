@@ -125,9 +125,11 @@ class LPRNet(nn.Module):
             getattr(self, name).eval()
         return self
 
-    def forward(self, x):
+    def forward(self, x, align_params: torch.Tensor | None = None):
+        """``align_params``: the aligner's zoom/shift for ``x`` if the caller has them already (training
+        with ``--align-box`` needs them for its loss); computed here otherwise."""
         if self.align is not None:
-            x = self.align(x)
+            x = self.align(x) if align_params is None else self.align.resample(x, align_params)
         x = self.stage3(self.stage2(self.stage1(self.stem(x))))
         x = self.context(self.collapse(x))
         x = self.classifier(self.dropout(x))                 # [N, C, 1, 24]
