@@ -51,6 +51,36 @@ def test_brazilian_layout():
     assert again.text == plates[0].text and np.array_equal(again.image, plates[0].image)
 
 
+def test_brazilian_plate_font_o_is_narrow_and_seeded():
+    from lpr_edge.synth.fonts import _render_text, _render_text_boxy_o, font_paths
+
+    font = font_paths(extras=False)[2]  # DejaVu Sans (regular: its stroke leaves room for a narrow O)
+
+    def ink_box(mask):  # width / height of the inked area
+        ys, xs = np.nonzero(mask > 127)
+        return (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)
+
+    round_o, boxy_o = _render_text("O", font, 64, (0, 0, 0)), _render_text_boxy_o("O", font, 64, 0.55, 0.3)
+    assert ink_box(round_o) > 0.8 and abs(ink_box(boxy_o) - 0.55) < 0.06
+    # A rounded rectangle: ink in the corners a round O leaves empty (a point 12 % in from each corner).
+    corner = lambda m: m[int(0.12 * m.shape[0]), int(0.12 * m.shape[1])]  # noqa: E731
+    ys, xs = np.nonzero(boxy_o > 127)
+    assert corner(boxy_o[ys.min():ys.max() + 1, xs.min():xs.max() + 1]) > 127
+    ys, xs = np.nonzero(round_o > 127)
+    assert corner(round_o[ys.min():ys.max() + 1, xs.min():xs.max() + 1]) < 128
+    # Other characters are the font's own, at its spacing: the string is as wide (within the trimmed bearings).
+    same, font_drawn = _render_text_boxy_o("KD-12", font, 64, 0.55, 0.3), _render_text("KD-12", font, 64, (0, 0, 0))
+    w = font_drawn.shape[1]
+    assert same.shape[0] == font_drawn.shape[0] and abs(same.shape[1] - w) <= 0.08 * w
+    # plate_o=0 draws nothing extra from the stream: the same plates as before the option existed.
+    a = synth.render_br(np.random.default_rng(4), extras=False)
+    assert np.array_equal(a.image, synth.render_br(np.random.default_rng(4), extras=False, plate_o=0.0).image)
+    b = synth.render_br(np.random.default_rng(4), text="OKM2371", extras=False, plate_o=1.0)
+    again = synth.render_br(np.random.default_rng(4), text="OKM2371", extras=False, plate_o=1.0)
+    plain = synth.render_br(np.random.default_rng(4), text="OKM2371", extras=False)
+    assert np.array_equal(b.image, again.image) and not np.array_equal(b.image, plain.image)
+
+
 def test_surroundings_box_is_where_the_plate_is():
     img = plate(2).image
     h, w = img.shape[:2]

@@ -32,10 +32,11 @@ def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
 
 
 def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool = True,
-               layout: str = "us", emblems: bool = False) -> tuple[np.ndarray, list[str]]:
+               layout: str = "us", emblems: bool = False, plate_o: float = 0.0) -> tuple[np.ndarray, list[str]]:
     """``n`` clean synthetic plates of ``layout`` (BGR, 200x100 us, 300x100 br), cached under ``cache_dir``;
-    ``emblems``: US plates often carry an emblem between character groups."""
-    kind = layout + ("_emblems" if emblems else "")
+    ``emblems``: US plates often carry an emblem between character groups; ``plate_o``: share of Brazilian
+    plates with the plate font's narrow O."""
+    kind = layout + ("_emblems" if emblems else "") + (f"_plateo{plate_o:g}" if plate_o else "")
     name = f"synth_pool_{seed}_{n}.npz" if kind == "us" else f"synth_pool_{kind}_{seed}_{n}.npz"
     cache = cache_dir / name if cache_dir else None
     if cache and cache.exists():
@@ -47,7 +48,7 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
         from tqdm import tqdm
 
         it = tqdm(it, desc="rendering synthetic plates", unit="plate")
-    plates = [synth.render(rng, layout, emblems=emblems) for _ in it]
+    plates = [synth.render(rng, layout, emblems=emblems, plate_o=plate_o) for _ in it]
     images = np.stack([p.image for p in plates])
     texts = [p.text for p in plates]
     if cache:

@@ -127,6 +127,9 @@ def start(opts: TrainOptions):
     if opts.align_box < 0 or (opts.align_box and not opts.align):
         raise InputError(f"--align-box {opts.align_box}: give a weight >= 0 together with --align (it teaches "
                          "the aligner; without one there is nothing to teach)")
+    if not 0.0 <= opts.synth_plate_o <= 1.0 or (opts.synth_plate_o and opts.synth_layout != "br"):
+        raise InputError(f"--synth-plate-o {opts.synth_plate_o}: give a share 0 to 1 together with --synth-layout br "
+                         "(the narrow O is the Brazilian plate font's)")
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     if opts.threads:
@@ -196,7 +199,8 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
     opts = opts if isinstance(opts, TrainOptions) else TrainOptions.from_namespace(opts)
     run, (real_imgs, real_lbls), (val_images, val_labels) = start(opts)
     pool_imgs, pool_texts = synth_pool(opts.synth, opts.seed, run.out, progress=not opts.no_progress,
-                                       layout=opts.synth_layout, emblems=opts.augment == "world")
+                                       layout=opts.synth_layout, emblems=opts.augment == "world",
+                                       plate_o=opts.synth_plate_o)
     stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
                          run.step, augment=opts.augment)
     loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,

@@ -31,6 +31,9 @@ class TrainOptions:
                        choices=("none", "stem", "backbone"))
     name: str | None = _opt(None, "model name in the spec (default: from --init, else lprnet_us)")
     synth_layout: str = _opt("us", "synthetic plate layout", choices=("us", "br"))
+    synth_plate_o: float = _opt(0.0, "with --synth-layout br: share of synthetic plates whose O is drawn as the "
+                                "plate font draws it (a narrow rounded rectangle, close to D) instead of the "
+                                "font's round O; 0 = off")
     augment: str = _opt("camera", "camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose "
                         "detector crops (0-30%% per side) with car body, frame and dealer text, border marks, "
                         "emblems, stickers, night/IR/glare", choices=("camera", "world"))
