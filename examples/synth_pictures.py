@@ -1,6 +1,6 @@
 """Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
 
-python examples/synth_pictures.py   # writes lpr_edge/models/synthetic_world.png and synthetic_br.png
+python examples/synth_pictures.py   # writes lpr_edge/models/synthetic_world.png, synthetic_br.png, synthetic_br_plate_o.png
 """
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def main() -> None:
     rng = np.random.default_rng(2)
     br = [synth.camera_effects(synth.render_br(rng).image, rng, 0.5) for _ in range(8)]
     cv2.imwrite(str(OUT / "synthetic_br.png"), grid(br, size=(240, 80)))
+    # --synth-plate-o: the same plates with the font's round O (left) and the plate font's narrow O (right).
+    pairs = []
+    for seed, text in enumerate(("OKM2371", "NOD4150", "JOO8206", "PDO1937")):
+        pairs += [synth.render_br(np.random.default_rng(seed), text=text, plate_o=share).image for share in (0.0, 1.0)]
+    cv2.imwrite(str(OUT / "synthetic_br_plate_o.png"), grid(pairs, size=(240, 80)))
 
 
 if __name__ == "__main__":
