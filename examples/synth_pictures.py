@@ -1,6 +1,6 @@
 """Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
 
-python examples/synth_pictures.py   # writes lpr_edge/models/synthetic_world.png, synthetic_br.png, synthetic_br_plate_o.png
+python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_br.png, synthetic_br_plate_o.png there
 """
 from __future__ import annotations
 
