@@ -33,7 +33,7 @@ class TrainOptions:
     synth_layout: str = _opt("us", "synthetic plate layout", choices=("us", "br"))
     synth_plate_o: float = _opt(0.0, "with --synth-layout br: share of synthetic plates whose O is drawn as the "
                                 "plate font draws it (a narrow rounded rectangle, close to D) instead of the "
-                                "font's round O; 0 = off")
+                                "font's round O; 0 = off", metavar="SHARE")
     augment: str = _opt("camera", "camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose "
                         "detector crops (0-30%% per side) with car body, frame and dealer text, border marks, "
                         "emblems, stickers, night/IR/glare", choices=("camera", "world"))
