@@ -81,6 +81,23 @@ def test_brazilian_plate_font_o_is_narrow_and_seeded():
     assert np.array_equal(b.image, again.image) and not np.array_equal(b.image, plain.image)
 
 
+def test_border_mark_share_is_an_option_that_leaves_the_default_stream_alone():
+    from lpr_edge.synth.world import BORDER_MARKS
+    from lpr_edge.train.options import TrainOptions
+
+    img = plate(5).image
+    assert TrainOptions().border_marks == BORDER_MARKS == 0.25
+    for seed in range(10):  # the default is the share every earlier run used: the same crops
+        a, box_a = surroundings_with_box(img, np.random.default_rng(seed))
+        b, box_b = surroundings_with_box(img, np.random.default_rng(seed), border_marks=BORDER_MARKS)
+        assert np.array_equal(a, b) and box_a == box_b
+    # A mark only ever adds ink at the border: with none the crops differ only where marks were drawn.
+    none = [surroundings(img, np.random.default_rng(s), border_marks=0.0) for s in range(20)]
+    every = [surroundings(img, np.random.default_rng(s), border_marks=1.0) for s in range(20)]
+    assert all(x.shape == y.shape for x, y in zip(none, every))
+    assert sum(not np.array_equal(x, y) for x, y in zip(none, every)) >= 15
+
+
 def test_surroundings_box_is_where_the_plate_is():
     img = plate(2).image
     h, w = img.shape[:2]

@@ -42,14 +42,21 @@ def stickers(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
-def surroundings(img: np.ndarray, rng: np.random.Generator, max_margin: float = 0.3) -> np.ndarray:
+# Share of crops with part of a neighbouring mark at the border. The marks teach the model to skip
+# what a loose box catches, and also to skip a real glyph touching the edge of a tight crop (models README).
+BORDER_MARKS = 0.25
+
+
+def surroundings(img: np.ndarray, rng: np.random.Generator, max_margin: float = 0.3,
+                 border_marks: float = BORDER_MARKS) -> np.ndarray:
     """The plate as a detector crops it: independent margins of -3..``max_margin`` of its size per side,
-    filled with a car body, often a plate frame with dealer text, and marks at the crop border."""
-    return surroundings_with_box(img, rng, max_margin)[0]
+    filled with a car body, often a plate frame with dealer text, and (``border_marks`` of the time)
+    part of a mark at the crop border."""
+    return surroundings_with_box(img, rng, max_margin, border_marks)[0]
 
 
-def surroundings_with_box(img: np.ndarray, rng: np.random.Generator,
-                          max_margin: float = 0.3) -> tuple[np.ndarray, Box]:
+def surroundings_with_box(img: np.ndarray, rng: np.random.Generator, max_margin: float = 0.3,
+                          border_marks: float = BORDER_MARKS) -> tuple[np.ndarray, Box]:
     """``surroundings``, and where ``img`` lies in the crop (x0, y0, x1, y1 in pixels; beyond the
     crop's edges where the crop cuts into the plate)."""
     h, w = img.shape[:2]
@@ -79,7 +86,7 @@ def surroundings_with_box(img: np.ndarray, rng: np.random.Generator,
             _paste(canvas, m, x0 + (w - tw) // 2, ty, tw, th, ink)
     canvas[y0:y0 + h, x0:x0 + w] = img
     crop = canvas[max(0, -top):H - max(0, -bottom), max(0, -left):W - max(0, -right)]
-    if rng.random() < 0.25:  # part of a large mark at the crop border (a neighbouring letter, an edge)
+    if rng.random() < border_marks:  # part of a large mark at the crop border (a neighbouring letter, an edge)
         crop = _border_mark(crop.copy(), rng)
     return crop, (float(left), float(top), float(left + w), float(top + h))
 
@@ -120,15 +127,17 @@ def light(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(f, 0, 255).astype(np.uint8)
 
 
-def world_effects(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True) -> np.ndarray:
+def world_effects(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True,
+                  border_marks: float = BORDER_MARKS) -> np.ndarray:
     """Stickers (synthetic plates only: ``on_plate``; emblems come from ``render_clean(emblems=True)``),
     detector-style surroundings, then light."""
-    return world_effects_with_box(img, rng, on_plate)[0]
+    return world_effects_with_box(img, rng, on_plate, border_marks)[0]
 
 
-def world_effects_with_box(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True) -> tuple[np.ndarray, Box]:
+def world_effects_with_box(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True,
+                           border_marks: float = BORDER_MARKS) -> tuple[np.ndarray, Box]:
     """``world_effects``, and where the plate (all of ``img``) lies in the result (pixels)."""
     if on_plate:
         img = stickers(img, rng)
-    img, box = surroundings_with_box(img, rng)
+    img, box = surroundings_with_box(img, rng, border_marks=border_marks)
     return light(img, rng), box

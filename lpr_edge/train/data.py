@@ -18,7 +18,7 @@ from ..evaluation.datasets import Sample, load_images
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from ..synth.camera import Box, camera_effects_with_box
-from ..synth.world import world_effects_with_box
+from ..synth.world import BORDER_MARKS, world_effects_with_box
 
 
 def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
@@ -78,13 +78,15 @@ class PlateStream(IterableDataset):
 
     def __init__(self, spec: ModelSpec, pool_images: np.ndarray, pool_texts: Sequence[str],
                  real_images: Sequence[np.ndarray], real_labels: Sequence[Sequence[int]],
-                 real_fraction: float = 0.4, seed: int = 0, start: int = 0, augment: str = "camera"):
+                 real_fraction: float = 0.4, seed: int = 0, start: int = 0, augment: str = "camera",
+                 border_marks: float = BORDER_MARKS):
         self.spec = spec
         self.pool_images, self.pool_labels = pool_images, [encode_label(t, spec) for t in pool_texts]
         self.real_images, self.real_labels = list(real_images), [list(lbl) for lbl in real_labels]
         self.real_fraction = real_fraction if self.real_images else 0.0
         self.seed, self.start = seed, start
         self.augment = augment  # "camera": camera effects only; "world": surroundings, marks and light first
+        self.border_marks = border_marks
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, list[int], torch.Tensor]]:
         """(image tensor, label indices, where the plate is: ``frame(box)`` of the augmented crop)."""
@@ -107,13 +109,13 @@ class PlateStream(IterableDataset):
             if real:
                 # Real crops are tight: add margins/blur/etc. most of the time, keep some clean.
                 if self.augment == "world" and rng.random() < 0.6:
-                    img, box = world_effects_with_box(img, rng, on_plate=False)
+                    img, box = world_effects_with_box(img, rng, on_plate=False, border_marks=self.border_marks)
                     img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.0, 0.8)), margins=False)
                 else:
                     strength = float(rng.choice([0.0, 0.5, 1.0], p=[0.2, 0.4, 0.4]))
                     img, box = camera_effects_with_box(img, box, rng, strength)
             elif self.augment == "world" and rng.random() < 0.8:
-                img, box = world_effects_with_box(img, rng)
+                img, box = world_effects_with_box(img, rng, border_marks=self.border_marks)
                 img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.3, 1.0)), margins=False)
             else:
                 img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.3, 1.0)))

@@ -26,6 +26,7 @@ from ..evaluation.metrics import score
 from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
+from ..synth.world import BORDER_MARKS
 from .data import PlateStream, collate, synth_pool
 from .hard_examples import HardExamples
 from .model import LPRNet
@@ -127,6 +128,9 @@ def start(opts: TrainOptions):
     if opts.align_box < 0 or (opts.align_box and not opts.align):
         raise InputError(f"--align-box {opts.align_box}: give a weight >= 0 together with --align (it teaches "
                          "the aligner; without one there is nothing to teach)")
+    if not 0.0 <= opts.border_marks <= 1.0 or (opts.border_marks != BORDER_MARKS and opts.augment != "world"):
+        raise InputError(f"--border-marks {opts.border_marks}: give a share 0 to 1 together with --augment world "
+                         "(the marks are part of the world augmentation)")
     if not 0.0 <= opts.synth_plate_o <= 1.0 or (opts.synth_plate_o and opts.synth_layout != "br"):
         raise InputError(f"--synth-plate-o {opts.synth_plate_o}: give a share 0 to 1 together with --synth-layout br "
                          "(the narrow O is the Brazilian plate font's)")
@@ -202,7 +206,7 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
                                        layout=opts.synth_layout, emblems=opts.augment == "world",
                                        plate_o=opts.synth_plate_o)
     stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
-                         run.step, augment=opts.augment)
+                         run.step, augment=opts.augment, border_marks=opts.border_marks)
     loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,
                         persistent_workers=opts.workers > 0)
     ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True, reduction="none")

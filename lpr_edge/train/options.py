@@ -37,6 +37,9 @@ class TrainOptions:
     augment: str = _opt("camera", "camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose "
                         "detector crops (0-30%% per side) with car body, frame and dealer text, border marks, "
                         "emblems, stickers, night/IR/glare", choices=("camera", "world"))
+    border_marks: float = _opt(0.25, "with --augment world: share of crops with part of a neighbouring mark at the "
+                               "crop border, not to be read (fewer: tight crops read better, loose ones worse and "
+                               "the confidence less useful; models README)", metavar="SHARE")
     val_fraction: float = _opt(0.2, "share of the plates (by label) kept for validation")
     train_plates: int = _opt(0, "use only this many distinct plates of the training side (seeded; learning "
                              "curves); 0 = all")
