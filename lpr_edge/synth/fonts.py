@@ -71,14 +71,11 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, w: int, h: int,
     canvas[y0:y1, x0:x1] = (region * (1 - m) + np.array(color, np.float32) * m).astype(np.uint8)
 
 
-def _stroke_width(font) -> int:
+@functools.lru_cache(maxsize=64)
+def _stroke_width(font_path: str, height: int) -> int:
     """The font's vertical stroke in pixels: half the ink across an ``H`` a quarter down (above its bar)."""
-    from PIL import Image, ImageDraw
-
-    left, top, right, bottom = font.getbbox("H")
-    img = Image.new("L", (right - left + 4, bottom - top + 4), 0)
-    ImageDraw.Draw(img).text((2 - left, 2 - top), "H", font=font, fill=255)
-    row = np.asarray(img)[(bottom - top) // 4 + 2]
+    mask = _render_text("H", font_path, height, (255, 255, 255))
+    row = mask[(mask.shape[0] - 4) // 4 + 2]  # _render_text pads 2 px on each side
     return max(1, int(round((row > 127).sum() / 2)))
 
 
@@ -89,11 +86,11 @@ def _render_text_boxy_o(text: str, font_path: str, height: int, width_ratio: flo
     from PIL import Image, ImageDraw
 
     font = _font(font_path, max(8, height))
-    _, cap_top, _, cap_bottom = font.getbbox("H")
+    h_left, cap_top, h_right, cap_bottom = font.getbbox("H")
     cap = cap_bottom - cap_top
-    stroke = _stroke_width(font)
+    stroke = _stroke_width(font_path, height)
     o_width = max(3 * stroke, int(round(cap * width_ratio)))
-    gap = max(1, int(round(font.getlength("H") - (font.getbbox("H")[2] - font.getbbox("H")[0]))))
+    gap = max(1, int(round(font.getlength("H") - (h_right - h_left))))  # the H's side bearings
     advances = [o_width + gap if c == "O" else font.getlength(c) for c in text]
     boxes = [font.getbbox(c) for c in text]
     top = min([b[1] for b, c in zip(boxes, text) if c != "O"] + [cap_top])
