@@ -52,7 +52,7 @@ def test_brazilian_layout():
 
 
 def test_brazilian_plate_font_o_is_narrow_and_seeded():
-    from lpr_edge.synth.fonts import _render_text, _render_text_boxy_o, font_paths
+    from lpr_edge.synth.fonts import _render_text, _render_text_plate_glyphs, font_paths
 
     font = font_paths(extras=False)[2]  # DejaVu Sans (regular: its stroke leaves room for a narrow O)
 
@@ -60,7 +60,8 @@ def test_brazilian_plate_font_o_is_narrow_and_seeded():
         ys, xs = np.nonzero(mask > 127)
         return (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1)
 
-    round_o, boxy_o = _render_text("O", font, 64, (0, 0, 0)), _render_text_boxy_o("O", font, 64, 0.55, 0.3)
+    round_o = _render_text("O", font, 64, (0, 0, 0))
+    boxy_o = _render_text_plate_glyphs("O", font, 64, {"O": (0.55, 0.3)})
     assert ink_box(round_o) > 0.8 and abs(ink_box(boxy_o) - 0.55) < 0.06
     # A rounded rectangle: ink in the corners a round O leaves empty (a point 12 % in from each corner).
     corner = lambda m: m[int(0.12 * m.shape[0]), int(0.12 * m.shape[1])]  # noqa: E731
@@ -69,7 +70,8 @@ def test_brazilian_plate_font_o_is_narrow_and_seeded():
     ys, xs = np.nonzero(round_o > 127)
     assert corner(round_o[ys.min():ys.max() + 1, xs.min():xs.max() + 1]) < 128
     # Other characters are the font's own, at its spacing: the string is as wide (within the trimmed bearings).
-    same, font_drawn = _render_text_boxy_o("KD-12", font, 64, 0.55, 0.3), _render_text("KD-12", font, 64, (0, 0, 0))
+    same = _render_text_plate_glyphs("KD-12", font, 64, {"O": (0.55, 0.3)})
+    font_drawn = _render_text("KD-12", font, 64, (0, 0, 0))
     w = font_drawn.shape[1]
     assert same.shape[0] == font_drawn.shape[0] and abs(same.shape[1] - w) <= 0.08 * w
     # plate_o=0 draws nothing extra from the stream: the same plates as before the option existed.
@@ -79,6 +81,32 @@ def test_brazilian_plate_font_o_is_narrow_and_seeded():
     again = synth.render_br(np.random.default_rng(4), text="OKM2371", extras=False, plate_o=1.0)
     plain = synth.render_br(np.random.default_rng(4), text="OKM2371", extras=False)
     assert np.array_equal(b.image, again.image) and not np.array_equal(b.image, plain.image)
+
+
+def test_brazilian_plate_font_d_has_a_square_stem_and_leaves_the_o_stream_alone():
+    from lpr_edge.synth.fonts import _render_text_plate_glyphs, font_paths
+
+    font = font_paths(extras=False)[2]
+
+    def trimmed(mask):
+        ys, xs = np.nonzero(mask > 127)
+        return mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+
+    plate_o = trimmed(_render_text_plate_glyphs("O", font, 64, {"O": (0.6, 0.4)}))
+    plate_d = trimmed(_render_text_plate_glyphs("D", font, 64, {"D": (0.6, 0.4)}))
+    assert plate_o.shape == plate_d.shape  # same box: only the corners tell them apart, as on the plate
+    top_left, top_right = (lambda m: m[1, 1]), (lambda m: m[1, -2])  # noqa: E731
+    assert top_left(plate_d) > 127 and top_right(plate_d) < 128   # square stem, rounded bowl
+    assert top_left(plate_o) < 128 and top_right(plate_o) < 128   # rounded all round
+    # plate_d=0 draws nothing extra: v16's plates (plate_o only) are rendered as before the option.
+    for seed in range(3):
+        a = synth.render_br(np.random.default_rng(seed), text="ODO8206", extras=False, plate_o=1.0)
+        b = synth.render_br(np.random.default_rng(seed), text="ODO8206", extras=False, plate_o=1.0, plate_d=0.0)
+        assert np.array_equal(a.image, b.image)
+    o_only = synth.render_br(np.random.default_rng(0), text="ODO8206", extras=False, plate_o=1.0)
+    c = synth.render_br(np.random.default_rng(0), text="ODO8206", extras=False, plate_o=1.0, plate_d=1.0)
+    again = synth.render_br(np.random.default_rng(0), text="ODO8206", extras=False, plate_o=1.0, plate_d=1.0)
+    assert np.array_equal(c.image, again.image) and not np.array_equal(c.image, o_only.image)
 
 
 def test_border_mark_share_is_an_option_that_leaves_the_default_stream_alone():

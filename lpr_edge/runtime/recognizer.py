@@ -1,7 +1,7 @@
 """``Recognizer``: plate crops in, plate strings with confidences out.
 
 The data path of one batch, top to bottom: crops -> preprocess (into the backend's input buffer)
--> backend.infer(n) -> greedy CTC decode -> PlateResult.
+-> backend.infer(n) -> greedy CTC decode -> PlateResult (-> the plate format's look-alike swaps, if given).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ..formats.triton_wire import is_url
 from ..spec import ModelSpec
 from .backends import open_backend
 from .decode import PlateResult, greedy_ctc
+from .plate_format import PlateFormat
 from .preprocess import preprocess_batch
 
 
@@ -32,13 +33,17 @@ class Recognizer:
     ``backend`` is ``auto``, ``onnxruntime``, ``tensorrt`` or ``triton``. Calls are safe from
     several threads: one batch runs at a time on the shared buffers (for parallel requests to a
     server, give each thread its own Recognizer). Use as a context manager or call :meth:`close`.
+    ``plate_format`` (``"br"`` or patterns such as ``"LLL9999|LLL9L99"``; ``lpr_edge.runtime.plate_format``)
+    swaps letter/digit look-alikes in readings that misfit the region's format.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, backend: str = "auto", *,
                  spec: ModelSpec | None = None, preset: str | None = None, max_batch: int = 32,
-                 threads: int = 0, min_length: int = 0, timeout: float = 30.0):
+                 threads: int = 0, min_length: int = 0, timeout: float = 30.0,
+                 plate_format: str | PlateFormat | None = None):
         if not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch must be a positive integer, got {max_batch!r}")
+        self.plate_format = PlateFormat.parse(plate_format) if isinstance(plate_format, str) else plate_format
         self.model_path: Path | str = model_path if is_url(model_path) else resolve_model(model_path)
         self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,
                                      max_batch=max_batch, threads=threads, timeout=timeout)
@@ -83,6 +88,8 @@ class Recognizer:
             outputs = self._backend.infer(len(chunk))
             t2 = time.perf_counter()
             results = greedy_ctc(outputs, self.spec, self.min_length)
+            if self.plate_format is not None:
+                results = self.plate_format.fit_all(results)
             t3 = time.perf_counter()
             self.last_timings = {"preprocess": (t1 - t0) * 1e3, **self._backend.timings,
                                  "backend": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3}

@@ -79,30 +79,37 @@ def _stroke_width(font_path: str, height: int) -> int:
     return max(1, int(round((row > 127).sum() / 2)))
 
 
-def _render_text_boxy_o(text: str, font_path: str, height: int, width_ratio: float, corner: float) -> np.ndarray:
-    """``_render_text``, but each ``O`` drawn as a plate font draws it: a narrow rounded rectangle
-    (``width_ratio`` of the cap height wide, corners ``corner`` of the width) in the font's stroke,
-    instead of the font's round ``O``, which in a plate font sits far closer to ``D``."""
+# The plate font's round letters as (corner radius share of the width, which corners are rounded:
+# top-left, top-right, bottom-right, bottom-left): O all four, D only the right two (its stem is square).
+PLATE_GLYPH_CORNERS = {"O": (True, True, True, True), "D": (False, True, True, False)}
+
+
+def _render_text_plate_glyphs(text: str, font_path: str, height: int,
+                              shapes: dict[str, tuple[float, float]]) -> np.ndarray:
+    """``_render_text``, but each character in ``shapes`` (``O``, ``D``) drawn as a plate font draws
+    it: a narrow rectangle ``width_ratio`` of the cap height wide, in the font's stroke, its corners
+    (``PLATE_GLYPH_CORNERS``) rounded by ``corner`` of the width, instead of the font's round glyph,
+    which sits far from the plate's (a plate ``O`` is close to a plate ``D``: only the corners differ)."""
     from PIL import Image, ImageDraw
 
     font = _font(font_path, max(8, height))
     h_left, cap_top, h_right, cap_bottom = font.getbbox("H")
     cap = cap_bottom - cap_top
     stroke = _stroke_width(font_path, height)
-    o_width = max(3 * stroke, int(round(cap * width_ratio)))
+    widths = {c: max(3 * stroke, int(round(cap * ratio))) for c, (ratio, _) in shapes.items()}
     gap = max(1, int(round(font.getlength("H") - (h_right - h_left))))  # the H's side bearings
-    advances = [o_width + gap if c == "O" else font.getlength(c) for c in text]
+    advances = [widths[c] + gap if c in shapes else font.getlength(c) for c in text]
     boxes = [font.getbbox(c) for c in text]
-    top = min([b[1] for b, c in zip(boxes, text) if c != "O"] + [cap_top])
-    bottom = max([b[3] for b, c in zip(boxes, text) if c != "O"] + [cap_bottom])
+    top = min([b[1] for b, c in zip(boxes, text) if c not in shapes] + [cap_top])
+    bottom = max([b[3] for b, c in zip(boxes, text) if c not in shapes] + [cap_bottom])
     img = Image.new("L", (int(sum(advances)) + 4, bottom - top + 4), 0)
     draw = ImageDraw.Draw(img)
     x = 2.0
     for c, adv in zip(text, advances):
-        if c == "O":
-            x0, y0 = int(round(x + gap / 2)), 2 + cap_top - top
-            draw.rounded_rectangle((x0, y0, x0 + o_width - 1, y0 + cap - 1), radius=int(o_width * corner),
-                                   outline=255, width=stroke)
+        if c in shapes:
+            w, x0, y0 = widths[c], int(round(x + gap / 2)), 2 + cap_top - top
+            draw.rounded_rectangle((x0, y0, x0 + w - 1, y0 + cap - 1), radius=int(w * shapes[c][1]),
+                                   outline=255, width=stroke, corners=PLATE_GLYPH_CORNERS[c])
         else:
             draw.text((x, 2 - top), c, font=font, fill=255)
         x += adv

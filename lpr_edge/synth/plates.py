@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .fonts import _paste, _render_text, _render_text_boxy_o, font_paths
+from .fonts import _paste, _render_text, _render_text_plate_glyphs, font_paths
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
@@ -187,10 +187,11 @@ BR_LETTER_WEIGHTS = np.array([2.0 if c in "ODQCG" else 1.0 for c in LETTERS]) / 
 
 
 def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = True,
-              plate_o: float = 0.0) -> SynthPlate:
+              plate_o: float = 0.0, plate_d: float = 0.0) -> SynthPlate:
     """An old Brazilian plate (3:1, about 300x100 px): city strip on top, ``LLL-9999`` below; grey
     with dark characters (private cars) or red with white ones (commercial). With probability
-    ``plate_o`` its O is the plate font's narrow rounded rectangle (``_render_text_boxy_o``)."""
+    ``plate_o`` its O is the plate font's narrow rounded rectangle, with ``plate_d`` its D the plate
+    font's (square stem corners, rounded right ones; ``_render_text_plate_glyphs``)."""
     fonts = font_paths(extras)
     if not fonts:
         raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
@@ -215,11 +216,14 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
     cw = min(W - 40, int(m.shape[1] * ch / m.shape[0]))
     _paste(canvas, m, (W - cw) // 2 + int(rng.integers(-8, 9)), int(rng.integers(4, 10)), cw, ch, color)
     body = f"{text[:3]}{BR_SEPARATORS[rng.integers(len(BR_SEPARATORS))]}{text[3:]}"
-    # rng is drawn for the plate O only when asked, so plate_o=0 renders the same plates as before it existed.
+    # rng is drawn for a plate glyph only when asked, so plate_o=0 and plate_d=0 render the same
+    # plates as before the options existed (and plate_d=0 the same as before it did).
+    shapes = {}
     if plate_o and rng.random() < plate_o:
-        mask = _render_text_boxy_o(body, font, 64, rng.uniform(0.5, 0.7), rng.uniform(0.2, 0.5))
-    else:
-        mask = _render_text(body, font, 64, color)
+        shapes["O"] = (rng.uniform(0.5, 0.7), rng.uniform(0.2, 0.5))
+    if plate_d and rng.random() < plate_d:
+        shapes["D"] = (rng.uniform(0.5, 0.7), rng.uniform(0.3, 0.5))
+    mask = _render_text_plate_glyphs(body, font, 64, shapes) if shapes else _render_text(body, font, 64, color)
     bh = int(rng.integers(50, 66))
     # Real Brazilian glyphs are narrow (O is a tall rounded rectangle, close to D); more condensing
     # (0.55-0.95, run v3) read the unseen collection no better.
@@ -229,9 +233,9 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
 
 
 def render(rng: np.random.Generator, layout: str = "us", extras: bool = True, emblems: bool = False,
-           plate_o: float = 0.0) -> SynthPlate:
+           plate_o: float = 0.0, plate_d: float = 0.0) -> SynthPlate:
     """A clean plate of the given layout (``us`` or ``br``); ``emblems`` for US plates (see render_clean),
-    ``plate_o`` for Brazilian ones (see render_br)."""
+    ``plate_o`` and ``plate_d`` for Brazilian ones (see render_br)."""
     if layout == "br":
-        return render_br(rng, extras=extras, plate_o=plate_o)
+        return render_br(rng, extras=extras, plate_o=plate_o, plate_d=plate_d)
     return render_clean(rng, extras=extras, emblems=emblems)

@@ -14,6 +14,7 @@ from torch.utils.data import IterableDataset
 
 from .. import synth
 from ..atomic import atomic_open
+from ..errors import InputError
 from ..evaluation.datasets import Sample, load_images
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
@@ -32,11 +33,13 @@ def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
 
 
 def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool = True,
-               layout: str = "us", emblems: bool = False, plate_o: float = 0.0) -> tuple[np.ndarray, list[str]]:
+               layout: str = "us", emblems: bool = False, plate_o: float = 0.0,
+               plate_d: float = 0.0) -> tuple[np.ndarray, list[str]]:
     """``n`` clean synthetic plates of ``layout`` (BGR, 200x100 us, 300x100 br), cached under ``cache_dir``;
     ``emblems``: US plates often carry an emblem between character groups; ``plate_o``: share of Brazilian
-    plates with the plate font's narrow O."""
-    kind = layout + ("_emblems" if emblems else "") + (f"_plateo{plate_o:g}" if plate_o else "")
+    plates with the plate font's narrow O, ``plate_d`` with its D."""
+    kind = (layout + ("_emblems" if emblems else "") + (f"_plateo{plate_o:g}" if plate_o else "")
+            + (f"_plated{plate_d:g}" if plate_d else ""))
     name = f"synth_pool_{seed}_{n}.npz" if kind == "us" else f"synth_pool_{kind}_{seed}_{n}.npz"
     cache = cache_dir / name if cache_dir else None
     if cache and cache.exists():
@@ -48,7 +51,7 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
         from tqdm import tqdm
 
         it = tqdm(it, desc="rendering synthetic plates", unit="plate")
-    plates = [synth.render(rng, layout, emblems=emblems, plate_o=plate_o) for _ in it]
+    plates = [synth.render(rng, layout, emblems=emblems, plate_o=plate_o, plate_d=plate_d) for _ in it]
     images = np.stack([p.image for p in plates])
     texts = [p.text for p in plates]
     if cache:
@@ -73,13 +76,41 @@ def load_real(samples: Sequence[Sample], spec: ModelSpec) -> tuple[list[np.ndarr
     return out_imgs, out_labels
 
 
+def parse_oversample(text: str | None) -> tuple[str, float] | None:
+    """``--oversample ODQ=3`` as (symbols, factor); None for no oversampling."""
+    if text is None:
+        return None
+    symbols, _, factor = text.partition("=")
+    try:
+        n = float(factor)
+    except ValueError:
+        n = 0.0
+    if not symbols or n < 1:
+        raise InputError(f"--oversample {text!r}: give SYMBOLS=N with N >= 1, e.g. ODQ=3")
+    return symbols, n
+
+
+def oversample_weights(text: str | None, spec: ModelSpec, labels: Sequence[Sequence[int]]) -> list[float] | None:
+    """A drawing weight per real crop: N for those holding one of ``--oversample``'s symbols, else 1."""
+    parsed = parse_oversample(text)
+    if parsed is None:
+        return None
+    symbols, n = parsed
+    lut = {ch: i for i, ch in enumerate(spec.class_symbols) if ch}
+    missing = [ch for ch in symbols if ch not in lut]
+    if missing:
+        raise InputError(f"--oversample {text!r}: {''.join(missing)} not among the model's symbols {spec.charset}")
+    wanted = {lut[ch] for ch in symbols}
+    return [n if wanted.intersection(lbl) else 1.0 for lbl in labels]
+
+
 class PlateStream(IterableDataset):
     """An endless stream of (tensor [3,H,W], label indices, plate frame) mixing real and synthetic plates."""
 
     def __init__(self, spec: ModelSpec, pool_images: np.ndarray, pool_texts: Sequence[str],
                  real_images: Sequence[np.ndarray], real_labels: Sequence[Sequence[int]],
                  real_fraction: float = 0.4, seed: int = 0, start: int = 0, augment: str = "camera",
-                 border_marks: float = BORDER_MARKS):
+                 border_marks: float = BORDER_MARKS, real_weights: Sequence[float] | None = None):
         self.spec = spec
         self.pool_images, self.pool_labels = pool_images, [encode_label(t, spec) for t in pool_texts]
         self.real_images, self.real_labels = list(real_images), [list(lbl) for lbl in real_labels]
@@ -87,6 +118,8 @@ class PlateStream(IterableDataset):
         self.seed, self.start = seed, start
         self.augment = augment  # "camera": camera effects only; "world": surroundings, marks and light first
         self.border_marks = border_marks
+        # Drawing probabilities of the real crops (--oversample); None draws them alike, as before it existed.
+        self.real_p = None if real_weights is None else np.asarray(real_weights, float) / np.sum(real_weights)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, list[int], torch.Tensor]]:
         """(image tensor, label indices, where the plate is: ``frame(box)`` of the augmented crop)."""
@@ -99,7 +132,8 @@ class PlateStream(IterableDataset):
         while True:
             real = rng.random() < self.real_fraction
             if real:
-                i = rng.integers(len(self.real_images))
+                n = len(self.real_images)
+                i = rng.integers(n) if self.real_p is None else rng.choice(n, p=self.real_p)
                 img, label = self.real_images[i], self.real_labels[i]
             else:
                 i = rng.integers(len(self.pool_images))

@@ -27,7 +27,7 @@ from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from ..synth.world import BORDER_MARKS
-from .data import PlateStream, collate, synth_pool
+from .data import PlateStream, collate, oversample_weights, parse_oversample, synth_pool
 from .hard_examples import HardExamples
 from .model import LPRNet
 from .options import TrainOptions, add_arguments
@@ -131,9 +131,11 @@ def start(opts: TrainOptions):
     if not 0.0 <= opts.border_marks <= 1.0 or (opts.border_marks != BORDER_MARKS and opts.augment != "world"):
         raise InputError(f"--border-marks {opts.border_marks}: give a share 0 to 1 together with --augment world "
                          "(the marks are part of the world augmentation)")
-    if not 0.0 <= opts.synth_plate_o <= 1.0 or (opts.synth_plate_o and opts.synth_layout != "br"):
-        raise InputError(f"--synth-plate-o {opts.synth_plate_o}: give a share 0 to 1 together with --synth-layout br "
-                         "(the narrow O is the Brazilian plate font's)")
+    for flag, share in (("--synth-plate-o", opts.synth_plate_o), ("--synth-plate-d", opts.synth_plate_d)):
+        if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != "br"):
+            raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout br "
+                             "(the plate glyphs are the Brazilian plate font's)")
+    parse_oversample(opts.oversample)  # refused before anything is written
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     if opts.threads:
@@ -204,9 +206,10 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
     run, (real_imgs, real_lbls), (val_images, val_labels) = start(opts)
     pool_imgs, pool_texts = synth_pool(opts.synth, opts.seed, run.out, progress=not opts.no_progress,
                                        layout=opts.synth_layout, emblems=opts.augment == "world",
-                                       plate_o=opts.synth_plate_o)
+                                       plate_o=opts.synth_plate_o, plate_d=opts.synth_plate_d)
     stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
-                         run.step, augment=opts.augment, border_marks=opts.border_marks)
+                         run.step, augment=opts.augment, border_marks=opts.border_marks,
+                         real_weights=oversample_weights(opts.oversample, run.spec, real_lbls))
     loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,
                         persistent_workers=opts.workers > 0)
     ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True, reduction="none")

@@ -34,6 +34,9 @@ class TrainOptions:
     synth_plate_o: float = _opt(0.0, "with --synth-layout br: share of synthetic plates whose O is drawn as the "
                                 "plate font draws it (a narrow rounded rectangle, close to D) instead of the "
                                 "font's round O; 0 = off", metavar="SHARE")
+    synth_plate_d: float = _opt(0.0, "with --synth-layout br: share of synthetic plates whose D is drawn as the "
+                                "plate font draws it (as its O, but with the stem's corners square); 0 = off",
+                                metavar="SHARE")
     augment: str = _opt("camera", "camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose "
                         "detector crops (0-30%% per side) with car body, frame and dealer text, border marks, "
                         "emblems, stickers, night/IR/glare", choices=("camera", "world"))
@@ -48,6 +51,9 @@ class TrainOptions:
     lr: float = _opt(2e-3, "peak learning rate (one-cycle schedule)")
     synth: int = _opt(20000, "size of the synthetic plate pool")
     real_fraction: float = _opt(0.4, "share of real plates in each batch")
+    oversample: str | None = _opt(None, "draw the real crops holding any of these symbols N times as often as the "
+                                  "others (e.g. ODQ=3: a region's confusable round letters); default: all alike",
+                                  metavar="SYMBOLS=N")
     seed: int = _opt(0, "seed of the pool, the stream and the initialisation")
     threads: int = _opt(0, "torch threads (0: all cores)")
     workers: int = _opt(1, "data loader processes")

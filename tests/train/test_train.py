@@ -95,6 +95,29 @@ def test_loader_workers_draw_different_streams():
     assert torch.equal(batches(2)[1], two[1])  # and is still seeded
 
 
+def test_oversample_draws_real_crops_with_the_symbols_more_often(tmp_path, capsys):
+    from lpr_edge.cli import main
+    from lpr_edge.train.data import PlateStream, encode_label, oversample_weights
+    from lpr_edge.train.setup import default_spec
+
+    spec = default_spec()
+    labels = [encode_label(t, spec) for t in ("ABC123", "DDD444", "XYZ789", "QRS555")]
+    assert oversample_weights("DQ=3", spec, labels) == [1.0, 3.0, 1.0, 3.0]
+    assert oversample_weights(None, spec, labels) is None
+    with pytest.raises(InputError, match="not among the model's symbols"):
+        oversample_weights("O=2", spec, labels)  # the US alphabet reads O as 0
+    # Each real crop a distinct flat grey, so the drawn one can be told from the image: 3:1 as asked.
+    images = [np.full((40, 120, 3), 40 * (k + 1), np.uint8) for k in range(4)]
+    stream = PlateStream(spec, np.zeros((1, 100, 200, 3), np.uint8), ["ABC123"], images, labels,
+                         real_fraction=1.0, seed=0, real_weights=[1.0, 3.0, 1.0, 3.0])
+    drawn = [tuple(lbl) for _, (_, lbl, _) in zip(range(800), stream)]
+    counts = [drawn.count(tuple(lbl)) for lbl in labels]
+    assert 2.4 < (counts[1] + counts[3]) / (counts[0] + counts[2]) < 3.6
+    # A malformed share is refused before anything is written.
+    assert main(["train", "--out", str(tmp_path / "no"), "--oversample", "ODQ", "--steps", "5"]) == 2
+    assert "--oversample 'ODQ'" in capsys.readouterr().err and not (tmp_path / "no").exists()
+
+
 def test_aligner_starts_as_identity_and_zooms_like_a_centre_crop():
     import cv2
 
@@ -298,6 +321,8 @@ def test_align_box_teaches_the_aligner_where_the_plate_is(tmp_path, capsys):
     # The plate font's O is a Brazilian synthetic layout's: refused for US plates.
     assert main([*argv[:argv.index("--align")], "--synth-plate-o", "0.5", "--out", str(tmp_path / "no")]) == 2
     assert "--synth-plate-o 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    assert main([*camera, "--synth-plate-d", "0.5", "--out", str(tmp_path / "no")]) == 2
+    assert "--synth-plate-d 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
 
 
 def test_aligner_framing_benchmark_knows_the_true_framing(tmp_path):
