@@ -1,6 +1,7 @@
 """Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
 
-python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_br.png, synthetic_br_plate_o.png there
+python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_br.png, synthetic_br_plate_o.png,
+                                    # synthetic_br_plate_d.png there
 """
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ def main() -> None:
     for seed, text in enumerate(("OKM2371", "NOD4150", "JOO8206", "PDO1937")):
         pairs += [synth.render_br(np.random.default_rng(seed), text=text, plate_o=share).image for share in (0.0, 1.0)]
     cv2.imwrite(str(OUT / "synthetic_br_plate_o.png"), grid(pairs, size=(240, 80)))
+    # --synth-plate-d: plate O only (left) and plate O and D (right): the D keeps the O's box, stem corners square.
+    pairs = []
+    for seed, text in enumerate(("DOD4150", "ODO8206", "QDO1937", "ADO5052")):
+        pairs += [synth.render_br(np.random.default_rng(seed), text=text, plate_o=1.0, plate_d=d).image
+                  for d in (0.0, 1.0)]
+    cv2.imwrite(str(OUT / "synthetic_br_plate_d.png"), grid(pairs, size=(240, 80)))
 
 
 if __name__ == "__main__":
