@@ -9,7 +9,7 @@ from .errors import ModelFileError
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BUNDLED = {
     "us": ("lprnet_us.onnx", "US plates (TAO US contract, 35 symbols, O read as 0)"),
-    "br": ("lprnet_br.onnx", "Brazilian plates (LLL9999, 36 symbols with O), fine-tuned from us"),
+    "br": ("lprnet_br.onnx", "Brazilian plates (LLL9999, 36 symbols with O; --plate-format br), fine-tuned from us"),
 }
 DEFAULT = "us"
 
