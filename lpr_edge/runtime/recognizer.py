@@ -43,6 +43,8 @@ class Recognizer:
                  plate_format: str | PlateFormat | None = None):
         if not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch must be a positive integer, got {max_batch!r}")
+        if not isinstance(plate_format, (str, PlateFormat, type(None))):
+            raise InputError(f"plate_format must be a format name or patterns such as 'LLL9999', got {plate_format!r}")
         self.plate_format = PlateFormat.parse(plate_format) if isinstance(plate_format, str) else plate_format
         self.model_path: Path | str = model_path if is_url(model_path) else resolve_model(model_path)
         self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,

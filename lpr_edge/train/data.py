@@ -85,7 +85,7 @@ def parse_oversample(text: str | None) -> tuple[str, float] | None:
         n = float(factor)
     except ValueError:
         n = 0.0
-    if not symbols or n < 1:
+    if not symbols or not 1 <= n < float("inf"):
         raise InputError(f"--oversample {text!r}: give SYMBOLS=N with N >= 1, e.g. ODQ=3")
     return symbols, n
 

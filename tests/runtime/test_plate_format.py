@@ -45,3 +45,10 @@ def test_a_reading_that_cannot_fit_keeps_its_text_with_no_confidence():
 def test_unknown_formats_are_refused_with_the_syntax(bad):
     with pytest.raises(InputError, match="patterns of L"):
         PlateFormat.parse(bad)
+
+
+def test_recognizer_refuses_a_format_that_is_not_one():
+    from lpr_edge import Recognizer
+
+    with pytest.raises(InputError, match="plate_format must be"):
+        Recognizer("br", plate_format=7)
