@@ -12,6 +12,7 @@ text and gets confidence 0, as an empty reading does, so ``min_confidence`` reje
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -38,8 +39,8 @@ class PlateFormat:
     def parse(cls, text: str) -> "PlateFormat":
         """A named format (``br``) or patterns such as ``LLL9999|LLL9L99``."""
         spec = NAMED_FORMATS.get(text.strip().lower(), text.strip())
-        patterns = tuple(p for p in spec.split("|"))
-        if not patterns or any(not re.fullmatch(r"[L9]+", p) for p in patterns):
+        patterns = tuple(spec.split("|"))
+        if any(not re.fullmatch(r"[L9]+", p) for p in patterns):
             raise InputError(f"plate format {text!r}: give a name ({', '.join(sorted(NAMED_FORMATS))}) or "
                              "patterns of L (letter) and 9 (digit) separated by |, e.g. LLL9999|LLL9L99")
         return cls(patterns)
@@ -69,11 +70,8 @@ class PlateFormat:
             return PlateResult(text, 0.0, result.char_confidences) if result.confidence else result
         if best[0] == 0:
             return result
-        confidence = result.confidence
-        if len(best[2]) == len(text):  # per-character scores known: the product, with the swapped bounds
-            confidence = 1.0
-            for c in best[2]:
-                confidence *= c
+        # per-character scores known: their product, with the swapped bounds
+        confidence = math.prod(best[2]) if len(best[2]) == len(text) else result.confidence
         return PlateResult(best[1], confidence, best[2])
 
     def fit_all(self, results: Sequence[PlateResult]) -> list[PlateResult]:

@@ -22,9 +22,14 @@ from ..synth.camera import Box, camera_effects_with_box
 from ..synth.world import BORDER_MARKS, world_effects_with_box
 
 
+def class_index(spec: ModelSpec) -> dict[str, int]:
+    """Each symbol of ``spec``'s alphabet (blank excluded) to its class index."""
+    return {ch: i for i, ch in enumerate(spec.class_symbols) if ch}
+
+
 def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
     """Class indices of ``text`` in ``spec``'s alphabet, or None if a symbol is not in it."""
-    lut = {ch: i for i, ch in enumerate(spec.class_symbols) if ch}
+    lut = class_index(spec)
     text = spec.normalise_label(text)
     try:
         return [lut[ch] for ch in text]
@@ -96,7 +101,7 @@ def oversample_weights(text: str | None, spec: ModelSpec, labels: Sequence[Seque
     if parsed is None:
         return None
     symbols, n = parsed
-    lut = {ch: i for i, ch in enumerate(spec.class_symbols) if ch}
+    lut = class_index(spec)
     missing = [ch for ch in symbols if ch not in lut]
     if missing:
         raise InputError(f"--oversample {text!r}: {''.join(missing)} not among the model's symbols {spec.charset}")
