@@ -17,6 +17,9 @@ def add_parser(sub, name):
     p.add_argument("--data", required=True, help="folder with labels.csv (file,text) or label-named images")
     p.add_argument("--split", choices=("all", "val", "train"), default="all",
                    help="use one side of the fixed seeded 80/20 split (the bundled model's validation set is 'val')")
+    p.add_argument("--relabel", default=None, metavar="FIXES.csv",
+                   help="label corrections (file,text,note; empty text leaves the crop out) applied after the split, "
+                        "e.g. benchmarks/label_audits/openalpr-br-detector.csv")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--errors", default=None, metavar="OUT.csv", help="write misread plates to this CSV")
     p.add_argument("--errors-image", default=None, metavar="OUT.png",
@@ -29,14 +32,15 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    samples, skipped_rows = load_split(args.data, args.split)
+    samples, skipped_rows = load_split(args.data, args.split, relabel=args.relabel)
     with open_recognizer(args) as rec:
         reports = _read(rec, samples, args)
         info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision}
     main_report = reports[0][1]
     _write_errors(args, reports)
     summary = {**main_report.to_dict(), "skipped_rows": len(skipped_rows), **info, "data": args.data,
-               "split": args.split, "risk_coverage": [main_report.risk(s).to_dict() for s in ("product", "weakest")]}
+               "split": args.split, "relabel": args.relabel,
+               "risk_coverage": [main_report.risk(s).to_dict() for s in ("product", "weakest")]}
     if args.margin:
         summary["margins"] = [{"margin": m, **r.to_dict()} for m, r in reports]
     if args.json:

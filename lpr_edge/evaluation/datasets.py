@@ -193,11 +193,19 @@ def write_split(samples: Sequence[Sample], out_csv: str | Path) -> None:
             w.writerow([s.path.as_posix(), s.text, s.group])
 
 
-def load_split(data: str | Path, which: str = "all") -> tuple[list[Sample], list[str]]:
+def load_split(data: str | Path, which: str = "all",
+               relabel: str | Path | None = None) -> tuple[list[Sample], list[str]]:
     """The samples of a dataset folder (``all``) or one side (``train``/``val``) of its fixed seeded
-    split, and the rows skipped while reading it."""
+    split, and the rows skipped while reading it. ``relabel``: a corrections CSV applied after the split
+    (:mod:`lpr_edge.evaluation.relabel`); crops it leaves out are listed with the skipped rows."""
     ds = load_dataset(data)
-    if which == "all":
-        return ds.samples, ds.skipped
-    train, val = split(ds.samples)
-    return (val if which == "val" else train), ds.skipped
+    chosen = ds.samples
+    if which != "all":
+        train, val = split(ds.samples)
+        chosen = val if which == "val" else train
+    if relabel is None:
+        return chosen, ds.skipped
+    from .relabel import apply_corrections, load_corrections
+
+    corrected, _, dropped = apply_corrections(chosen, load_corrections(relabel), ds.root, known=ds.samples)
+    return corrected, ds.skipped + [f"{s.where()}: left out by --relabel {relabel}" for s in dropped]

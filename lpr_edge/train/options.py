@@ -23,6 +23,9 @@ class TrainOptions:
                      "'' for none", flags=("--real", "--data"))
     init: str | None = _opt(None, "start from a trained model: a bundled name (us), an lpr-edge .onnx export or a "
                             ".pt checkpoint (fine-tuning); default: train from scratch", metavar="MODEL")
+    relabel: str | None = _opt(None, "label corrections for --data (file,text,note CSV; empty text leaves the crop "
+                               "out), applied after the split: both sides train and validate on the corrected "
+                               "labels", metavar="FIXES.csv")
     charset: str | None = _opt(None, "symbols of the new model in class order, blank last (default: the --init "
                                "model's, else the US set 0-9A-Z without O)")
     label_map: str | None = _opt(None, "label normalisation, e.g. O=0 ('' for none; default: the --init model's "

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import DatasetError, InputError, SpecError
 from ..evaluation.datasets import load_dataset, load_images, split, write_split
+from ..evaluation.relabel import apply_corrections, load_corrections
 from ..spec import US_CHARSET, ModelSpec
 from .data import load_real
 from .model import Aligner, LPRNet
@@ -66,8 +67,13 @@ def load_real_split(opts: TrainOptions, spec: ModelSpec, out: Path):
     if not opts.real:
         return [], [], [], []
     ds = load_dataset(opts.real)
-    check_labels(ds.samples, spec)
     real_train, val = split(ds.samples, opts.val_fraction)
+    if opts.relabel:
+        fixes = load_corrections(opts.relabel)
+        real_train, n_train, out_train = apply_corrections(real_train, fixes, ds.root, known=ds.samples)
+        val, n_val, out_val = apply_corrections(val, fixes, ds.root, known=ds.samples)
+        print(f"--relabel: {n_train + n_val} label(s) corrected, {len(out_train) + len(out_val)} crop(s) left out")
+    check_labels(real_train + val, spec)
     if opts.train_plates:
         real_train = subset_plates(real_train, opts.train_plates, opts.seed)
     write_split(real_train, out / "train.csv")

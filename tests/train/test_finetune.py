@@ -93,6 +93,25 @@ def test_labels_outside_the_charset_are_refused_with_file_and_row(tmp_path):
                  "--charset", BR_CHARSET, "--label-map", "", "--steps", "5", "--no-progress"]) == 2
 
 
+def fixes_csv(tmp_path, fixes: dict) -> object:
+    path = tmp_path / "fixes.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "text", "note"])
+        w.writerows([f, t, "test"] for f, t in fixes.items())
+    return path
+
+
+def test_a_correction_outside_the_charset_is_refused(tmp_path, capsys):
+    from lpr_edge.cli import main
+
+    folder = br_folder(tmp_path)
+    assert main(["train", "--out", str(tmp_path / "run"), "--data", str(folder), "--init", "us", "--charset",
+                 BR_CHARSET, "--label-map", "", "--steps", "5", "--no-progress",
+                 "--relabel", str(fixes_csv(tmp_path, {"images/3.png": "AB-1234"}))]) == 2
+    assert "outside the charset" in capsys.readouterr().err
+
+
 def test_fine_tune_a_few_steps_through_the_cli(tmp_path):
     import json
 
@@ -103,8 +122,13 @@ def test_fine_tune_a_few_steps_through_the_cli(tmp_path):
     argv = ["train", "--out", str(tmp_path / "run"), "--data", str(folder), "--init", "us", "--charset", BR_CHARSET,
             "--label-map", "", "--name", "lprnet_br", "--synth-layout", "br", "--synth", "16", "--steps", "6",
             "--batch", "8", "--eval-every", "3", "--workers", "0", "--threads", "1", "--freeze", "stem",
-            "--no-progress"]
+            "--no-progress", "--relabel", str(fixes_csv(tmp_path, {"images/2.png": "ABC1234", "images/7.png": ""}))]
     assert main(argv) == 0
+    used = {}
+    for side in ("train", "val"):
+        with open(tmp_path / "run" / f"{side}.csv", newline="") as fh:
+            used.update({row["file"]: row["text"] for row in csv.DictReader(fh)})
+    assert len(used) == 11 and used[str(folder / "images" / "2.png")] == "ABC1234"  # corrected; 7.png left out
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["args"]["init"] == "us" and summary["steps"] == 6
     assert main(["export", str(tmp_path / "run" / "last.pt"), "-o", str(tmp_path / "br.onnx")]) == 0
