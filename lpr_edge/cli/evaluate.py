@@ -40,6 +40,7 @@ def run(args) -> int:
     _write_errors(args, reports)
     summary = {**main_report.to_dict(), "skipped_rows": len(skipped_rows), **info, "data": args.data,
                "split": args.split, "relabel": args.relabel,
+               "relabelled": sum(s.note.startswith("relabelled from") for s in samples),
                "risk_coverage": [main_report.risk(s).to_dict() for s in ("product", "weakest")]}
     if args.margin:
         summary["margins"] = [{"margin": m, **r.to_dict()} for m, r in reports]
@@ -52,6 +53,10 @@ def run(args) -> int:
         print(f"{where}{acc.plates} plates  perfect match {acc.perfect_match:.2%}  per-character "
               f"{acc.per_char_match:.2%}  ({info['backend']}, {info['precision']}; {len(report.skipped)} unreadable, "
               f"{len(skipped_rows)} rows skipped)")
+    if args.relabel:
+        left_out = sum("left out by --relabel" in row for row in skipped_rows)
+        print(f"  labels as corrected by {args.relabel}: {summary['relabelled']} relabelled, "
+              f"{left_out} crop(s) left out")
     for score in ("product", "weakest"):
         print("  confidence " + main_report.risk(score).describe())
     if args.margin and len(reports) > 1:

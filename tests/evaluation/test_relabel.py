@@ -60,3 +60,18 @@ def test_the_brazilian_audit_corrects_after_the_split():
 def test_every_shipped_audit_applies_to_its_dataset(name):
     samples, _ = load_split(need(DATA / name), relabel=AUDITS / f"{name}.csv")
     assert sum(s.note.startswith("relabelled") for s in samples) == 1
+
+
+def test_eval_reports_what_the_corrections_changed(capsys):
+    import json
+
+    from lpr_edge.cli import main
+
+    data = need(DATA / "openalpr-br-detector")
+    audit = AUDITS / "openalpr-br-detector.csv"
+    assert main(["eval", "--model", "br", "--data", str(data), "--split", "val", "--relabel", str(audit)]) == 0
+    assert f"labels as corrected by {audit}: 5 relabelled, 1 crop(s) left out" in capsys.readouterr().out
+    assert main(["eval", "--model", "br", "--data", str(data), "--split", "val", "--relabel", str(audit),
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["plates"], summary["relabelled"], summary["skipped_rows"]) == (189, 5, 1)
