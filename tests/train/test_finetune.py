@@ -93,7 +93,7 @@ def test_labels_outside_the_charset_are_refused_with_file_and_row(tmp_path):
                  "--charset", BR_CHARSET, "--label-map", "", "--steps", "5", "--no-progress"]) == 2
 
 
-def fixes_csv(tmp_path, fixes: dict) -> object:
+def fixes_csv(tmp_path, fixes: dict):
     path = tmp_path / "fixes.csv"
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
