@@ -8,6 +8,7 @@ import json
 import sys
 
 from ..evaluation.datasets import load_split
+from ..evaluation.relabel import correction_counts
 from .common import add_model_args, open_recognizer
 
 
@@ -37,10 +38,11 @@ def run(args) -> int:
         reports = _read(rec, samples, args)
         info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision}
     main_report = reports[0][1]
+    relabelled, left_out = correction_counts(samples, skipped_rows)
     _write_errors(args, reports)
     summary = {**main_report.to_dict(), "skipped_rows": len(skipped_rows), **info, "data": args.data,
                "split": args.split, "relabel": args.relabel,
-               "relabelled": sum(s.note.startswith("relabelled from") for s in samples),
+               "relabelled": relabelled,
                "risk_coverage": [main_report.risk(s).to_dict() for s in ("product", "weakest")]}
     if args.margin:
         summary["margins"] = [{"margin": m, **r.to_dict()} for m, r in reports]
@@ -54,8 +56,7 @@ def run(args) -> int:
               f"{acc.per_char_match:.2%}  ({info['backend']}, {info['precision']}; {len(report.skipped)} unreadable, "
               f"{len(skipped_rows)} rows skipped)")
     if args.relabel:
-        left_out = sum("left out by --relabel" in row for row in skipped_rows)
-        print(f"  labels as corrected by {args.relabel}: {summary['relabelled']} relabelled, "
+        print(f"  labels as corrected by {args.relabel}: {relabelled} relabelled, "
               f"{left_out} crop(s) left out")
     for score in ("product", "weakest"):
         print("  confidence " + main_report.risk(score).describe())

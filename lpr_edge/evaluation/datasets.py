@@ -205,7 +205,7 @@ def load_split(data: str | Path, which: str = "all",
         chosen = val if which == "val" else train
     if relabel is None:
         return chosen, ds.skipped
-    from .relabel import apply_corrections, load_corrections
+    from .relabel import apply_corrections, left_out_row, load_corrections
 
     corrected, _, dropped = apply_corrections(chosen, load_corrections(relabel), ds.root, known=ds.samples)
-    return corrected, ds.skipped + [f"{s.where()}: left out by --relabel {relabel}" for s in dropped]
+    return corrected, ds.skipped + [left_out_row(s, relabel) for s in dropped]

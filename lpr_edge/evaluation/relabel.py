@@ -15,6 +15,20 @@ from typing import Sequence
 from ..errors import DatasetError
 from .datasets import Sample
 
+RELABELLED = "relabelled from "   # the note of a sample whose label a correction changed
+LEFT_OUT = "left out by --relabel"  # in the skipped row of a crop a correction left out
+
+
+def left_out_row(sample: Sample, fixes_path: str | Path) -> str:
+    """The skipped-row entry for a crop the corrections in ``fixes_path`` left out."""
+    return f"{sample.where()}: {LEFT_OUT} {fixes_path}"
+
+
+def correction_counts(samples: Sequence[Sample], skipped_rows: Sequence[str]) -> tuple[int, int]:
+    """How many of ``samples`` were relabelled, and how many crops ``skipped_rows`` says were left out."""
+    return (sum(s.note.startswith(RELABELLED) for s in samples),
+            sum(LEFT_OUT in row for row in skipped_rows))
+
 
 def load_corrections(path: str | Path) -> dict[str, str]:
     """``{file: corrected text}`` from a corrections CSV ('' = leave the crop out)."""
@@ -65,7 +79,7 @@ def apply_corrections(samples: Sequence[Sample], fixes: dict[str, str], root: st
         elif not fix:
             dropped.append(s)
         else:
-            out.append(dataclasses.replace(s, text=fix, note=f"relabelled from {s.text}"))
+            out.append(dataclasses.replace(s, text=fix, note=f"{RELABELLED}{s.text}"))
             changed += 1
     return out, changed, dropped
 

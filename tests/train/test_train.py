@@ -104,7 +104,7 @@ def test_oversample_draws_real_crops_with_the_symbols_more_often(tmp_path, capsy
     labels = [encode_label(t, spec) for t in ("ABC123", "DDD444", "XYZ789", "QRS555")]
     assert oversample_weights("DQ=3", spec, labels) == [1.0, 3.0, 1.0, 3.0]
     assert oversample_weights(None, spec, labels) is None
-    with pytest.raises(InputError, match="not among the model.s symbols"):
+    with pytest.raises(InputError, match="not among the model's symbols"):
         oversample_weights("O=2", spec, labels)  # the US alphabet reads O as 0
     # Each real crop a distinct flat grey, so the drawn one can be told from the image: 3:1 as asked.
     images = [np.full((40, 120, 3), 40 * (k + 1), np.uint8) for k in range(4)]
