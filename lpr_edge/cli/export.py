@@ -1,7 +1,8 @@
 """lpr-edge export onnx|triton|deepstream: a model in the form another tool takes.
 
   onnx CHECKPOINT -o OUT.onnx      a training checkpoint to the TAO-contract ONNX (``export CHECKPOINT``
-                                   without the word onnx still works)
+                                   without the word onnx still works); several checkpoints of runs
+                                   fine-tuned from one --init export their weight average
   triton --out REPO                a Triton model repository entry (ONNX Runtime or TensorRT plan)
   deepstream --out DIR             the nvinfer config + dict.txt of DeepStream's LPR stage
 """
@@ -27,7 +28,8 @@ def add_parser(sub, name):
     targets = p.add_subparsers(dest="target", metavar="TARGET", required=True, parser_class=type(p))
 
     o = targets.add_parser("onnx", help="a training checkpoint to ONNX (TAO contract)")
-    o.add_argument("checkpoint", help="best.pt or last.pt from lpr-edge train")
+    o.add_argument("checkpoint", nargs="+", help="best.pt or last.pt from lpr-edge train; several (seeds of one "
+                   "fine-tuning recipe, same --init) export the average of their weights")
     o.add_argument("-o", "--out", required=True, help="output .onnx")
     o.add_argument("--check-data", default=None, help="labelled folder whose crops compare PyTorch and ONNX Runtime")
     o.add_argument("--check-count", type=int, default=64)
@@ -66,7 +68,8 @@ def run_onnx(args) -> int:
     if args.check_data:
         images, _, _ = load_images(load_dataset(args.check_data).samples[:args.check_count])
     report = export_onnx(args.checkpoint, args.out, check_images=images)
-    print(f"wrote {args.out}; ONNX Runtime vs PyTorch on {report['images']} crops: argmax equal "
+    averaged = f" (the weight average of {len(args.checkpoint)} runs)" if len(args.checkpoint) > 1 else ""
+    print(f"wrote {args.out}{averaged}; ONNX Runtime vs PyTorch on {report['images']} crops: argmax equal "
           f"{report['argmax_equal']:.4f}, max score difference {report['max_abs_diff']:.2e}")
     return 0
 

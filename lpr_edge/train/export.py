@@ -39,9 +39,12 @@ def load_checkpoint(path: str | os.PathLike):
     return net.eval(), spec
 
 
-def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, check_images: Sequence[np.ndarray] = (),
-                simplify: bool = True) -> dict:
+def export_onnx(checkpoint: str | os.PathLike | Sequence[str | os.PathLike], out: str | os.PathLike, *,
+                check_images: Sequence[np.ndarray] = (), simplify: bool = True) -> dict:
     """Write the ONNX, simplified and checked; compare it with PyTorch on ``check_images``.
+
+    Several checkpoints (runs fine-tuned from one start) export their weight average
+    (:mod:`lpr_edge.train.soup`).
 
     Returns the comparison numbers (argmax agreement, largest score difference).
     """
@@ -50,7 +53,14 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike, *, check_
     from ..runtime.preprocess import preprocess_batch
     from .model import TaoHeads
 
-    net, spec = load_checkpoint(checkpoint)
+    if isinstance(checkpoint, (str, os.PathLike)):
+        net, spec = load_checkpoint(checkpoint)
+    elif len(checkpoint) == 1:
+        net, spec = load_checkpoint(checkpoint[0])
+    else:
+        from .soup import average_checkpoints
+
+        net, spec = average_checkpoints(checkpoint)
     heads = TaoHeads(net).eval()
     model = module_to_onnx(heads, spec, "lpr-edge", simplify)
     data = model.SerializeToString()
