@@ -31,7 +31,7 @@ def test_recognizer_by_name_reads_unseen_brazilian_plates():
     with Recognizer("br") as rec:
         assert rec.model_path == bundled_path("br")
         report = evaluate(rec, samples)
-    # measured: 93.86 % perfect, 98.87 % per character (v23; v16 88.60 %, v6 79.82 %; the US model: 71.93 %)
+    # measured: 93.86 % perfect, 98.87 % per character (v27 and v23; v16 88.60 %, v6 79.82 %; the US model: 71.93 %)
     assert report.accuracy.perfect_match >= 0.93 and report.accuracy.per_char_match >= 0.985
 
 
@@ -64,6 +64,6 @@ def test_on_audited_labels_with_the_plate_format_it_reads_95_percent_of_both_set
     val, _ = load_split(need(BR_DATA.parent / "openalpr-br-detector"), "val",
                         relabel=audits / "openalpr-br-detector.csv")
     with Recognizer("br", plate_format="br") as rec:
-        # measured (v23): 95.61 % of openalpr-br, 96.30 % of the 189 audited validation crops
+        # measured (v27, as v23): 95.61 % of openalpr-br, 96.30 % of the 189 audited validation crops
         assert evaluate(rec, br).accuracy.perfect_match >= 0.95
         assert evaluate(rec, val).accuracy.perfect_match >= 0.96
