@@ -149,7 +149,7 @@ def start(opts: TrainOptions):
         source = load_source(opts.init)
     spec = model_spec(opts, source.spec if source else None)
     real_imgs, real_lbls, val_images, val_labels = load_real_split(opts, spec, out)
-    net, meta = build_net(opts, spec, source, real_imgs)
+    net, meta = build_net(opts, spec, source, real_imgs, real_lbls)
     # Exported weights are an exponential moving average of the trained ones (BN buffers included)
     # when --ema is set: smoother, usually better on unseen plates.
     swa = torch.optim.swa_utils

@@ -30,6 +30,11 @@ class TrainOptions:
                                "model's, else the US set 0-9A-Z without O)")
     label_map: str | None = _opt(None, "label normalisation, e.g. O=0 ('' for none; default: the --init model's "
                                  "where its symbols still exist)", metavar="A=B,...")
+    init_stats: str = _opt("crops", "where --init of an ONNX model measures the statistics it unfolds the folded "
+                           "batch norms with: crops (the real training crops as they are) or stream (crops as "
+                           "training sees them: augmented, synthetic plates mixed in; the same draw for every "
+                           "--seed). The function at the start is the same either way; what differs is how "
+                           "training-mode batch norms treat the first batches", choices=("crops", "stream"))
     freeze: str = _opt("none", "layers kept fixed when fine-tuning: stem (stem + first stage) or the whole backbone",
                        choices=("none", "stem", "backbone"))
     name: str | None = _opt(None, "model name in the spec (default: from --init, else lprnet_us)")

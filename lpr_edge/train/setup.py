@@ -84,7 +84,25 @@ def load_real_split(opts: TrainOptions, spec: ModelSpec, out: Path):
     return real_imgs, real_lbls, val_images, [s.text for s in val_kept]
 
 
-def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs) -> tuple[LPRNet, dict]:
+def stream_sample(opts: TrainOptions, spec: ModelSpec, real_imgs, real_lbls, n: int = 512) -> list:
+    """``n`` crops as training sees them (augmented, synthetic plates mixed in), in batches of 64.
+
+    Drawn with seed 0 from a small pool of seed 0 whatever ``--seed`` is, so runs that differ only
+    in their seed start from the same weights (and can be averaged, ``lpr_edge.train.soup``)."""
+    import torch
+
+    from .data import PlateStream, synth_pool
+
+    pool_imgs, pool_texts = synth_pool(min(opts.synth, 256), 0, None, progress=False, layout=opts.synth_layout,
+                                       emblems=opts.augment == "world", plate_o=opts.synth_plate_o,
+                                       plate_d=opts.synth_plate_d)
+    stream = iter(PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, 0,
+                              augment=opts.augment, border_marks=opts.border_marks))
+    crops = [next(stream)[0] for _ in range(n)]
+    return [torch.stack(crops[i:i + 64]) for i in range(0, n, 64)]
+
+
+def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs, real_lbls=()) -> tuple[LPRNet, dict]:
     """A fresh network, or the --init model fitted to ``spec``; plus the checkpoint metadata."""
     if source is None:
         widths = tuple(int(w) for w in str(opts.widths).split(","))
@@ -93,7 +111,9 @@ def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs) -> tuple[L
     else:
         from .warm_start import prepare
 
-        start = prepare(source, spec, real_imgs[:512], opts.seed)
+        # Only an ONNX source has folded (identity) batch norms to unfold; a checkpoint keeps its own.
+        batches = stream_sample(opts, spec, real_imgs, real_lbls) if opts.init_stats == "stream" else ()
+        start = prepare(source, spec, real_imgs[:512], opts.seed, batches)
         net, widths, head = start.net, start.widths, start.head
         print(f"initialised from {opts.init}: {len(start.copied_classes)} classes copied"
               + (f", new: {''.join(start.fresh_classes)}" if start.fresh_classes else ""))

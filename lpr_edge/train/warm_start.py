@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -143,14 +143,20 @@ def _bn_after(net: nn.Module, conv: nn.Conv2d) -> nn.BatchNorm2d | None:
 
 def unfold_batchnorms(net: LPRNet, images: Sequence[np.ndarray], spec: ModelSpec) -> None:
     """Give identity batch norms the statistics of ``images`` without changing the function."""
+    unfold_on_batches(net, (torch.from_numpy(preprocess_batch(list(images[i:i + 64]), spec))
+                            for i in range(0, len(images), 64)))
+
+
+def unfold_on_batches(net: LPRNet, batches: Iterable[torch.Tensor]) -> None:
+    """:func:`unfold_batchnorms` on network inputs already preprocessed (e.g. the training stream's)."""
     pairs = [(m[0], m[1]) for m in net.modules()
              if isinstance(m, nn.Sequential) and len(m) >= 2 and isinstance(m[1], nn.BatchNorm2d)]
     stats: dict[nn.Conv2d, list[torch.Tensor]] = {c: [] for c, _ in pairs}
     hooks = [c.register_forward_hook(lambda mod, i, o: stats[mod].append(o.detach())) for c, _ in pairs]
     net.eval()
     with torch.no_grad():
-        for i in range(0, len(images), 64):
-            net(torch.from_numpy(preprocess_batch(list(images[i:i + 64]), spec)))
+        for x in batches:
+            net(x)
     for h in hooks:
         h.remove()
     with torch.no_grad():
@@ -192,9 +198,13 @@ def remap_classifier(net: LPRNet, old: ModelSpec, new: ModelSpec, head: int,
     return copied, created
 
 
-def prepare(source: Source, spec: ModelSpec, images: Sequence[np.ndarray], seed: int = 0) -> WarmStart:
-    """Unfold ``source``'s batch norms on ``images`` and fit its classifier to ``spec``."""
-    if len(images):
+def prepare(source: Source, spec: ModelSpec, images: Sequence[np.ndarray], seed: int = 0,
+            batches: Sequence[torch.Tensor] = ()) -> WarmStart:
+    """Unfold ``source``'s batch norms on ``batches`` (preprocessed), else on ``images``, and fit its
+    classifier to ``spec``."""
+    if len(batches):
+        unfold_on_batches(source.net, batches)
+    elif len(images):
         unfold_batchnorms(source.net, images, source.spec)
     copied, fresh = remap_classifier(source.net, source.spec, spec, source.head, seed)
     return WarmStart(source.net, source.widths, source.head, copied, fresh)

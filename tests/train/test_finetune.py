@@ -180,3 +180,40 @@ def test_align_adds_an_identity_aligner_to_a_trained_model(tmp_path):
     net.eval()
     with torch.no_grad():
         assert torch.allclose(net(x), reference.net.eval()(x), atol=1e-4)
+
+
+def test_init_stats_stream_keeps_the_function_and_the_same_start_for_every_seed(tmp_path):
+    """--init-stats stream unfolds the ONNX model's batch norms on crops as training sees them: the
+    function is still the bundled model's, and --seed does not change the start (runs can be averaged)."""
+    from pathlib import Path
+
+    import onnxruntime as ort
+
+    from lpr_edge.bundled import bundled_path
+    from lpr_edge.runtime.preprocess import preprocess_batch
+    from lpr_edge.train.options import TrainOptions
+    from lpr_edge.train.setup import build_net, load_real_split, model_spec
+    from lpr_edge.train.warm_start import load_source
+
+    folder = br_folder(tmp_path)
+    nets = {}
+    for stats, seed in (("crops", 0), ("stream", 0), ("stream", 1)):
+        opts = TrainOptions(init="us", real=str(folder), out=str(tmp_path / f"{stats}{seed}"), init_stats=stats,
+                            seed=seed, synth=16, augment="world")
+        source = load_source("us")
+        spec = model_spec(opts, source.spec)
+        real_imgs, real_lbls, _, _ = load_real_split(opts, spec, Path(opts.out))
+        nets[stats, seed] = build_net(opts, spec, source, real_imgs, real_lbls)[0].eval()
+    x = preprocess_batch([p.image for p in synth.generate(8, seed=4)], spec)
+    idx, top = ort.InferenceSession(str(bundled_path("us"))).run(None, {spec.input_name: x})
+    for net in nets.values():
+        with torch.no_grad():
+            probs = net(torch.from_numpy(x)).softmax(-1)
+        assert (probs.argmax(-1).numpy() == idx).all()
+        assert np.allclose(probs.max(-1).values.numpy(), top, atol=1e-4)
+    same = [torch.equal(a, b) for a, b in zip(nets["stream", 0].state_dict().values(),
+                                              nets["stream", 1].state_dict().values())]
+    assert all(same)
+    means = [k for k in nets["crops", 0].state_dict() if k.endswith("running_mean")]
+    assert not all(torch.allclose(nets["crops", 0].state_dict()[k], nets["stream", 0].state_dict()[k])
+                   for k in means)  # the statistics are the stream's, not the clean crops'
