@@ -19,21 +19,32 @@ from ..spec import ModelSpec
 OPSET = 17
 
 
-def load_checkpoint(path: str | os.PathLike):
-    """Rebuild the network and spec stored in a training checkpoint."""
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The entries of a training checkpoint (weights, spec, architecture, ``init``)."""
     import torch
-
-    from .model import LPRNet
 
     try:
         ck = torch.load(str(path), map_location="cpu", weights_only=False)
+        ModelSpec.from_dict(ck["spec"])
+        return ck
+    except FileNotFoundError:
+        raise ModelFileError(f"checkpoint {path} does not exist") from None
+    except (KeyError, TypeError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint "
+                             f"({type(exc).__name__})") from None
+
+
+def load_checkpoint(path: str | os.PathLike):
+    """Rebuild the network and spec stored in a training checkpoint."""
+    from .model import LPRNet
+
+    ck = read_checkpoint(path)
+    try:
         spec = ModelSpec.from_dict(ck["spec"])
         net = LPRNet(spec.num_classes, tuple(ck["widths"]), ck["head"], align=ck.get("align", False),
                      align_passes=ck.get("align_passes") or 1)
         net.load_state_dict(ck["model"])
-    except FileNotFoundError:
-        raise ModelFileError(f"checkpoint {path} does not exist") from None
-    except (KeyError, RuntimeError, EOFError, ValueError, OSError) as exc:
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
         raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint "
                              f"({type(exc).__name__})") from None
     return net.eval(), spec

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from ..errors import InputError, ModelFileError
+from ..errors import InputError
 from ..spec import ModelSpec
+from .export import load_checkpoint, read_checkpoint
 
 # Checkpoint entries that must agree for the average to be one network.
 _ARCH_KEYS = ("widths", "head", "align", "align_passes")
@@ -25,8 +26,6 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]):
     trained from scratch, runs from different starts, and different architectures or specs.
     """
     import torch
-
-    from .export import load_checkpoint
 
     if len(paths) < 2:
         raise InputError("averaging needs at least two checkpoints")
@@ -60,14 +59,6 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]):
 
 
 def _meta(path: str | os.PathLike) -> dict:
-    import torch
-
-    try:
-        ck = torch.load(str(path), map_location="cpu", weights_only=False)
-        return {"init": ck.get("init"), "spec": ModelSpec.from_dict(ck["spec"]).to_dict(),
-                **{k: (tuple(ck[k]) if isinstance(ck.get(k), (list, tuple)) else ck.get(k)) for k in _ARCH_KEYS}}
-    except FileNotFoundError:
-        raise ModelFileError(f"checkpoint {path} does not exist") from None
-    except (KeyError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint "
-                             f"({type(exc).__name__})") from None
+    ck = read_checkpoint(path)
+    return {"init": ck.get("init"), "spec": ModelSpec.from_dict(ck["spec"]).to_dict(),
+            **{k: (tuple(ck[k]) if isinstance(ck.get(k), (list, tuple)) else ck.get(k)) for k in _ARCH_KEYS}}
