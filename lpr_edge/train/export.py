@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 from typing import Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         return ck
     except FileNotFoundError:
         raise ModelFileError(f"checkpoint {path} does not exist") from None
-    except (KeyError, TypeError, RuntimeError, EOFError, ValueError, OSError) as exc:
+    except (KeyError, TypeError, RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError) as exc:
         raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint "
                              f"({type(exc).__name__})") from None
 

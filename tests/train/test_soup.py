@@ -70,3 +70,10 @@ def test_another_architecture_is_refused(runs, tmp_path, capsys):
     aligned = train(tmp_path / "aligned", "--steps", "5", "--init", str(runs["base"]), "--align")
     assert main(["export", str(runs["a"]), str(aligned), "-o", str(tmp_path / "s.onnx")]) == 2
     assert "only runs of one architecture" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named(runs, tmp_path, capsys):
+    bad = tmp_path / "notes.pt"
+    bad.write_text("not a checkpoint")
+    assert main(["export", str(runs["a"]), str(bad), "-o", str(tmp_path / "s.onnx")]) == 2
+    assert f"checkpoint {bad} is not an lpr-edge training checkpoint" in capsys.readouterr().err
