@@ -113,4 +113,6 @@ def test_export_checkpoint_without_the_word_onnx_still_parses():
     from lpr_edge.cli.export import with_default_target
 
     args = build_parser().parse_args(with_default_target(["export", "last.pt", "-o", "x.onnx"]))
-    assert (args.target, args.checkpoint, args.out) == ("onnx", "last.pt", "x.onnx")
+    assert (args.target, args.checkpoint, args.out) == ("onnx", ["last.pt"], "x.onnx")
+    args = build_parser().parse_args(with_default_target(["export", "a.pt", "b.pt", "-o", "x.onnx"]))
+    assert (args.target, args.checkpoint) == ("onnx", ["a.pt", "b.pt"])  # several: their weight average
