@@ -48,6 +48,7 @@ class ModelSpec:
     charset: str = US_CHARSET
     blank: int = 35
     label_map: Mapping[str, str] = field(default_factory=dict)
+    framing: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Frozen dataclass: normalise containers through object.__setattr__.
@@ -55,6 +56,7 @@ class ModelSpec:
         object.__setattr__(self, "mean", _triple(self.mean, "mean"))
         object.__setattr__(self, "outputs", tuple(self.outputs))
         object.__setattr__(self, "label_map", dict(self.label_map))
+        object.__setattr__(self, "framing", _framing(self.framing, self.name))
         self.check()
 
     # ---- derived values -------------------------------------------------------------
@@ -120,6 +122,9 @@ class ModelSpec:
         d["scale"] = list(self.scale)
         d["mean"] = list(self.mean)
         d["outputs"] = list(self.outputs)
+        if self.framing:
+            d["framing"] = {"margin": self.framing["margin"],
+                            "spans": {n: list(span) for n, span in self.framing["spans"].items()}}
         return d
 
     def to_json(self) -> str:
@@ -152,6 +157,25 @@ class ModelSpec:
     def replace(self, **changes: Any) -> "ModelSpec":
         """A copy with some fields changed (spec overrides from the CLI)."""
         return dataclasses.replace(self, **changes)
+
+
+def _framing(value: Any, name: str) -> dict[str, Any]:
+    """The framing entry as ``{"margin": float, "spans": {"7": (start, end)}}``; SpecError when malformed."""
+    if not value:
+        return {}
+    bad = SpecError(f"invalid model spec {name!r}: framing must be {{'margin': 0..0.5, 'spans': "
+                    f"{{'LENGTH': [start, end], ...}}}} with 0 <= start < end <= 1; re-fit it with lpr-edge framing")
+    if not isinstance(value, Mapping) or set(value) != {"margin", "spans"} or not isinstance(value["spans"], Mapping):
+        raise bad
+    try:
+        margin = float(value["margin"])
+        spans = {str(int(k)): (float(v[0]), float(v[1])) for k, v in value["spans"].items() if len(v) == 2}
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise bad from None
+    if (not 0 <= margin <= 0.5 or not spans or len(spans) != len(value["spans"])
+            or any(int(k) < 1 or not 0 <= a < b <= 1 for k, (a, b) in spans.items())):
+        raise bad
+    return {"margin": margin, "spans": spans}
 
 
 def _triple(values: Sequence[float] | float, what: str) -> tuple[float, float, float]:

@@ -21,6 +21,7 @@ VERBS = {
     "build": "build",
     "train": "train",
     "export": "export",
+    "framing": "framing",
     "convert": "convert",
     "serve": "serve",
     "info": "info",

@@ -20,6 +20,9 @@ def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled 
     p.add_argument("--plate-format", default=None, metavar="FORMAT",
                    help="the region's plate format, to swap letter/digit look-alikes that misfit it: br, or "
                         "patterns of L (letter) and 9 (digit) such as LLL9999|LLL9L99 (default: none)")
+    p.add_argument("--no-reframe", dest="reframe", action="store_false",
+                   help="keep every first reading (default: crops looser than the model's training crops are cut "
+                        "around their characters and read again, for models with a framing, as the bundled ones)")
 
 
 def require_torch(what: str) -> None:
@@ -39,4 +42,4 @@ def open_recognizer(args: argparse.Namespace, model: str | None = None):
     spec = load_spec_file(args.spec) if getattr(args, "spec", None) else None
     return Recognizer(model if model is not None else args.model, args.backend, spec=spec, preset=args.preset,
                       max_batch=args.max_batch, threads=args.threads, timeout=getattr(args, "timeout", 30.0),
-                      plate_format=getattr(args, "plate_format", None))
+                      plate_format=getattr(args, "plate_format", None), reframe=getattr(args, "reframe", True))

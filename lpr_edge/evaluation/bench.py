@@ -35,6 +35,7 @@ class BenchConfig:
     progress: bool = False
     clients: Sequence[int] = (1,)
     timeout: float = 30.0
+    reframe: bool = True    # loose crops read again (models with a framing; lpr_edge.runtime.reframe)
 
 
 def stats(values_ms: Sequence[float]) -> dict:
@@ -155,7 +156,7 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
     for model in models:
         def open_recognizer(model=model):
             return Recognizer(model, cfg.backend, preset=cfg.preset, max_batch=max(cfg.batches), threads=cfg.threads,
-                              timeout=cfg.timeout)
+                              timeout=cfg.timeout, reframe=cfg.reframe)
 
         with open_recognizer() as rec:
             latency = []

@@ -129,23 +129,36 @@ def decode_logits(logits: np.ndarray, charset: str, blank: int, min_length: int 
     return _results(indices.shape[0], rows, table[kept_idx].tolist(), kept_scores, min_length)
 
 
-def greedy_ctc(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec,
-               min_length: int = 0) -> list[PlateResult]:
-    """Decode a backend's outputs as the spec says (logits NTC/NCT, or TAO ArgMax/Max heads)."""
+def _arrays(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec) -> list[np.ndarray]:
     if isinstance(outputs, Mapping):
         missing = [name for name in spec.outputs if name not in outputs]
         if missing:
             raise SpecError(f"model outputs {sorted(outputs)} lack {missing} named in the spec")
-        arrays = [outputs[name] for name in spec.outputs]
-    else:
-        arrays = list(outputs)
+        return [outputs[name] for name in spec.outputs]
+    return list(outputs)
+
+
+def _logits_ntc(arrays: list[np.ndarray], spec: ModelSpec) -> np.ndarray:
+    logits = np.asarray(arrays[0])
+    if logits.ndim == 4 and logits.shape[2] == 1:  # [N, C, 1, T] conv heads
+        logits = logits[:, :, 0]
+    return logits.transpose(0, 2, 1) if spec.logits_layout == "NCT" else logits
+
+
+def step_classes(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec) -> np.ndarray:
+    """The best-path class of every time step, [N, T] (where the characters are, for reframing)."""
+    arrays = _arrays(outputs, spec)
     if spec.output_kind == "logits":
-        logits = np.asarray(arrays[0])
-        if logits.ndim == 4 and logits.shape[2] == 1:  # [N, C, 1, T] conv heads
-            logits = logits[:, :, 0]
-        if spec.logits_layout == "NCT":
-            logits = logits.transpose(0, 2, 1)
-        return decode_logits(logits, spec.charset, spec.blank, min_length)
+        return _logits_ntc(arrays, spec).argmax(axis=-1)
+    return np.asarray(arrays[0])
+
+
+def greedy_ctc(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec,
+               min_length: int = 0) -> list[PlateResult]:
+    """Decode a backend's outputs as the spec says (logits NTC/NCT, or TAO ArgMax/Max heads)."""
+    arrays = _arrays(outputs, spec)
+    if spec.output_kind == "logits":
+        return decode_logits(_logits_ntc(arrays, spec), spec.charset, spec.blank, min_length)
     indices, scores = arrays[0], arrays[1]
     return decode_argmax(indices, scores, spec.charset, spec.blank, min_length, num_classes=spec.num_classes)
 

@@ -1,7 +1,8 @@
 """``Recognizer``: plate crops in, plate strings with confidences out.
 
 The data path of one batch, top to bottom: crops -> preprocess (into the backend's input buffer)
--> backend.infer(n) -> greedy CTC decode -> PlateResult (-> the plate format's look-alike swaps, if given).
+-> backend.infer(n) -> greedy CTC decode -> PlateResult (-> loose crops cut around their characters
+and read again, if the model carries a framing -> the plate format's look-alike swaps, if given).
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from ..bundled import resolve_model
 from ..errors import ClosedError, CropError, InputError
 from ..formats.triton_wire import is_url
 from ..spec import ModelSpec
+from . import reframe as reframing
 from .backends import open_backend
-from .decode import PlateResult, greedy_ctc
+from .decode import PlateResult, greedy_ctc, step_classes
 from .plate_format import PlateFormat
 from .preprocess import preprocess_batch
 
@@ -34,13 +36,16 @@ class Recognizer:
     several threads: one batch runs at a time on the shared buffers (for parallel requests to a
     server, give each thread its own Recognizer). Use as a context manager or call :meth:`close`.
     ``plate_format`` (``"br"`` or patterns such as ``"LLL9999|LLL9L99"``; ``lpr_edge.runtime.plate_format``)
-    swaps letter/digit look-alikes in readings that misfit the region's format.
+    swaps letter/digit look-alikes in readings that misfit the region's format. ``reframe``: crops
+    looser than the model's training crops are cut around the characters of their first reading and
+    read again (``lpr_edge.runtime.reframe``; only for models whose spec carries a framing, as the
+    bundled ones do; ``False`` keeps every first reading).
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, backend: str = "auto", *,
                  spec: ModelSpec | None = None, preset: str | None = None, max_batch: int = 32,
                  threads: int = 0, min_length: int = 0, timeout: float = 30.0,
-                 plate_format: str | PlateFormat | None = None):
+                 plate_format: str | PlateFormat | None = None, reframe: bool = True):
         if not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch must be a positive integer, got {max_batch!r}")
         if not isinstance(plate_format, (str, PlateFormat, type(None))):
@@ -54,6 +59,7 @@ class Recognizer:
         self.precision: str = self._backend.precision
         self.max_batch: int = self._backend.max_batch
         self.min_length = min_length
+        self.reframe: bool = bool(reframe and self.spec.framing)
         self.last_timings: dict[str, float] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -90,12 +96,33 @@ class Recognizer:
             outputs = self._backend.infer(len(chunk))
             t2 = time.perf_counter()
             results = greedy_ctc(outputs, self.spec, self.min_length)
+            t3 = time.perf_counter()
+            if self.reframe:
+                results = self._read_loose_again(chunk, outputs, results)
+            t4 = time.perf_counter()
             if self.plate_format is not None:
                 results = self.plate_format.fit_all(results)
-            t3 = time.perf_counter()
-            self.last_timings = {"preprocess": (t1 - t0) * 1e3, **self._backend.timings,
-                                 "backend": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3}
+            t5 = time.perf_counter()
+            self.last_timings = {"preprocess": (t1 - t0) * 1e3, **self._backend.timings, "backend": (t2 - t1) * 1e3,
+                                 "decode": (t3 - t2 + t5 - t4) * 1e3}
+            if self.reframe:
+                self.last_timings["reframe"] = (t4 - t3) * 1e3
             return results
+
+    def _read_loose_again(self, chunk: Sequence[np.ndarray], outputs, results: list[PlateResult]) -> list[PlateResult]:
+        """Second readings of the crops the framing cuts tighter; the others keep their first."""
+        # windows are taken before the second infer(), which may overwrite the first outputs' buffers
+        cuts = reframing.windows([c.shape for c in chunk], step_classes(outputs, self.spec)[:len(chunk)], results,
+                                 self.spec.framing, self.spec.blank)
+        again = [i for i, window in enumerate(cuts) if window is not None]
+        if not again:
+            return results
+        preprocess_batch([reframing.cut(chunk[i], cuts[i]) for i in again], self.spec, out=self._backend.input)
+        second = greedy_ctc(self._backend.infer(len(again)), self.spec, self.min_length)
+        results = list(results)
+        for i, result in zip(again, second):
+            results[i] = result
+        return results
 
     def close(self) -> None:
         """Release the backend; waits for a call in flight to finish. Safe to call twice."""

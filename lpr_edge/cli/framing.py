@@ -1,0 +1,65 @@
+"""lpr-edge framing --model M --data DIR -o OUT.onnx: fit where the model's characters sit in its
+training crops, so that loose crops are cut around their characters and read again
+(lpr_edge.runtime.reframe). The spans come from the training side of DIR's fixed split (crops read
+right), the margin is chosen on its validation side; OUT is the model with the framing in its spec."""
+from __future__ import annotations
+
+import json
+
+from ..spec import PRESETS
+
+
+def add_parser(sub, name):
+    p = sub.add_parser(name, help="fit the framing that re-reads loose crops, into a copy of the model",
+                       description=__doc__)
+    p.add_argument("--model", "-m", default=None, help="ONNX model or bundled name (us, br; default: us)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="spec preset for models that carry none")
+    p.add_argument("--spec", default=None, help="spec JSON file for models that carry none")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: all cores)")
+    p.add_argument("--data", required=True, help="the model's labelled training folder (labels.csv or label-named "
+                                                  "images); its fixed seeded split gives training and validation crops")
+    p.add_argument("--relabel", default=None, metavar="FIXES.csv", help="label corrections applied after the split")
+    p.add_argument("-o", "--out", required=True, help="output .onnx: the model with the framing in its spec")
+    p.add_argument("--min-count", type=int, default=20,
+                   help="reading lengths read right on fewer training crops get no span (default 20)")
+    p.add_argument("--margin", type=float, default=None,
+                   help="use this margin (fraction of the plate per side, 0-0.5) instead of choosing 0, 0.05 or "
+                        "0.1 on the validation side, e.g. one chosen with lpr-edge eval --margin on boxed plates "
+                        "of your own")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..atomic import write_bytes
+    from ..bundled import resolve_model
+    from ..errors import InputError
+    from ..evaluation.datasets import load_split
+    from ..evaluation.framing import fit_framing
+    from ..formats.onnx_spec import embed_spec, load_onnx, load_spec_file, resolve_spec
+
+    if args.min_count < 1:
+        raise InputError(f"--min-count must be at least 1, got {args.min_count}")
+    if args.margin is not None and not 0 <= args.margin <= 0.5:
+        raise InputError(f"--margin must be between 0 and 0.5 (a fraction of the plate per side), got {args.margin}")
+    path = resolve_model(args.model)
+    if path.suffix != ".onnx":
+        raise InputError(f"{path} is not an ONNX model; fit the framing on the .onnx and build the engine from it")
+    model = load_onnx(path)
+    spec = resolve_spec(model, spec=load_spec_file(args.spec) if args.spec else None, preset_name=args.preset,
+                        source=str(path))
+    train, _ = load_split(args.data, "train", relabel=args.relabel)
+    val, _ = load_split(args.data, "val", relabel=args.relabel)
+    fit = fit_framing(path, spec, train, val, min_count=args.min_count, threads=args.threads, margin=args.margin)
+    write_bytes(args.out, embed_spec(model, spec.replace(framing=fit.framing)).SerializeToString())
+    scores = {("none" if m is None else f"{m:g}"): round(v * 100, 2) for m, v in fit.val_perfect.items()}
+    if args.json:
+        print(json.dumps({"out": args.out, "framing": fit.framing, "fitted_on": fit.fitted_on,
+                          "val_perfect_match": scores}))
+        return 0
+    spans = ", ".join(f"{n} characters {a:.3f}-{b:.3f}" for n, (a, b) in fit.framing["spans"].items())
+    print(f"spans from {fit.fitted_on} training crops read right: {spans}")
+    print("validation perfect match by margin: " + ", ".join(f"{k}: {v:.2f} %" for k, v in scores.items()))
+    how = "given" if args.margin is not None else "chose"
+    print(f"{how} margin {fit.framing['margin']:g}; wrote {args.out}")
+    return 0
