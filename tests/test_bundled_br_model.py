@@ -31,8 +31,9 @@ def test_recognizer_by_name_reads_unseen_brazilian_plates():
     with Recognizer("br") as rec:
         assert rec.model_path == bundled_path("br")
         report = evaluate(rec, samples)
-    # measured: 93.86 % perfect, 98.87 % per character (v27 and v23; v16 88.60 %, v6 79.82 %; the US model: 71.93 %)
-    assert report.accuracy.perfect_match >= 0.93 and report.accuracy.per_char_match >= 0.985
+    # measured: 95.61 % perfect, 99.12 % per character (v27 with reframing; first readings 93.86 %, as v23; v16
+    # 88.60 %, v6 79.82 %; the US model: 75.44 %)
+    assert report.accuracy.perfect_match >= 0.95 and report.accuracy.per_char_match >= 0.99
 
 
 @pytest.mark.parametrize("suffix", [".cache", ".qdq.onnx", ".cpu.qdq.onnx"])
@@ -49,8 +50,9 @@ def test_the_brazilian_plate_format_swaps_look_alikes_on_unseen_plates(capsys):
     samples = load_dataset(need(BR_DATA)).samples
     with Recognizer("br", plate_format="br") as rec:
         report = evaluate(rec, samples)
-    # measured: 94.74 % (without the format 93.86 %: N2F0384 -> NZF0384)
-    assert report.accuracy.perfect_match >= 0.94
+    # measured: 95.61 %, as without it: reframing reads NZF0384 right (first readings: 94.74 % with the format,
+    # 93.86 % without, N2F0384 -> NZF0384)
+    assert report.accuracy.perfect_match >= 0.95
     assert main(["eval", "--model", "br", "--data", str(BR_DATA), "--plate-format", "LLX9999"]) == 2
     assert "plate format 'LLX9999'" in capsys.readouterr().err
 
@@ -64,6 +66,6 @@ def test_on_audited_labels_with_the_plate_format_it_reads_95_percent_of_both_set
     val, _ = load_split(need(BR_DATA.parent / "openalpr-br-detector"), "val",
                         relabel=audits / "openalpr-br-detector.csv")
     with Recognizer("br", plate_format="br") as rec:
-        # measured (v27, as v23): 95.61 % of openalpr-br, 96.30 % of the 189 audited validation crops
+        # measured (v27 with reframing): 96.49 % of openalpr-br, 96.30 % of the 189 audited validation crops
         assert evaluate(rec, br).accuracy.perfect_match >= 0.95
         assert evaluate(rec, val).accuracy.perfect_match >= 0.96

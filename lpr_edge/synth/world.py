@@ -12,9 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .camera import Box
+from .camera import Box, camera_effects_with_box
 from .fonts import _paste, _render_text, font_paths
-from .plates import DIGITS, LETTERS
+from .plates import DIGITS, LETTERS, render
 
 DEALERS = ("AUTO MALL", "HONDA OF", "TOYOTA", "FORD", "CHEVROLET", "KIA", "NISSAN", "DRIVE", "MOTORS",
            "AUTO SALES", "SUBARU", "CARMAX", "DEALER", "MAZDA", "JEEP")
@@ -56,12 +56,17 @@ def surroundings(img: np.ndarray, rng: np.random.Generator, max_margin: float = 
 
 
 def surroundings_with_box(img: np.ndarray, rng: np.random.Generator, max_margin: float = 0.3,
-                          border_marks: float = BORDER_MARKS) -> tuple[np.ndarray, Box]:
+                          border_marks: float = BORDER_MARKS,
+                          margins: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, Box]:
     """``surroundings``, and where ``img`` lies in the crop (x0, y0, x1, y1 in pixels; beyond the
-    crop's edges where the crop cuts into the plate)."""
+    crop's edges where the crop cuts into the plate). ``margins`` (left, right, top, bottom, fractions
+    of the plate) fixes them instead of drawing them."""
     h, w = img.shape[:2]
-    left, right = (int(w * rng.uniform(-0.03, max_margin)) for _ in range(2))
-    top, bottom = (int(h * rng.uniform(-0.03, max_margin)) for _ in range(2))
+    if margins is None:
+        left, right = (int(w * rng.uniform(-0.03, max_margin)) for _ in range(2))
+        top, bottom = (int(h * rng.uniform(-0.03, max_margin)) for _ in range(2))
+    else:
+        left, right, top, bottom = (int(size * m) for size, m in zip((w, w, h, h), margins))
     pad = [max(0, v) for v in (top, bottom, left, right)]
     H, W = h + pad[0] + pad[1], w + pad[2] + pad[3]
     body = rng.integers(0, 256, 3).astype(np.float32)
@@ -89,6 +94,20 @@ def surroundings_with_box(img: np.ndarray, rng: np.random.Generator, max_margin:
     if rng.random() < border_marks:  # part of a large mark at the crop border (a neighbouring letter, an edge)
         crop = _border_mark(crop.copy(), rng)
     return crop, (float(left), float(top), float(left + w), float(top + h))
+
+
+def plates_in_context(layout: str, n: int, seed: int, context: float = 0.3) -> list[tuple[np.ndarray, Box, str]]:
+    """``n`` synthetic plates of ``layout`` with ``context`` of surroundings per side, light and camera
+    effects as training draws them: (image, plate box x0, y0, x1, y1, text), to cut at any margin up to
+    ``context`` (held-out loose crops, e.g. to choose a reframing margin: ``lpr-edge framing``)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        plate = render(rng, layout)
+        img, box = surroundings_with_box(stickers(plate.image, rng), rng, border_marks=0.0, margins=(context,) * 4)
+        img, box = camera_effects_with_box(light(img, rng), box, rng, float(rng.uniform(0.3, 1.0)), margins=False)
+        out.append((img, box, plate.text))
+    return out
 
 
 def _border_mark(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -82,10 +82,10 @@ def test_spec_framing_round_trips_and_malformed_framing_is_refused():
             ModelSpec(framing=bad)
 
 
-@pytest.mark.parametrize("name", ["us", "br"])
-def test_bundled_models_carry_a_framing_and_reframe_by_default(name):
+@pytest.mark.parametrize("name, margin", [("us", 0.1), ("br", 0.05)])
+def test_bundled_models_carry_a_framing_and_reframe_by_default(name, margin):
     with Recognizer(name) as rec:
-        assert rec.reframe and rec.spec.framing["margin"] == 0.1
+        assert rec.reframe and rec.spec.framing["margin"] == margin
     with Recognizer(name, reframe=False) as rec:
         assert not rec.reframe
 
@@ -99,9 +99,9 @@ def test_loose_crops_of_real_plates_are_read_again_and_tight_ones_are_not_worse(
         loose_plain = evaluate_images(plain, loose, context).accuracy.perfect_match
         tight_framed = evaluate(framed, tight).accuracy.perfect_match
         tight_plain = evaluate(plain, tight).accuracy.perfect_match
-    # measured: 25 % margin 91.23 % read again, 82.46 % first readings; 10 % margin 93.86 % both
+    # measured: 25 % margin 92.98 % read again, 82.46 % first readings; 10 % margin 95.61 % and 93.86 %
     assert loose_framed >= 0.90 and loose_framed - loose_plain >= 0.06
-    assert tight_framed >= tight_plain
+    assert tight_framed >= 0.95 and tight_framed >= tight_plain
 
 
 def labelled_folder(tmp_path, n: int = 80):
@@ -140,6 +140,33 @@ def test_framing_cli_fits_spans_chooses_a_margin_and_writes_a_copy(tmp_path, cap
     given = json.loads(capsys.readouterr().out)
     assert given["framing"]["margin"] == 0.05 and set(given["val_perfect_match"]) == {"none", "0.05"}
     assert read_model_spec(out).framing["spans"] == spec.framing["spans"]  # re-fitting a framed model: same spans
+
+
+def test_framing_cli_chooses_among_harmless_margins_on_synthetic_loose_crops(tmp_path, capsys):
+    folder = labelled_folder(tmp_path)
+    out = tmp_path / "framed.onnx"
+    assert main(["framing", "--model", "us", "--data", str(folder), "--min-count", "5", "--synth-layout", "us",
+                 "--synth-plates", "12", "-o", str(out), "--threads", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    val, loose = report["val_perfect_match"], report["synthetic_loose_perfect_match"]
+    harmless = [m for m in ("0", "0.05", "0.1") if val[m] >= val["none"]] or [max(("0", "0.05", "0.1"),
+                                                                                  key=lambda m: (val[m], float(m)))]
+    assert set(loose) == {"none", *harmless}
+    chosen = max(harmless, key=lambda m: (loose[m], float(m)))
+    assert read_model_spec(out).framing["margin"] == float(chosen) == report["framing"]["margin"]
+
+
+def test_synthetic_plates_in_context_are_seeded_and_hold_their_box():
+    from lpr_edge.synth.world import plates_in_context
+
+    first, again = plates_in_context("br", 3, seed=4), plates_in_context("br", 3, seed=4)
+    for (image, box, text), (image2, box2, text2) in zip(first, again):
+        assert np.array_equal(image, image2) and box == box2 and text == text2
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = box
+        # 30 % of surroundings per side: the plate is about 1/1.6 of the image each way, roughly centred
+        assert 0.5 < (x1 - x0) / width < 0.75 and 0.5 < (y1 - y0) / height < 0.75
+        assert abs((x0 + x1) / 2 - width / 2) < 0.1 * width and len(text) == 7
 
 
 def test_framing_cli_refuses_what_it_cannot_fit_and_writes_nothing(tmp_path, capsys):

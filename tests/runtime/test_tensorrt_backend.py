@@ -135,3 +135,25 @@ def test_missing_manifest_and_auto_fallback(engine, monkeypatch):
     manifest_path(path).unlink()
     with pytest.raises(ModelFileError, match="has no manifest"):
         Recognizer(path)
+
+
+def test_loose_crops_are_read_again_on_the_same_buffers(monkeypatch, tmp_path):
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
+    # the toy model's two symbols sit in the middle quarter of this crop; in "training" they filled it
+    spec = toy_spec("argmax_max").replace(framing={"margin": 0.0, "spans": {"2": [0.0, 1.0]}})
+    onnx_path = tmp_path / "toy.onnx"
+    onnx.save(build_toy_model(spec), onnx_path)
+    path, _ = build_engine(onnx_path, BuildOptions(precision="fp16", batch=(1, 8, 16), out_dir=str(tmp_path / "e")),
+                           say=lambda m: None)
+    loose = toy_crop(["", "", "", "A", "B", "", "", ""], spec)
+    with Recognizer(path) as rec:
+        assert rec.reframe and rec.spec.framing["spans"] == {"2": (0.0, 1.0)}
+        trt.calls.clear()
+        assert [r.text for r in rec.recognize_batch([loose, toy_crop(BANDS, spec)])] == ["AB", "ABCA"]
+        # both crops read first, then only the loose one again (the other reads 4 symbols: no span)
+        assert [c for c in trt.calls if c[0] == "execute"] == [("execute", (2, 3, 16, 32)), ("execute", (1, 3, 16, 32))]
+        assert rec.last_timings["reframe"] > 0
+    with Recognizer(path, reframe=False) as rec:
+        trt.calls.clear()
+        assert rec.recognize(loose).text == "AB"
+        assert [c for c in trt.calls if c[0] == "execute"] == [("execute", (1, 3, 16, 32))]
