@@ -95,6 +95,7 @@ class Recognizer:
             t1 = time.perf_counter()
             outputs = self._backend.infer(len(chunk))
             t2 = time.perf_counter()
+            backend_timings = dict(self._backend.timings)  # the first pass's; a second one would overwrite them
             results = greedy_ctc(outputs, self.spec, self.min_length)
             t3 = time.perf_counter()
             if self.reframe:
@@ -103,7 +104,7 @@ class Recognizer:
             if self.plate_format is not None:
                 results = self.plate_format.fit_all(results)
             t5 = time.perf_counter()
-            self.last_timings = {"preprocess": (t1 - t0) * 1e3, **self._backend.timings, "backend": (t2 - t1) * 1e3,
+            self.last_timings = {"preprocess": (t1 - t0) * 1e3, **backend_timings, "backend": (t2 - t1) * 1e3,
                                  "decode": (t3 - t2 + t5 - t4) * 1e3}
             if self.reframe:
                 self.last_timings["reframe"] = (t4 - t3) * 1e3
