@@ -7,6 +7,7 @@ OUT is the model with the framing in its spec."""
 from __future__ import annotations
 
 import json
+import sys
 
 from ..spec import PRESETS
 
@@ -59,7 +60,8 @@ def run(args) -> int:
     train, _ = load_split(args.data, "train", relabel=args.relabel)
     val, _ = load_split(args.data, "val", relabel=args.relabel)
     fit = fit_framing(path, spec, train, val, min_count=args.min_count, threads=args.threads, margin=args.margin,
-                      synth_layout=args.synth_layout, synth_plates=args.synth_plates)
+                      synth_layout=args.synth_layout, synth_plates=args.synth_plates,
+                      say=lambda message: print(message + " ...", file=sys.stderr, flush=True))
     write_bytes(args.out, embed_spec(model, spec.replace(framing=fit.framing)).SerializeToString())
     scores = {("none" if m is None else f"{m:g}"): round(v * 100, 2) for m, v in fit.val_perfect.items()}
     loose = {("none" if m is None else f"{m:g}"): round(v * 100, 2) for m, v in fit.loose_perfect.items()}

@@ -62,9 +62,12 @@ def _first_readings(model: str | os.PathLike, spec: ModelSpec, images: Sequence[
 
 def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sample], val: Sequence[Sample], *,
                 min_count: int = 20, threads: int = 0, margin: float | None = None,
-                synth_layout: str | None = None, synth_plates: int = 400) -> FramingFit:
-    """Spans from ``train`` (crops read right); the margin as the module doc says, or ``margin`` if given."""
+                synth_layout: str | None = None, synth_plates: int = 400,
+                say: Callable[[str], None] = lambda message: None) -> FramingFit:
+    """Spans from ``train`` (crops read right); the margin as the module doc says, or ``margin`` if given.
+    ``say`` hears what each stage is doing (the CLI prints it)."""
     images, kept, _ = load_images(train)
+    say(f"reading {len(kept)} training crops for the spans")
     texts, classes = _first_readings(model, spec.replace(framing={}), images, threads)
     right = [i for i, (text, s) in enumerate(zip(texts, kept)) if text == spec.normalise_label(s.text)]
     spans = reframe.fit_spans(classes[right], [texts[i] for i in right], spec.blank, min_count)
@@ -76,6 +79,7 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
         return spec.replace(framing={"margin": m, "spans": spans})
 
     candidates = reframe.MARGINS if margin is None else (margin,)
+    say(f"reading the validation crops with margins {', '.join(f'{m:g}' for m in candidates)} and without")
     read_val = _reader(model, *_validation(val), threads)
     val_scores = {None: read_val(spec.replace(framing={}))}
     val_scores.update({m: read_val(framed(m)) for m in candidates})
@@ -84,6 +88,7 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
         harmless = [max(candidates, key=lambda m: (val_scores[m], m))]
     loose_scores: dict = {}
     if synth_layout:
+        say(f"reading {synth_plates} synthetic {synth_layout} plates cut at {len(LOOSE_CUTS)} margins")
         readers = [_reader(model, images, samples, threads) for images, samples in
                    _loose_crops(synth_layout, synth_plates)]
         loose_scores = {m: float(np.mean([read(spec.replace(framing={}) if m is None else framed(m))

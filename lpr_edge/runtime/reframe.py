@@ -21,7 +21,7 @@ from .decode import PlateResult
 
 Window = Tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the crop
 
-MARGINS = (0.0, 0.05, 0.1)   # the margins `lpr-edge framing` chooses from on the validation crops
+MARGINS = (0.0, 0.05, 0.1)   # the margins `lpr-edge framing` chooses from (lpr_edge.evaluation.framing)
 MIN_CHANGE = 0.03            # cuts that keep more than 97 % of both sides are not worth a second pass
 
 
