@@ -83,9 +83,9 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
     read_val = _reader(model, *_validation(val), threads)
     val_scores = {None: read_val(spec.replace(framing={}))}
     val_scores.update({m: read_val(framed(m)) for m in candidates})
-    harmless = [m for m in candidates if val_scores[m] >= val_scores[None]]
+    harmless = [m for m in candidates if _tied(val_scores[m]) >= _tied(val_scores[None])]
     if not harmless:
-        harmless = [max(candidates, key=lambda m: (val_scores[m], m))]
+        harmless = [max(candidates, key=lambda m: (_tied(val_scores[m]), m))]
     loose_scores: dict = {}
     if synth_layout:
         say(f"reading {synth_plates} synthetic {synth_layout} plates cut at {len(LOOSE_CUTS)} margins")
@@ -93,10 +93,15 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
                    _loose_crops(synth_layout, synth_plates)]
         loose_scores = {m: float(np.mean([read(spec.replace(framing={}) if m is None else framed(m))
                                           for read in readers])) for m in [None, *harmless]}
-        best = max(harmless, key=lambda m: (loose_scores[m], m))
+        best = max(harmless, key=lambda m: (_tied(loose_scores[m]), m))
     else:
-        best = max(harmless, key=lambda m: (val_scores[m], m))
+        best = max(harmless, key=lambda m: (_tied(val_scores[m]), m))
     return FramingFit({"margin": best, "spans": spans}, len(right), val_scores, loose_scores)
+
+
+def _tied(share: float) -> float:
+    """A share rounded so that equal counts read in another order compare equal (ties go to the larger margin)."""
+    return round(share, 9)
 
 
 def _validation(val: Sequence[Sample]) -> tuple[list[np.ndarray], list[Sample]]:
