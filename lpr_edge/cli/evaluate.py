@@ -36,7 +36,8 @@ def run(args) -> int:
     samples, skipped_rows = load_split(args.data, args.split, relabel=args.relabel)
     with open_recognizer(args) as rec:
         reports = _read(rec, samples, args)
-        info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision}
+        info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
+                "reframe": rec.reframe}
     main_report = reports[0][1]
     relabelled, left_out = correction_counts(samples, skipped_rows)
     _write_errors(args, reports)
@@ -53,7 +54,8 @@ def run(args) -> int:
         acc = report.accuracy
         where = f"margin {margin:+.0%}: " if margin is not None else ""
         print(f"{where}{acc.plates} plates  perfect match {acc.perfect_match:.2%}  per-character "
-              f"{acc.per_char_match:.2%}  ({info['backend']}, {info['precision']}; {len(report.skipped)} unreadable, "
+              f"{acc.per_char_match:.2%}  ({info['backend']}, {info['precision']}"
+              f"{', loose crops read again' if rec.reframe else ''}; {len(report.skipped)} unreadable, "
               f"{len(skipped_rows)} rows skipped)")
     if args.relabel:
         print(f"  labels as corrected by {args.relabel}: {relabelled} relabelled, "

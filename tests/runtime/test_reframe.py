@@ -178,3 +178,13 @@ def test_framing_cli_refuses_what_it_cannot_fit_and_writes_nothing(tmp_path, cap
     assert "at least 1" in capsys.readouterr().err and not out.exists()
     assert main(["framing", "--data", str(folder), "--margin", "0.7", "-o", str(out)]) == 2
     assert "between 0 and 0.5" in capsys.readouterr().err and not out.exists()
+
+
+def test_eval_says_whether_loose_crops_were_read_again(capsys):
+    from ..conftest import REPO
+
+    samples = str(REPO / "examples" / "samples")
+    assert main(["eval", "--data", samples, "--threads", "1"]) == 0
+    assert "loose crops read again" in capsys.readouterr().out
+    assert main(["eval", "--data", samples, "--threads", "1", "--no-reframe", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reframe"] is False
