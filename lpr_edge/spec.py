@@ -21,6 +21,7 @@ CN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, O
 DIGITS = "0123456789"
 
 OUTPUT_KINDS = ("logits", "argmax_max")
+FRAMING_PADS = ("none", "replicate", "median")  # how reframing extends a crop tighter than training
 LOGITS_LAYOUTS = ("NTC", "NCT")
 
 
@@ -123,7 +124,7 @@ class ModelSpec:
         d["mean"] = list(self.mean)
         d["outputs"] = list(self.outputs)
         if self.framing:
-            d["framing"] = {"margin": self.framing["margin"],
+            d["framing"] = {"margin": self.framing["margin"], "pad": self.framing["pad"],
                             "spans": {n: list(span) for n, span in self.framing["spans"].items()}}
         return d
 
@@ -164,8 +165,10 @@ def _framing(value: Any, name: str) -> dict[str, Any]:
     if not value:
         return {}
     bad = SpecError(f"invalid model spec {name!r}: framing must be {{'margin': 0..0.5, 'spans': "
-                    f"{{'LENGTH': [start, end], ...}}}} with 0 <= start < end <= 1; re-fit it with lpr-edge framing")
-    if not isinstance(value, Mapping) or set(value) != {"margin", "spans"} or not isinstance(value["spans"], Mapping):
+                    f"{{'LENGTH': [start, end], ...}}, 'pad': none|replicate|median}} with 0 <= start < end <= 1; "
+                    "re-fit it with lpr-edge framing")
+    if (not isinstance(value, Mapping) or not {"margin", "spans"} <= set(value) <= {"margin", "spans", "pad"}
+            or not isinstance(value["spans"], Mapping) or value.get("pad", "none") not in FRAMING_PADS):
         raise bad
     try:
         margin = float(value["margin"])
@@ -175,7 +178,7 @@ def _framing(value: Any, name: str) -> dict[str, Any]:
     if (not 0 <= margin <= 0.5 or not spans or len(spans) != len(value["spans"])
             or any(int(k) < 1 or not 0 <= a < b <= 1 for k, (a, b) in spans.items())):
         raise bad
-    return {"margin": margin, "spans": spans}
+    return {"margin": margin, "spans": spans, "pad": value.get("pad", "none")}
 
 
 def _triple(values: Sequence[float] | float, what: str) -> tuple[float, float, float]:

@@ -33,6 +33,9 @@ def add_parser(sub, name):
                    help="choose the margin on synthetic plates of this layout cut loose (0-25 %% per side) among "
                         "those harmless on validation (default: on validation alone)")
     p.add_argument("--synth-plates", type=int, default=400, help="synthetic plates for --synth-layout (default 400)")
+    p.add_argument("--pad", choices=("none", "replicate", "median"), default=None,
+                   help="how to extend crops tighter than training (edge pixels, median colour) instead of choosing "
+                        "it the same way as the margin")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -60,14 +63,17 @@ def run(args) -> int:
     train, _ = load_split(args.data, "train", relabel=args.relabel)
     val, _ = load_split(args.data, "val", relabel=args.relabel)
     fit = fit_framing(path, spec, train, val, min_count=args.min_count, threads=args.threads, margin=args.margin,
-                      synth_layout=args.synth_layout, synth_plates=args.synth_plates,
+                      synth_layout=args.synth_layout, synth_plates=args.synth_plates, pad=args.pad,
                       say=lambda message: print(message + " ...", file=sys.stderr, flush=True))
     write_bytes(args.out, embed_spec(model, spec.replace(framing=fit.framing)).SerializeToString())
     scores = {("none" if m is None else f"{m:g}"): round(v * 100, 2) for m, v in fit.val_perfect.items()}
     loose = {("none" if m is None else f"{m:g}"): round(v * 100, 2) for m, v in fit.loose_perfect.items()}
+    pad_val = {p: round(v * 100, 2) for p, v in fit.pad_val_perfect.items()}
+    pad_loose = {p: round(v * 100, 2) for p, v in fit.pad_loose_perfect.items()}
     if args.json:
         print(json.dumps({"out": args.out, "framing": fit.framing, "fitted_on": fit.fitted_on,
-                          "val_perfect_match": scores, "synthetic_loose_perfect_match": loose}))
+                          "val_perfect_match": scores, "synthetic_loose_perfect_match": loose,
+                          "pad_val_perfect_match": pad_val, "pad_synthetic_perfect_match": pad_loose}))
         return 0
     spans = ", ".join(f"{n} characters {a:.3f}-{b:.3f}" for n, (a, b) in fit.framing["spans"].items())
     print(f"spans from {fit.fitted_on} training crops read right: {spans}")
@@ -75,6 +81,11 @@ def run(args) -> int:
     if loose:
         print(f"synthetic {args.synth_layout} plates cut at 0-25 % margin, mean perfect match by margin: "
               + ", ".join(f"{k}: {v:.2f} %" for k, v in loose.items()))
+    def listed(values: dict) -> str:
+        return ", ".join(f"{k}: {v:.2f} %" for k, v in values.items())
+
+    print("tight crops extended, at that margin, validation: " + listed(pad_val)
+          + (f"; synthetic: {listed(pad_loose)}" if pad_loose else ""))
     how = "given" if args.margin is not None else "chose"
-    print(f"{how} margin {fit.framing['margin']:g}; wrote {args.out}")
+    print(f"{how} margin {fit.framing['margin']:g}, pad {fit.framing['pad']}; wrote {args.out}")
     return 0

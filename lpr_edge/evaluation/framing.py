@@ -7,7 +7,9 @@ validation crops guard against harm (a margin that reads fewer of them than firs
 and among the rest the one that reads held-out synthetic loose crops best wins (plates of the model's
 layout in surroundings, cut at 0-25 % margin per side; validation crops are detector crops, mostly
 tight, so they barely tell margins apart). Without a synthetic layout, the best on validation. Ties
-go to the larger margin (the gentler cut). No step looks at a test set.
+go to the larger margin (the gentler cut). Then, at that margin, how crops tighter than training are
+extended (``reframe.PADS``: not at all, edge pixels, median colour), by the same two steps; ties go
+to not extending. No step looks at a test set.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class FramingFit:
     val_perfect: dict                   # margin (None: first readings only) -> share of validation crops read right
     loose_perfect: dict = field(default_factory=dict)  # margin (None: first readings) -> mean share of the
     #                                                    synthetic loose crops read right (with a synthetic layout)
+    pad_val_perfect: dict = field(default_factory=dict)    # pad -> validation share, at the chosen margin
+    pad_loose_perfect: dict = field(default_factory=dict)  # pad -> synthetic share, at the chosen margin
 
 
 def _first_readings(model: str | os.PathLike, spec: ModelSpec, images: Sequence[np.ndarray],
@@ -62,7 +66,7 @@ def _first_readings(model: str | os.PathLike, spec: ModelSpec, images: Sequence[
 
 def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sample], val: Sequence[Sample], *,
                 min_count: int = 20, threads: int = 0, margin: float | None = None,
-                synth_layout: str | None = None, synth_plates: int = 400,
+                synth_layout: str | None = None, synth_plates: int = 400, pad: str | None = None,
                 say: Callable[[str], None] = lambda message: None) -> FramingFit:
     """Spans from ``train`` (crops read right); the margin as the module doc says, or ``margin`` if given.
     ``say`` hears what each stage is doing (the CLI prints it)."""
@@ -75,8 +79,8 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
         raise DatasetError(f"the model reads no plate length right on at least {min_count} of the {len(kept)} "
                            "training crops; give more training crops (or a lower --min-count)")
 
-    def framed(m: float) -> ModelSpec:
-        return spec.replace(framing={"margin": m, "spans": spans})
+    def framed(m: float, how: str = "none") -> ModelSpec:
+        return spec.replace(framing={"margin": m, "spans": spans, "pad": how})
 
     candidates = reframe.MARGINS if margin is None else (margin,)
     say(f"reading the validation crops with margins {', '.join(f'{m:g}' for m in candidates)} and without")
@@ -87,16 +91,36 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
     if not harmless:
         harmless = [max(candidates, key=lambda m: (_tied(val_scores[m]), m))]
     loose_scores: dict = {}
+    readers: list[Reader] = []
     if synth_layout:
         say(f"reading {synth_plates} synthetic {synth_layout} plates cut at {len(LOOSE_CUTS)} margins")
         readers = [_reader(model, images, samples, threads) for images, samples in
                    _loose_crops(synth_layout, synth_plates)]
-        loose_scores = {m: float(np.mean([read(spec.replace(framing={}) if m is None else framed(m))
-                                          for read in readers])) for m in [None, *harmless]}
+
+    def read_loose(framed_spec: ModelSpec) -> float:
+        return float(np.mean([read(framed_spec) for read in readers]))
+
+    if readers:
+        loose_scores = {m: read_loose(spec.replace(framing={}) if m is None else framed(m)) for m in [None, *harmless]}
         best = max(harmless, key=lambda m: (_tied(loose_scores[m]), m))
     else:
         best = max(harmless, key=lambda m: (_tied(val_scores[m]), m))
-    return FramingFit({"margin": best, "spans": spans}, len(right), val_scores, loose_scores)
+
+    # then how to extend crops tighter than training, at that margin: the same two steps
+    pads = reframe.PADS if pad is None else tuple(dict.fromkeys(("none", pad)))
+    if len(pads) > 1:
+        say(f"reading the validation crops with tight crops extended: {', '.join(pads[1:])}")
+    pad_val = {"none": val_scores[best], **{p: read_val(framed(best, p)) for p in pads[1:]}}
+    pads_ok = [p for p in pads if _tied(pad_val[p]) >= _tied(pad_val["none"])] if pad is None else [pad]
+    preference = {p: -i for i, p in enumerate(reframe.PADS)}  # ties: none, then replicate
+    pad_loose: dict = {}
+    if readers and len(pads_ok) > 1:
+        pad_loose = {p: loose_scores[best] if p == "none" else read_loose(framed(best, p)) for p in pads_ok}
+        chosen_pad = max(pads_ok, key=lambda p: (_tied(pad_loose[p]), preference[p]))
+    else:
+        chosen_pad = max(pads_ok, key=lambda p: (_tied(pad_val[p]), preference[p]))
+    return FramingFit({"margin": best, "spans": spans, "pad": chosen_pad}, len(right), val_scores, loose_scores,
+                      pad_val, pad_loose)
 
 
 def _tied(share: float) -> float:

@@ -111,14 +111,15 @@ class Recognizer:
             return results
 
     def _read_loose_again(self, chunk: Sequence[np.ndarray], outputs, results: list[PlateResult]) -> list[PlateResult]:
-        """Second readings of the crops the framing cuts tighter; the others keep their first."""
+        """Second readings of the crops the framing cuts tighter (or extends); the others keep their first."""
         # windows are taken before the second infer(), which may overwrite the first outputs' buffers
         cuts = reframing.windows([c.shape for c in chunk], step_classes(outputs, self.spec)[:len(chunk)], results,
                                  self.spec.framing, self.spec.blank)
         again = [i for i, window in enumerate(cuts) if window is not None]
         if not again:
             return results
-        preprocess_batch([reframing.cut(chunk[i], cuts[i]) for i in again], self.spec, out=self._backend.input)
+        pad = self.spec.framing["pad"]
+        preprocess_batch([reframing.cut(chunk[i], cuts[i], pad) for i in again], self.spec, out=self._backend.input)
         second = greedy_ctc(self._backend.infer(len(again)), self.spec, self.min_length)
         results = list(results)
         for i, result in zip(again, second):

@@ -7,16 +7,20 @@ its first and last non-blank time step. A model's spec may carry ``framing``: wh
 sit in the crops it was trained on (per reading length, the median first and last non-blank step
 as fractions of the crop width; fitted by :func:`fit_spans`, ``lpr-edge framing``). A crop whose
 characters sit narrower than that is cut again so that they sit as in training, plus ``margin`` of
-the plate's estimated width per side (never beyond the crop; the height in the crop's own aspect,
-centred), and read a second time. Empty readings, reading lengths the framing does not know and
-crops the cut would hardly change keep their first reading.
+the plate's estimated width per side (the height in the crop's own aspect, centred), and read a
+second time. A crop whose characters sit wider (cut into the plate's margin) is extended the same
+way if the framing's ``pad`` says how (edge pixels replicated, or the crop's median colour), else
+kept. Empty readings, reading lengths the framing does not know and crops the cut would hardly
+change keep their first reading.
 """
 from __future__ import annotations
 
 from typing import Mapping, Sequence, Tuple
 
+import cv2
 import numpy as np
 
+from ..spec import FRAMING_PADS as PADS  # how a crop tighter than training is extended  # noqa: F401
 from .decode import PlateResult
 
 Window = Tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the crop
@@ -67,16 +71,29 @@ def windows(shapes: Sequence[tuple[int, ...]], indices: np.ndarray, results: Seq
         plate_x = a * width - a0 * plate_w
         plate_h = plate_w * height / width
         plate_y = (height - plate_h) / 2
-        x0 = max(0, int(round(plate_x - margin * plate_w)))
-        x1 = min(width, int(round(plate_x + (1 + margin) * plate_w)))
-        y0 = max(0, int(round(plate_y - margin * plate_h)))
-        y1 = min(height, int(round(plate_y + (1 + margin) * plate_h)))
+        x0, x1 = int(round(plate_x - margin * plate_w)), int(round(plate_x + (1 + margin) * plate_w))
+        y0, y1 = int(round(plate_y - margin * plate_h)), int(round(plate_y + (1 + margin) * plate_h))
+        beyond = (max(0, -x0) + max(0, x1 - width)) / width
+        if framing.get("pad", "none") != "none" and beyond > MIN_CHANGE:   # tighter than training: extend the crop
+            out.append((x0, y0, x1, y1))
+            continue
+        x0, x1, y0, y1 = max(0, x0), min(width, x1), max(0, y0), min(height, y1)
         keeps = min((x1 - x0) / width, (y1 - y0) / height)
         out.append(None if keeps > 1 - MIN_CHANGE or x1 - x0 < 8 or y1 - y0 < 4 else (x0, y0, x1, y1))
     return out
 
 
-def cut(crop: np.ndarray, window: Window) -> np.ndarray:
-    """The crop's pixels inside ``window`` (contiguous, as the resize wants them)."""
+def cut(crop: np.ndarray, window: Window, pad: str = "none") -> np.ndarray:
+    """The crop's pixels inside ``window`` (contiguous, as the resize wants them); where the window
+    reaches beyond the crop, the crop is extended as ``pad`` says (``replicate``: its edge pixels;
+    ``median``: its median colour)."""
+    height, width = crop.shape[:2]
     x0, y0, x1, y1 = window
-    return np.ascontiguousarray(crop[y0:y1, x0:x1])
+    inner = np.ascontiguousarray(crop[max(0, y0):min(height, y1), max(0, x0):min(width, x1)])
+    sides = (max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width))
+    if not any(sides) or pad == "none":
+        return inner
+    if pad == "replicate":
+        return cv2.copyMakeBorder(inner, *sides, cv2.BORDER_REPLICATE)
+    colour = np.median(crop.reshape(-1, crop.shape[2] if crop.ndim == 3 else 1), axis=0)
+    return cv2.copyMakeBorder(inner, *sides, cv2.BORDER_CONSTANT, value=[float(v) for v in colour])

@@ -59,6 +59,21 @@ def test_crops_that_keep_their_first_reading():
     assert windows([(6, 10, 3)], steps(8, 19), reading(), FRAMING, BLANK) == [None]      # too small to cut again
 
 
+def test_a_crop_tighter_than_training_is_extended_only_if_the_framing_says_how():
+    shape = [(100, 300, 3)]
+    # characters over steps 1..23: wider than in training (4..21), so the plate reaches beyond the crop
+    assert windows(shape, steps(1, 23), reading(), FRAMING, BLANK) == [None]
+    window = windows(shape, steps(1, 23), reading(), {**FRAMING, "pad": "replicate"}, BLANK)[0]
+    assert window == (-51, -14, 332, 114)
+    crop = np.random.default_rng(0).integers(0, 256, (100, 300, 3), dtype=np.uint8)
+    grown = cut(crop, window, "replicate")
+    assert grown.shape == (128, 383, 3) and np.array_equal(grown[14:114, 51:351], crop)
+    assert np.array_equal(grown[14:114, 0], crop[:, 0]) and np.array_equal(grown[0, 51:351], crop[0])
+    filled = cut(crop, window, "median")
+    assert (filled[0, 0] == np.median(crop.reshape(-1, 3), axis=0).round()).all()
+    assert cut(crop, window).shape == (100, 300, 3)  # without a pad: the part inside the crop
+
+
 def test_cut_is_contiguous_and_works_on_grey_crops():
     grey = np.arange(100 * 300, dtype=np.uint8).reshape(100, 300)
     piece = cut(grey, (67, 17, 267, 83))
@@ -73,19 +88,22 @@ def test_fit_spans_takes_the_median_per_length_and_skips_rare_lengths():
 
 
 def test_spec_framing_round_trips_and_malformed_framing_is_refused():
-    spec = ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.17, 0.96]}})
+    spec = ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.17, 0.96]}, "pad": "median"})
     assert ModelSpec.from_json(spec.to_json()) == spec and spec.framing["spans"]["7"] == (0.17, 0.96)
     for bad in ({"spans": {"7": [0.2, 0.9]}}, {"margin": 0.1, "spans": {"7": [0.9, 0.2]}},
                 {"margin": 0.1, "spans": {"seven": [0.2, 0.9]}}, {"margin": 0.9, "spans": {"7": [0.2, 0.9]}},
                 {"margin": 0.1, "spans": {}}, {"margin": 0.1, "spans": {"7": [0.2]}}):
         with pytest.raises(SpecError, match="lpr-edge framing"):
             ModelSpec(framing=bad)
+    with pytest.raises(SpecError, match="lpr-edge framing"):
+        ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}, "pad": "mirror"})
+    assert ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}}).framing["pad"] == "none"  # older files
 
 
-@pytest.mark.parametrize("name, margin", [("us", 0.1), ("br", 0.05)])
-def test_bundled_models_carry_a_framing_and_reframe_by_default(name, margin):
+@pytest.mark.parametrize("name, margin, pad", [("us", 0.1, "none"), ("br", 0.05, "replicate")])
+def test_bundled_models_carry_a_framing_and_reframe_by_default(name, margin, pad):
     with Recognizer(name) as rec:
-        assert rec.reframe and rec.spec.framing["margin"] == margin
+        assert rec.reframe and (rec.spec.framing["margin"], rec.spec.framing["pad"]) == (margin, pad)
     with Recognizer(name, reframe=False) as rec:
         assert not rec.reframe
 
@@ -128,8 +146,9 @@ def test_framing_cli_fits_spans_chooses_a_margin_and_writes_a_copy(tmp_path, cap
                  "--threads", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     spec = read_model_spec(out)
-    assert spec.framing == {"margin": report["framing"]["margin"],
+    assert spec.framing == {"margin": report["framing"]["margin"], "pad": report["framing"]["pad"],
                             "spans": {k: tuple(v) for k, v in report["framing"]["spans"].items()}}
+    assert report["framing"]["pad"] in ("none", "replicate", "median")
     assert spec.framing["margin"] in (0.0, 0.05, 0.1)
     assert set(report["val_perfect_match"]) == {"none", "0", "0.05", "0.1"}
     assert 0 < report["fitted_on"] < 80  # crops of the training side read right
@@ -154,6 +173,13 @@ def test_framing_cli_chooses_among_harmless_margins_on_synthetic_loose_crops(tmp
     assert set(loose) == {"none", *harmless}
     chosen = max(harmless, key=lambda m: (loose[m], float(m)))
     assert read_model_spec(out).framing["margin"] == float(chosen) == report["framing"]["margin"]
+    # then the pad, at that margin, by the same two steps; ties: none, then replicate
+    pad_val, pad_loose = report["pad_val_perfect_match"], report["pad_synthetic_perfect_match"]
+    pads_ok = [p for p in ("none", "replicate", "median") if pad_val[p] >= pad_val["none"]]
+    scores = pad_loose if len(pads_ok) > 1 else pad_val
+    assert set(pad_loose) == (set(pads_ok) if len(pads_ok) > 1 else set())
+    pad = max(pads_ok, key=lambda p: (scores[p], -("none", "replicate", "median").index(p)))
+    assert read_model_spec(out).framing["pad"] == pad == report["framing"]["pad"]
 
 
 def test_synthetic_plates_in_context_are_seeded_and_hold_their_box():
