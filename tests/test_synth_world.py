@@ -160,3 +160,20 @@ def test_camera_effects_follow_the_plate_box():
         assert abs(ys.min() - y0) <= 0.05 * h + 1 and abs(ys.max() + 1 - y1) <= 0.05 * h + 1, seed
         moved += x0 > 0.05 * w
     assert moved >= 5  # margins did move the plate inwards, and the box followed
+
+
+def test_tight_margin_lets_crops_cut_further_into_the_plate_and_leaves_the_default_alone():
+    from lpr_edge.train.options import TrainOptions
+
+    img = plate(5).image
+    h, w = img.shape[:2]
+    assert TrainOptions().tight_margin == 0.03
+    for seed in range(10):  # the default is the bound every earlier run drew from: the same crops
+        a, box_a = surroundings_with_box(img, np.random.default_rng(seed))
+        b, box_b = surroundings_with_box(img, np.random.default_rng(seed), tight=0.03)
+        assert np.array_equal(a, b) and box_a == box_b
+    # the plate's box starts left of the crop where the crop cuts into it: by at most `tight` of its width
+    inside = [-surroundings_with_box(img, np.random.default_rng(s), border_marks=0.0, tight=t)[1][0] / w
+              for t in (0.03, 0.08) for s in range(200)]
+    default, tighter = inside[:200], inside[200:]
+    assert max(default) <= 0.03 and 0.05 < max(tighter) <= 0.08

@@ -57,14 +57,16 @@ def surroundings(img: np.ndarray, rng: np.random.Generator, max_margin: float = 
 
 def surroundings_with_box(img: np.ndarray, rng: np.random.Generator, max_margin: float = 0.3,
                           border_marks: float = BORDER_MARKS,
-                          margins: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, Box]:
+                          margins: tuple[float, float, float, float] | None = None,
+                          tight: float = 0.03) -> tuple[np.ndarray, Box]:
     """``surroundings``, and where ``img`` lies in the crop (x0, y0, x1, y1 in pixels; beyond the
     crop's edges where the crop cuts into the plate). ``margins`` (left, right, top, bottom, fractions
-    of the plate) fixes them instead of drawing them."""
+    of the plate) fixes them instead of drawing them; drawn, each lies between ``-tight`` (cut into the
+    plate) and ``max_margin``."""
     h, w = img.shape[:2]
     if margins is None:
-        left, right = (int(w * rng.uniform(-0.03, max_margin)) for _ in range(2))
-        top, bottom = (int(h * rng.uniform(-0.03, max_margin)) for _ in range(2))
+        left, right = (int(w * rng.uniform(-tight, max_margin)) for _ in range(2))
+        top, bottom = (int(h * rng.uniform(-tight, max_margin)) for _ in range(2))
     else:
         left, right, top, bottom = (int(size * m) for size, m in zip((w, w, h, h), margins))
     pad = [max(0, v) for v in (top, bottom, left, right)]
@@ -154,9 +156,10 @@ def world_effects(img: np.ndarray, rng: np.random.Generator, on_plate: bool = Tr
 
 
 def world_effects_with_box(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True,
-                           border_marks: float = BORDER_MARKS) -> tuple[np.ndarray, Box]:
-    """``world_effects``, and where the plate (all of ``img``) lies in the result (pixels)."""
+                           border_marks: float = BORDER_MARKS, tight: float = 0.03) -> tuple[np.ndarray, Box]:
+    """``world_effects``, and where the plate (all of ``img``) lies in the result (pixels); ``tight``:
+    how far the crop may cut into the plate per side."""
     if on_plate:
         img = stickers(img, rng)
-    img, box = surroundings_with_box(img, rng, border_marks=border_marks)
+    img, box = surroundings_with_box(img, rng, border_marks=border_marks, tight=tight)
     return light(img, rng), box

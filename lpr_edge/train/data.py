@@ -115,7 +115,8 @@ class PlateStream(IterableDataset):
     def __init__(self, spec: ModelSpec, pool_images: np.ndarray, pool_texts: Sequence[str],
                  real_images: Sequence[np.ndarray], real_labels: Sequence[Sequence[int]],
                  real_fraction: float = 0.4, seed: int = 0, start: int = 0, augment: str = "camera",
-                 border_marks: float = BORDER_MARKS, real_weights: Sequence[float] | None = None):
+                 border_marks: float = BORDER_MARKS, real_weights: Sequence[float] | None = None,
+                 tight_margin: float = 0.03):
         self.spec = spec
         self.pool_images, self.pool_labels = pool_images, [encode_label(t, spec) for t in pool_texts]
         self.real_images, self.real_labels = list(real_images), [list(lbl) for lbl in real_labels]
@@ -123,6 +124,7 @@ class PlateStream(IterableDataset):
         self.seed, self.start = seed, start
         self.augment = augment  # "camera": camera effects only; "world": surroundings, marks and light first
         self.border_marks = border_marks
+        self.tight_margin = tight_margin  # how far a world crop may cut into the plate per side
         # Drawing probabilities of the real crops (--oversample); None draws them alike, as before it existed.
         self.real_p = None if real_weights is None else np.asarray(real_weights, float) / np.sum(real_weights)
 
@@ -148,13 +150,14 @@ class PlateStream(IterableDataset):
             if real:
                 # Real crops are tight: add margins/blur/etc. most of the time, keep some clean.
                 if self.augment == "world" and rng.random() < 0.6:
-                    img, box = world_effects_with_box(img, rng, on_plate=False, border_marks=self.border_marks)
+                    img, box = world_effects_with_box(img, rng, on_plate=False, border_marks=self.border_marks,
+                                                      tight=self.tight_margin)
                     img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.0, 0.8)), margins=False)
                 else:
                     strength = float(rng.choice([0.0, 0.5, 1.0], p=[0.2, 0.4, 0.4]))
                     img, box = camera_effects_with_box(img, box, rng, strength)
             elif self.augment == "world" and rng.random() < 0.8:
-                img, box = world_effects_with_box(img, rng, border_marks=self.border_marks)
+                img, box = world_effects_with_box(img, rng, border_marks=self.border_marks, tight=self.tight_margin)
                 img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.3, 1.0)), margins=False)
             else:
                 img, box = camera_effects_with_box(img, box, rng, float(rng.uniform(0.3, 1.0)))

@@ -131,6 +131,9 @@ def start(opts: TrainOptions):
     if not 0.0 <= opts.border_marks <= 1.0 or (opts.border_marks != BORDER_MARKS and opts.augment != "world"):
         raise InputError(f"--border-marks {opts.border_marks}: give a share 0 to 1 together with --augment world "
                          "(the marks are part of the world augmentation)")
+    if not 0.0 <= opts.tight_margin <= 0.2 or (opts.tight_margin != 0.03 and opts.augment != "world"):
+        raise InputError(f"--tight-margin {opts.tight_margin}: give a fraction 0 to 0.2 together with --augment world "
+                         "(how far its crops may cut into the plate)")
     for flag, share in (("--synth-plate-o", opts.synth_plate_o), ("--synth-plate-d", opts.synth_plate_d)):
         if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != "br"):
             raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout br "
@@ -208,7 +211,7 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
                                        layout=opts.synth_layout, emblems=opts.augment == "world",
                                        plate_o=opts.synth_plate_o, plate_d=opts.synth_plate_d)
     stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
-                         run.step, augment=opts.augment, border_marks=opts.border_marks,
+                         run.step, augment=opts.augment, border_marks=opts.border_marks, tight_margin=opts.tight_margin,
                          real_weights=oversample_weights(opts.oversample, run.spec, real_lbls))
     loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,
                         persistent_workers=opts.workers > 0)

@@ -51,6 +51,9 @@ class TrainOptions:
     border_marks: float = _opt(0.25, "with --augment world: share of crops with part of a neighbouring mark at the "
                                "crop border, not to be read (fewer: tight crops read better, loose ones worse and "
                                "the confidence less useful; models README)", metavar="SHARE")
+    tight_margin: float = _opt(0.03, "with --augment world: how far a world crop may cut into the plate per side "
+                               "(fraction of the plate; crops are drawn from this far inside to 30%% outside)",
+                               metavar="FRACTION")
     val_fraction: float = _opt(0.2, "share of the plates (by label) kept for validation")
     train_plates: int = _opt(0, "use only this many distinct plates of the training side (seeded; learning "
                              "curves); 0 = all")

@@ -97,7 +97,8 @@ def stream_sample(opts: TrainOptions, spec: ModelSpec, real_imgs, real_lbls, n: 
                                        emblems=opts.augment == "world", plate_o=opts.synth_plate_o,
                                        plate_d=opts.synth_plate_d)
     stream = iter(PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, 0,
-                              augment=opts.augment, border_marks=opts.border_marks))
+                              augment=opts.augment, border_marks=opts.border_marks,
+                              tight_margin=opts.tight_margin))
     crops = [next(stream)[0] for _ in range(n)]
     return [torch.stack(crops[i:i + 64]) for i in range(0, n, 64)]
 

@@ -318,6 +318,8 @@ def test_align_box_teaches_the_aligner_where_the_plate_is(tmp_path, capsys):
     camera = argv[:argv.index("--align")]  # no --augment: the camera augmentation
     assert main([*camera, "--border-marks", "0.1", "--out", str(tmp_path / "no")]) == 2
     assert "--border-marks 0.1" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    assert main([*camera, "--tight-margin", "0.08", "--out", str(tmp_path / "no")]) == 2
+    assert "--tight-margin 0.08" in capsys.readouterr().err and not (tmp_path / "no").exists()
     # The plate font's O is a Brazilian synthetic layout's: refused for US plates.
     assert main([*argv[:argv.index("--align")], "--synth-plate-o", "0.5", "--out", str(tmp_path / "no")]) == 2
     assert "--synth-plate-o 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
