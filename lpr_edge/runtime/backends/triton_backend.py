@@ -175,8 +175,11 @@ class TritonBackend:
         for client in clients:
             try:
                 client.close()
-            except Exception:  # closing a dead connection
-                pass
+            except Exception:  # a dead connection, or an http client made on another, finished thread
+                # tritonclient's __del__ would try again from whatever thread collects it, and fail there
+                # with an unraisable error: it is closed as far as this backend is concerned.
+                if hasattr(client, "_closed"):
+                    client._closed = True
 
 
 def _client_module(scheme: str):
