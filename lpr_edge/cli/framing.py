@@ -66,10 +66,8 @@ def run(args) -> int:
                       synth_layout=args.synth_layout, synth_plates=args.synth_plates, pad=args.pad,
                       say=lambda message: print(message + " ...", file=sys.stderr, flush=True))
     write_bytes(args.out, embed_spec(model, spec.replace(framing=fit.framing)).SerializeToString())
-    scores = {("none" if m is None else f"{m:g}"): round(v * 100, 2) for m, v in fit.val_perfect.items()}
-    loose = {("none" if m is None else f"{m:g}"): round(v * 100, 2) for m, v in fit.loose_perfect.items()}
-    pad_val = {p: round(v * 100, 2) for p, v in fit.pad_val_perfect.items()}
-    pad_loose = {p: round(v * 100, 2) for p, v in fit.pad_loose_perfect.items()}
+    scores, loose = _percent(fit.val_perfect), _percent(fit.loose_perfect)
+    pad_val, pad_loose = _percent(fit.pad_val_perfect), _percent(fit.pad_loose_perfect)
     if args.json:
         print(json.dumps({"out": args.out, "framing": fit.framing, "fitted_on": fit.fitted_on,
                           "val_perfect_match": scores, "synthetic_loose_perfect_match": loose,
@@ -89,3 +87,9 @@ def run(args) -> int:
     how = "given" if args.margin is not None else "chose"
     print(f"{how} margin {fit.framing['margin']:g}, pad {fit.framing['pad']}; wrote {args.out}")
     return 0
+
+
+def _percent(shares: dict) -> dict:
+    """Shares as percentages keyed for printing: a margin as 0.05, no reframing as none, a pad by its name."""
+    return {("none" if k is None else k if isinstance(k, str) else f"{k:g}"): round(v * 100, 2)
+            for k, v in shares.items()}

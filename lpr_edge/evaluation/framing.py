@@ -42,8 +42,8 @@ class FramingFit:
     framing: dict
     fitted_on: int                      # training crops read right, whose spans were measured
     val_perfect: dict                   # margin (None: first readings only) -> share of validation crops read right
-    loose_perfect: dict = field(default_factory=dict)  # margin (None: first readings) -> mean share of the
-    #                                                    synthetic loose crops read right (with a synthetic layout)
+    loose_perfect: dict = field(default_factory=dict)  # margin (None: first readings) -> share of the synthetic
+    #                                                    loose crops read right, all cuts (with a synthetic layout)
     pad_val_perfect: dict = field(default_factory=dict)    # pad -> validation share, at the chosen margin
     pad_loose_perfect: dict = field(default_factory=dict)  # pad -> synthetic share, at the chosen margin
 
@@ -87,45 +87,34 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
     read_val = _reader(model, *_validation(val), threads)
     val_scores = {None: read_val(spec.replace(framing={}))}
     val_scores.update({m: read_val(framed(m)) for m in candidates})
-    harmless = [m for m in candidates if _tied(val_scores[m]) >= _tied(val_scores[None])]
+    harmless = [m for m in candidates if val_scores[m] >= val_scores[None]]
     if not harmless:
-        harmless = [max(candidates, key=lambda m: (_tied(val_scores[m]), m))]
+        harmless = [max(candidates, key=lambda m: (val_scores[m], m))]
     loose_scores: dict = {}
-    readers: list[Reader] = []
+    read_loose: Reader | None = None
     if synth_layout:
         say(f"reading {synth_plates} synthetic {synth_layout} plates cut at {len(LOOSE_CUTS)} margins")
-        readers = [_reader(model, images, samples, threads) for images, samples in
-                   _loose_crops(synth_layout, synth_plates)]
-
-    def read_loose(framed_spec: ModelSpec) -> float:
-        return float(np.mean([read(framed_spec) for read in readers]))
-
-    if readers:
+        read_loose = _reader(model, *_loose_crops(synth_layout, synth_plates), threads)
         loose_scores = {m: read_loose(spec.replace(framing={}) if m is None else framed(m)) for m in [None, *harmless]}
-        best = max(harmless, key=lambda m: (_tied(loose_scores[m]), m))
+        best = max(harmless, key=lambda m: (loose_scores[m], m))
     else:
-        best = max(harmless, key=lambda m: (_tied(val_scores[m]), m))
+        best = max(harmless, key=lambda m: (val_scores[m], m))
 
     # then how to extend crops tighter than training, at that margin: the same two steps
     pads = reframe.PADS if pad is None else tuple(dict.fromkeys(("none", pad)))
     if len(pads) > 1:
         say(f"reading the validation crops with tight crops extended: {', '.join(pads[1:])}")
     pad_val = {"none": val_scores[best], **{p: read_val(framed(best, p)) for p in pads[1:]}}
-    pads_ok = [p for p in pads if _tied(pad_val[p]) >= _tied(pad_val["none"])] if pad is None else [pad]
+    pads_ok = [p for p in pads if pad_val[p] >= pad_val["none"]] if pad is None else [pad]
     preference = {p: -i for i, p in enumerate(reframe.PADS)}  # ties: none, then replicate
     pad_loose: dict = {}
-    if readers and len(pads_ok) > 1:
+    if read_loose is not None and len(pads_ok) > 1:
         pad_loose = {p: loose_scores[best] if p == "none" else read_loose(framed(best, p)) for p in pads_ok}
-        chosen_pad = max(pads_ok, key=lambda p: (_tied(pad_loose[p]), preference[p]))
+        chosen_pad = max(pads_ok, key=lambda p: (pad_loose[p], preference[p]))
     else:
-        chosen_pad = max(pads_ok, key=lambda p: (_tied(pad_val[p]), preference[p]))
+        chosen_pad = max(pads_ok, key=lambda p: (pad_val[p], preference[p]))
     return FramingFit({"margin": best, "spans": spans, "pad": chosen_pad}, len(right), val_scores, loose_scores,
                       pad_val, pad_loose)
-
-
-def _tied(share: float) -> float:
-    """A share rounded so that equal counts read in another order compare equal (ties go to the larger margin)."""
-    return round(share, 9)
 
 
 def _validation(val: Sequence[Sample]) -> tuple[list[np.ndarray], list[Sample]]:
@@ -135,24 +124,22 @@ def _validation(val: Sequence[Sample]) -> tuple[list[np.ndarray], list[Sample]]:
     return images, kept
 
 
-def _loose_crops(layout: str, n: int) -> list[tuple[list[np.ndarray], list[Sample]]]:
-    """Held-out synthetic plates, each cut at every margin of ``LOOSE_CUTS``: one (crops, samples) per margin."""
+def _loose_crops(layout: str, n: int) -> tuple[list[np.ndarray], list[Sample]]:
+    """Held-out synthetic plates, each cut at every margin of ``LOOSE_CUTS`` (the same number of crops per
+    margin, so the share read right over all of them is the mean over the margins)."""
     from ..synth.world import plates_in_context
 
-    plates = plates_in_context(layout, n, LOOSE_SEED)
-    samples = [Sample(Path(f"synthetic-{i}"), text) for i, (_, _, text) in enumerate(plates)]
-    out = []
-    for cut in LOOSE_CUTS:
-        crops = []
-        for image, (x0, y0, x1, y1), _ in plates:
-            box = (int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
-            crops.append(crop_at_margin(image, box, cut))
-        out.append((crops, samples))
-    return out
+    crops, samples = [], []
+    for i, (image, (x0, y0, x1, y1), text) in enumerate(plates_in_context(layout, n, LOOSE_SEED)):
+        box = (int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
+        crops += [crop_at_margin(image, box, cut) for cut in LOOSE_CUTS]
+        samples += [Sample(Path(f"synthetic-{i}"), text)] * len(LOOSE_CUTS)
+    return crops, samples
 
 
 def _reader(model: str | os.PathLike, images: list[np.ndarray], samples: list[Sample], threads: int) -> Reader:
-    """Share of ``images`` read right by ``model`` under a given spec (its framing, for reframing)."""
+    """Share of ``images`` read right by ``model`` under a given spec (its framing, for reframing). Every
+    share is a count over the same crops, so equal counts compare equal: ties are real ties."""
     from ..runtime.recognizer import Recognizer
     from .harness import evaluate_images
 
