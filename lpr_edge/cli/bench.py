@@ -43,6 +43,9 @@ def add_parser(sub, name):
     p.add_argument("--timeout", type=float, default=30.0, help="seconds a server may take per request (default 30)")
     p.add_argument("--no-reframe", dest="reframe", action="store_false",
                    help="time first readings only (default: loose crops are read again, for models with a framing)")
+    p.add_argument("--no-cross-check", dest="cross_check", action="store_false",
+                   help="time one view per crop (default: each crop is also read padded, for the cross-checked "
+                        "confidence)")
     p.add_argument("--json", default=None, metavar="OUT.json")
     p.add_argument("--markdown", default=None, metavar="OUT.md")
     p.add_argument("--plot", default=None, metavar="OUT.png")
@@ -63,7 +66,8 @@ def run(args) -> int:
     cfg = BenchConfig(batches=_int_list(args.batch), clients=_int_list(args.clients, "--clients"),
                       warmup=args.warmup, iters=args.iters, seconds=args.seconds,
                       backend=args.backend, preset=args.preset, threads=args.threads,
-                      timeout=args.timeout, reframe=args.reframe, progress=sys.stderr.isatty())
+                      timeout=args.timeout, reframe=args.reframe, cross_check=args.cross_check,
+                      progress=sys.stderr.isatty())
     if args.data:
         samples, _ = load_split(args.data, args.split)
         sample_set = dataset_sample_set(f"{args.data} ({args.split}, {len(samples)} plates)", samples)

@@ -23,6 +23,10 @@ def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled 
     p.add_argument("--no-reframe", dest="reframe", action="store_false",
                    help="keep every first reading (default: crops looser than the model's training crops are cut "
                         "around their characters and read again, for models with a framing, as the bundled ones)")
+    p.add_argument("--no-cross-check", dest="cross_check", action="store_false",
+                   help="the first reading's confidence, about twice as fast (default: each crop is read again "
+                        "padded a little and the confidence averaged over both readings, a differing one "
+                        "counting 0)")
 
 
 def require_torch(what: str) -> None:
@@ -42,4 +46,5 @@ def open_recognizer(args: argparse.Namespace, model: str | None = None):
     spec = load_spec_file(args.spec) if getattr(args, "spec", None) else None
     return Recognizer(model if model is not None else args.model, args.backend, spec=spec, preset=args.preset,
                       max_batch=args.max_batch, threads=args.threads, timeout=getattr(args, "timeout", 30.0),
-                      plate_format=getattr(args, "plate_format", None), reframe=getattr(args, "reframe", True))
+                      plate_format=getattr(args, "plate_format", None), reframe=getattr(args, "reframe", True),
+                      cross_check=getattr(args, "cross_check", True))

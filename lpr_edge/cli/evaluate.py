@@ -37,7 +37,7 @@ def run(args) -> int:
     with open_recognizer(args) as rec:
         reports = _read(rec, samples, args)
         info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
-                "reframe": rec.reframe}
+                "reframe": rec.reframe, "cross_check": rec.cross_check}
     main_report = reports[0][1]
     relabelled, left_out = correction_counts(samples, skipped_rows)
     _write_errors(args, reports)
@@ -55,7 +55,8 @@ def run(args) -> int:
         where = f"margin {margin:+.0%}: " if margin is not None else ""
         print(f"{where}{acc.plates} plates  perfect match {acc.perfect_match:.2%}  per-character "
               f"{acc.per_char_match:.2%}  ({info['backend']}, {info['precision']}"
-              f"{', loose crops read again' if rec.reframe else ''}; {len(report.skipped)} unreadable, "
+              f"{', loose crops read again' if rec.reframe else ''}"
+              f"{', confidence cross-checked' if rec.cross_check else ''}; {len(report.skipped)} unreadable, "
               f"{len(skipped_rows)} rows skipped)")
     if args.relabel:
         print(f"  labels as corrected by {args.relabel}: {relabelled} relabelled, "

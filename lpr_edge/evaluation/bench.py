@@ -36,6 +36,7 @@ class BenchConfig:
     clients: Sequence[int] = (1,)
     timeout: float = 30.0
     reframe: bool = True    # loose crops read again (models with a framing; lpr_edge.runtime.reframe)
+    cross_check: bool = True  # every crop also read padded (lpr_edge.runtime.cross_check)
 
 
 def stats(values_ms: Sequence[float]) -> dict:
@@ -156,7 +157,7 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
     for model in models:
         def open_recognizer(model=model):
             return Recognizer(model, cfg.backend, preset=cfg.preset, max_batch=max(cfg.batches), threads=cfg.threads,
-                              timeout=cfg.timeout, reframe=cfg.reframe)
+                              timeout=cfg.timeout, reframe=cfg.reframe, cross_check=cfg.cross_check)
 
         with open_recognizer() as rec:
             latency = []

@@ -32,7 +32,7 @@ def test_bench_two_precisions_side_by_side(tmp_path):
     for row in lat:
         assert set(row["end_to_end_ms"]) == {"mean", "p50", "p90", "p99", "min", "max", "n"}
         assert row["end_to_end_ms"]["n"] == 3 and row["throughput_plates_s"] > 0
-        assert set(row["stages_ms_p50"]) == {"preprocess", "infer", "decode"}
+        assert set(row["stages_ms_p50"]) == {"preprocess", "infer", "decode", "cross_check"}
     acc = report["results"][0]["accuracy"]
     assert acc["plates"] == 16 and acc["perfect_match"] == pytest.approx(15 / 16)
     assert acc["errors"][0]["label"] == "WRONG"

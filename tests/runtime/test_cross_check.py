@@ -1,0 +1,78 @@
+"""The cross-checked confidence (lpr_edge.runtime.cross_check): the padded view with known pixels, the
+combination with known answers, the Recognizer's confidences recomputed from two plain readers, and
+the bundled US model's risk-coverage on its validation split."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lpr_edge import Recognizer
+from lpr_edge.cli import main
+from lpr_edge.evaluation.datasets import load_images, load_split
+from lpr_edge.evaluation.harness import evaluate_images
+from lpr_edge.runtime.cross_check import combine, padded_view
+from lpr_edge.runtime.decode import PlateResult
+
+from ..conftest import US_DATA, need
+
+
+def test_padded_view_replicates_the_edges_by_four_percent():
+    crop = np.arange(25 * 100 * 3, dtype=np.uint32).reshape(25, 100, 3).astype(np.uint8)
+    view = padded_view(crop)
+    assert view.shape == (27, 108, 3)                       # 1 px (4 % of 25) top/bottom, 4 px left/right
+    assert np.array_equal(view[1:26, 4:104], crop)           # the crop itself is untouched
+    assert np.array_equal(view[1:26, 0], crop[:, 0]) and np.array_equal(view[1:26, 107], crop[:, 99])
+    assert np.array_equal(view[0, 4:104], crop[0]) and np.array_equal(view[26, 4:104], crop[24])
+    assert padded_view(np.zeros((3, 5), np.uint8)).shape == (5, 7)  # at least one pixel, grayscale too
+
+
+def test_combine_averages_agreeing_views_and_halves_disagreeing_ones():
+    first = [PlateResult("AB1", 0.8, (1.0, 0.8, 1.0)), PlateResult("AB1", 0.6, (0.6, 1.0, 1.0)), PlateResult("", 0.0)]
+    second = [PlateResult("AB1", 0.4, (0.5, 0.8, 1.0)), PlateResult("AB7", 0.9, (0.9, 1.0, 1.0)), PlateResult("", 0.0)]
+    out = combine(first, second)
+    assert [r.text for r in out] == ["AB1", "AB1", ""]      # the reading is always the crop's own
+    assert out[0].confidence == pytest.approx(0.6) and out[0].char_confidences == pytest.approx((0.75, 0.8, 1.0))
+    assert out[1].confidence == pytest.approx(0.3) and out[1].char_confidences == pytest.approx((0.3, 0.5, 0.5))
+    assert out[2] == PlateResult("", 0.0)
+
+
+@pytest.fixture(scope="module")
+def us_val():
+    samples, _ = load_split(need(US_DATA), "val")
+    images, kept, _ = load_images(samples)
+    return images, kept
+
+
+def test_recognizer_confidence_is_the_combination_of_two_plain_readings(us_val):
+    images = us_val[0]
+    with Recognizer("us", cross_check=False, max_batch=16) as plain, Recognizer("us", max_batch=16) as checked:
+        assert checked.cross_check and not plain.cross_check
+        first = plain.recognize_batch(images)
+        padded = plain.recognize_batch([padded_view(c) for c in images])
+        got = checked.recognize_batch(images)
+        assert "cross_check" in checked.last_timings and "cross_check" not in plain.last_timings
+    want = combine(first, padded)
+    assert [r.text for r in got] == [r.text for r in first]
+    assert [r.confidence for r in got] == pytest.approx([r.confidence for r in want])
+    assert 0 < sum(a.text != b.text for a, b in zip(first, padded)) < len(images) // 4  # both branches taken
+
+
+def test_bundled_us_confidence_separates_right_from_wrong_on_validation(us_val):
+    images, samples = us_val
+    with Recognizer("us", cross_check=False) as plain, Recognizer("us") as checked:
+        first = evaluate_images(plain, images, samples)
+        both = evaluate_images(checked, images, samples)
+    assert [r.text for r in first.results] == [r.text for r in both.results]
+    # measured: 99 % precision at 72.7 % coverage first, 91.3 % cross-checked (the issue asks >= 80 %)
+    assert first.risk("product").coverage_at_target < 0.8 <= both.risk("product").coverage_at_target
+    assert both.risk("product").aurc < first.risk("product").aurc
+
+
+def test_eval_says_whether_the_confidence_was_cross_checked(tmp_path, capsys):
+    folder = need(US_DATA)
+    assert main(["eval", "--data", str(folder), "--split", "val", "--threads", "1", "--no-cross-check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cross_check"] is False
+    assert main(["eval", "--data", str(folder), "--split", "val", "--threads", "1"]) == 0
+    assert "confidence cross-checked" in capsys.readouterr().out
