@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .decode import PlateResult
+from .preprocess import within_limit
 
 PAD = 0.04  # of the crop's width and height, per side
 
@@ -30,7 +31,7 @@ def padded_view(crop: np.ndarray) -> np.ndarray:
     """The crop with ``PAD`` of its size added per side by replicating its edge pixels (at least 1 px)."""
     height, width = crop.shape[:2]
     dx, dy = max(1, round(PAD * width)), max(1, round(PAD * height))
-    return cv2.copyMakeBorder(crop, dy, dy, dx, dx, cv2.BORDER_REPLICATE)
+    return within_limit(cv2.copyMakeBorder(crop, dy, dy, dx, dx, cv2.BORDER_REPLICATE))
 
 
 def combine(first: Sequence[PlateResult], second: Sequence[PlateResult]) -> list[PlateResult]:

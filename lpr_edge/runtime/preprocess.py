@@ -47,6 +47,17 @@ def as_bgr(crop: object, index: int = 0) -> np.ndarray:
     raise CropError(index, f"has {channels} channels; expected 1 (gray), 3 (BGR) or 4 (BGRA)")
 
 
+def within_limit(view: np.ndarray) -> np.ndarray:
+    """A view made from a valid crop (padded, extended), shrunk if it grew past ``MAX_SIDE``: the
+    limit is there to catch whole frames passed as crops, not views a little larger than a crop."""
+    h, w = view.shape[:2]
+    if max(h, w) <= MAX_SIDE:
+        return view
+    f = MAX_SIDE / max(h, w)
+    return cv2.resize(view, (max(1, min(MAX_SIDE, round(w * f))), max(1, min(MAX_SIDE, round(h * f)))),
+                      interpolation=cv2.INTER_AREA)
+
+
 def resize(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resize to the model's input size (area filter when shrinking, bilinear when enlarging)."""
     h, w = bgr.shape[:2]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..spec import FRAMING_PADS as PADS  # how a crop tighter than training is extended  # noqa: F401
 from .decode import PlateResult
+from .preprocess import within_limit
 
 Window = Tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the crop
 
@@ -94,6 +95,6 @@ def cut(crop: np.ndarray, window: Window, pad: str = "none") -> np.ndarray:
     if not any(sides) or pad == "none":
         return inner
     if pad == "replicate":
-        return cv2.copyMakeBorder(inner, *sides, cv2.BORDER_REPLICATE)
+        return within_limit(cv2.copyMakeBorder(inner, *sides, cv2.BORDER_REPLICATE))
     colour = np.median(crop.reshape(-1, crop.shape[2] if crop.ndim == 3 else 1), axis=0)
-    return cv2.copyMakeBorder(inner, *sides, cv2.BORDER_CONSTANT, value=[float(v) for v in colour])
+    return within_limit(cv2.copyMakeBorder(inner, *sides, cv2.BORDER_CONSTANT, value=[float(v) for v in colour]))

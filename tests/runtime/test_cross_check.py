@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -76,3 +77,23 @@ def test_eval_says_whether_the_confidence_was_cross_checked(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["cross_check"] is False
     assert main(["eval", "--data", str(folder), "--split", "val", "--threads", "1"]) == 0
     assert "confidence cross-checked" in capsys.readouterr().out
+
+
+def test_views_of_crops_near_the_size_limit_are_shrunk_not_refused():
+    # a valid 9,990-px crop grows past the 10,000-px limit when padded or extended; that limit is for
+    # whole frames passed as crops, so the views are shrunk instead of raising CropError
+    from lpr_edge.evaluation.datasets import load_dataset, read_image
+    from lpr_edge.runtime.preprocess import MAX_SIDE, within_limit
+    from lpr_edge.runtime.reframe import cut
+
+    from ..conftest import BR_DATA
+
+    sample = load_dataset(need(BR_DATA)).samples[0]
+    crop = read_image(sample.path)
+    big = cv2.resize(crop, (9990, round(9990 * crop.shape[0] / crop.shape[1])))
+    assert max(padded_view(big).shape[:2]) == MAX_SIDE
+    assert cut(big, (-600, -10, 10500, big.shape[0] + 10), "replicate").shape[:2] == (
+        round(MAX_SIDE * (big.shape[0] + 20) / 11100), MAX_SIDE)
+    assert within_limit(crop) is crop
+    with Recognizer("br") as rec:
+        assert rec.recognize(big).text == rec.recognize(crop).text == sample.text
