@@ -45,7 +45,7 @@ class Recognizer:
     bundled ones do; ``False`` keeps every first reading). ``cross_check``: each crop is read again
     padded a little and the confidence is averaged over both readings, a differing one counting 0
     (``lpr_edge.runtime.cross_check``; a confidence that separates right from wrong far better, for
-    one more inference per crop; ``False`` for the first reading's confidence at full speed).
+    about twice the compute per crop; ``False`` for the first reading's confidence at full speed).
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, backend: str = "auto", *,
