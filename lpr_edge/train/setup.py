@@ -29,7 +29,9 @@ def parse_label_map(text: str) -> dict[str, str]:
 
 
 def model_spec(opts: TrainOptions, source: ModelSpec | None) -> ModelSpec:
-    """The spec of the model being trained: the --init model's, with --charset/--label-map/--name."""
+    """The spec of the model being trained: the --init model's, with --charset/--label-map/--name,
+    and no framing: where a model's characters sit is a property of its weights, so a fine-tuned
+    model gets its own with ``lpr-edge framing`` (until then it keeps its first readings)."""
     base = source or default_spec()
     charset = opts.charset or base.charset
     if opts.label_map is not None:
@@ -38,7 +40,7 @@ def model_spec(opts: TrainOptions, source: ModelSpec | None) -> ModelSpec:
         label_map = {a: b for a, b in base.label_map.items() if a not in charset}
     name = opts.name or base.name
     try:
-        return base.replace(name=name, charset=charset, blank=len(charset), label_map=label_map)
+        return base.replace(name=name, charset=charset, blank=len(charset), label_map=label_map, framing={})
     except SpecError as exc:
         raise InputError(f"--charset {charset!r}: {exc}") from None
 

@@ -47,6 +47,7 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]):
             raise InputError(f"{path} has another model spec (charset, name or input) than {paths[0]}; "
                              "only runs of one spec can be averaged")
     net, spec = load_checkpoint(paths[0])
+    spec = spec.replace(framing={})  # the average's characters sit where they sit: fit its own framing
     states = [load_checkpoint(p)[0].state_dict() for p in paths]
     mean = {}
     for name, value in states[0].items():
@@ -60,5 +61,7 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]):
 
 def _meta(path: str | os.PathLike) -> dict:
     ck = read_checkpoint(path)
-    return {"init": ck.get("init"), "spec": ModelSpec.from_dict(ck["spec"]).to_dict(),
+    # a framing (lpr-edge framing) is fitted after training and says nothing about the weights
+    spec = ModelSpec.from_dict(ck["spec"]).replace(framing={}).to_dict()
+    return {"init": ck.get("init"), "spec": spec,
             **{k: (tuple(ck[k]) if isinstance(ck.get(k), (list, tuple)) else ck.get(k)) for k in _ARCH_KEYS}}

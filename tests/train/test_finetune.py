@@ -174,6 +174,7 @@ def test_align_adds_an_identity_aligner_to_a_trained_model(tmp_path):
     opts = TrainOptions(init="us", align=True, real="", out=str(tmp_path / "r"))
     images = [p.image for p in synth.generate(8, seed=6)]
     reference = load_source("us")
+    assert reference.spec.framing and not model_spec(opts, reference.spec).framing  # refit after training
     net, meta = build_net(opts, model_spec(opts, reference.spec), load_source("us"), images)
     assert net.align is not None and meta["align"] is True
     x = torch.from_numpy(preprocess_batch(images, reference.spec))

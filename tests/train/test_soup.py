@@ -77,3 +77,16 @@ def test_a_file_that_is_not_a_checkpoint_is_named(runs, tmp_path, capsys):
     bad.write_text("not a checkpoint")
     assert main(["export", str(runs["a"]), str(bad), "-o", str(tmp_path / "s.onnx")]) == 2
     assert f"checkpoint {bad} is not an lpr-edge training checkpoint" in capsys.readouterr().err
+
+
+def test_runs_whose_specs_differ_only_in_framing_are_averaged_without_one(runs, tmp_path):
+    # a run started from a model that already carried a framing kept it (before the fifteenth session):
+    # a framing is fitted after training, so it neither blocks the average nor carries over to it
+    from lpr_edge.train.soup import average_checkpoints
+
+    ck = torch.load(runs["b"], map_location="cpu", weights_only=False)
+    ck["spec"]["framing"] = {"margin": 0.1, "pad": "none", "spans": {"7": [0.2, 0.9]}}
+    framed = tmp_path / "framed.pt"
+    torch.save(ck, framed)
+    _, spec = average_checkpoints([runs["a"], framed])
+    assert spec.framing == {}
