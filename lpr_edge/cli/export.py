@@ -31,7 +31,8 @@ def add_parser(sub, name):
     o.add_argument("checkpoint", nargs="+", help="best.pt or last.pt from lpr-edge train; several (seeds of one "
                    "fine-tuning recipe, same --init) export the average of their weights")
     o.add_argument("-o", "--out", required=True, help="output .onnx")
-    o.add_argument("--check-data", default=None, help="labelled folder whose crops compare PyTorch and ONNX Runtime")
+    o.add_argument("--check-data", default=None, help="labelled folder whose crops compare PyTorch and ONNX Runtime "
+                                                      "(default: synthetic plates)")
     o.add_argument("--check-count", type=int, default=64)
     o.set_defaults(run=run_onnx)
 
@@ -61,15 +62,21 @@ def _model_args(p, out_metavar: str, out_help: str) -> None:
 
 def run_onnx(args) -> int:
     require_torch("export")
+    from .. import synth
+    from ..errors import InputError
     from ..evaluation.datasets import load_dataset, load_images
     from ..train.export import export_onnx
 
-    images = []
+    if args.check_count < 1:
+        raise InputError("--check-count must be at least 1: the export is checked against PyTorch on those crops")
     if args.check_data:
         images, _, _ = load_images(load_dataset(args.check_data).samples[:args.check_count])
+        where = "crops"
+    else:  # never skip the check: generated plates exercise every layer as well
+        images, where = [p.image for p in synth.generate(args.check_count, seed=2027)], "synthetic crops"
     report = export_onnx(args.checkpoint, args.out, check_images=images)
     averaged = f" (the weight average of {len(args.checkpoint)} runs)" if len(args.checkpoint) > 1 else ""
-    print(f"wrote {args.out}{averaged}; ONNX Runtime vs PyTorch on {report['images']} crops: argmax equal "
+    print(f"wrote {args.out}{averaged}; ONNX Runtime vs PyTorch on {report['images']} {where}: argmax equal "
           f"{report['argmax_equal']:.4f}, max score difference {report['max_abs_diff']:.2e}")
     return 0
 
