@@ -19,4 +19,7 @@ def run(args) -> int:
 
     best = train(args)
     print(f"best checkpoint: {best}")
+    data = f" --data {args.real}" if args.real else " --data DIR"
+    print(f"next: lpr-edge export {best} -o MODEL.onnx, then lpr-edge framing --model MODEL.onnx{data} "
+          "-o MODEL.onnx (where its characters sit, so loose crops are read again; no framing is inherited)")
     return 0
