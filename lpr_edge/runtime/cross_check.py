@@ -5,14 +5,15 @@ a glyph from the plate frame read as a character, a look-alike swapped. Such rea
 read the same crop with a little more of its surroundings and they change, where a right reading
 stays. So each crop is read a second time, padded by ``PAD`` of its width and height per side (edge
 pixels replicated: no new content, only the framing moves), through the same path (preprocess,
-infer, decode, reframing, plate format). The reading stays the crop's own; its confidence becomes
-the mean of the two readings' confidences, the padded view counting 0 if it read something else,
-and each character's confidence likewise.
+infer, decode, plate format; reframed where the crop itself was: a padded view of a crop that was
+not is only a little looser, and reading it as it is costs a pass less). The reading stays the
+crop's own; its confidence becomes the mean of the two readings' confidences, the padded view
+counting 0 if it read something else, and each character's confidence likewise.
 
 Measured (``benchmarks/README.md``, "Cross-checked confidence"): over both bundled models, nine
 rows each (validation as labelled and audited, another collection, six detector margins), the share
 of plates accepted at 99 % precision rises from 47 % to 59 % on average (the US validation split: 73 %
-to 91 %), for one more pass of the whole path per crop. Off with ``Recognizer(..., cross_check=False)``
+to 91 %), for about one more pass per crop. Off with ``Recognizer(..., cross_check=False)``
 / ``--no-cross-check``.
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -95,17 +95,20 @@ class Recognizer:
         with self._lock:
             if self._closed:
                 raise ClosedError("this Recognizer is closed; create a new one")
-            results, timings = self._read(chunk, offset)
+            results, timings, reframed = self._read(chunk, offset)
             if self.cross_check:
                 t0 = time.perf_counter()
-                padded, _ = self._read([cross_check.padded_view(c) for c in chunk], offset)
+                # a padded view is looser than its crop: read it again only where the crop itself was
+                padded, _, _ = self._read([cross_check.padded_view(c) for c in chunk], offset, reframed)
                 results = cross_check.combine(results, padded)
                 timings["cross_check"] = (time.perf_counter() - t0) * 1e3
             self.last_timings = timings
             return results
 
-    def _read(self, chunk: Sequence[np.ndarray], offset: int) -> tuple[list[PlateResult], dict[str, float]]:
-        """One view of a chunk: preprocess, infer, decode, reframing and the plate format; with timings."""
+    def _read(self, chunk: Sequence[np.ndarray], offset: int, reframe_only: Collection[int] | None = None
+              ) -> tuple[list[PlateResult], dict[str, float], list[int]]:
+        """One view of a chunk: preprocess, infer, decode, reframing (of the crops in ``reframe_only``,
+        if given) and the plate format; with timings and the positions of the crops read again."""
         t0 = time.perf_counter()
         try:
             preprocess_batch(chunk, self.spec, out=self._backend.input)
@@ -117,8 +120,9 @@ class Recognizer:
         backend_timings = dict(self._backend.timings)  # the first pass's; a second one would overwrite them
         results = greedy_ctc(outputs, self.spec, self.min_length)
         t3 = time.perf_counter()
+        reframed: list[int] = []
         if self.reframe:
-            results = self._read_loose_again(chunk, outputs, results)
+            results, reframed = self._read_loose_again(chunk, outputs, results, reframe_only)
         t4 = time.perf_counter()
         if self.plate_format is not None:
             results = self.plate_format.fit_all(results)
@@ -127,23 +131,25 @@ class Recognizer:
                    "decode": (t3 - t2 + t5 - t4) * 1e3}
         if self.reframe:
             timings["reframe"] = (t4 - t3) * 1e3
-        return results, timings
+        return results, timings, reframed
 
-    def _read_loose_again(self, chunk: Sequence[np.ndarray], outputs, results: list[PlateResult]) -> list[PlateResult]:
-        """Second readings of the crops the framing cuts tighter (or extends); the others keep their first."""
+    def _read_loose_again(self, chunk: Sequence[np.ndarray], outputs, results: list[PlateResult],
+                          only: Collection[int] | None = None) -> tuple[list[PlateResult], list[int]]:
+        """Second readings of the crops the framing cuts tighter (or extends), of those in ``only`` if
+        given; the others keep their first. Also returns where the second readings went."""
         # windows are taken before the second infer(), which may overwrite the first outputs' buffers
         cuts = reframing.windows([c.shape for c in chunk], step_classes(outputs, self.spec)[:len(chunk)], results,
                                  self.spec.framing, self.spec.blank)
-        again = [i for i, window in enumerate(cuts) if window is not None]
+        again = [i for i, window in enumerate(cuts) if window is not None and (only is None or i in only)]
         if not again:
-            return results
+            return results, again
         pad = self.spec.framing["pad"]
         preprocess_batch([reframing.cut(chunk[i], cuts[i], pad) for i in again], self.spec, out=self._backend.input)
         second = greedy_ctc(self._backend.infer(len(again)), self.spec, self.min_length)
         results = list(results)
         for i, result in zip(again, second):
             results[i] = result
-        return results
+        return results, again
 
     def close(self) -> None:
         """Release the backend; waits for a call in flight to finish. Safe to call twice."""

@@ -48,12 +48,18 @@ def us_val():
 
 def test_recognizer_confidence_is_the_combination_of_two_plain_readings(us_val):
     images = us_val[0]
-    with Recognizer("us", cross_check=False, max_batch=16) as plain, Recognizer("us", max_batch=16) as checked:
+    with Recognizer("us", cross_check=False, max_batch=200) as plain, \
+            Recognizer("us", reframe=False, cross_check=False) as unframed, \
+            Recognizer("us", max_batch=200) as checked:
         assert checked.cross_check and not plain.cross_check
         first = plain.recognize_batch(images)
-        padded = plain.recognize_batch([padded_view(c) for c in images])
+        _, _, reframed = plain._read(images, 0)       # which crops the first view read again
+        views = [padded_view(c) for c in images]
+        # a padded view is read again (reframed) only where its crop was
+        padded = [(plain if i in reframed else unframed).recognize(v) for i, v in enumerate(views)]
         got = checked.recognize_batch(images)
         assert "cross_check" in checked.last_timings and "cross_check" not in plain.last_timings
+    assert 0 < len(reframed) < len(images)
     want = combine(first, padded)
     assert [r.text for r in got] == [r.text for r in first]
     assert [r.confidence for r in got] == pytest.approx([r.confidence for r in want])
