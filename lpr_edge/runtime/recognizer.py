@@ -99,7 +99,7 @@ class Recognizer:
             if self.cross_check:
                 t0 = time.perf_counter()
                 # a padded view is looser than its crop: read it again only where the crop itself was
-                padded, _, _ = self._read([cross_check.padded_view(c) for c in chunk], offset, reframed)
+                padded, _, _ = self._read([cross_check.padded_view(c) for c in chunk], offset, set(reframed))
                 results = cross_check.combine(results, padded)
                 timings["cross_check"] = (time.perf_counter() - t0) * 1e3
             self.last_timings = timings
