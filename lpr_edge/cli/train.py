@@ -2,6 +2,8 @@
 (needs the train extra: pip install 'lpr-edge[train]')."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from .common import require_torch
 
 
@@ -19,7 +21,9 @@ def run(args) -> int:
 
     best = train(args)
     print(f"best checkpoint: {best}")
+    # last.pt, as the README's workflow: best.pt is the checkpoint chosen on the validation crops
+    last = Path(best).parent / "last.pt"
     data = f" --data {args.real}" if args.real else " --data DIR"
-    print(f"next: lpr-edge export {best} -o MODEL.onnx, then lpr-edge framing --model MODEL.onnx{data} "
+    print(f"next: lpr-edge export {last} -o MODEL.onnx, then lpr-edge framing --model MODEL.onnx{data} "
           "-o MODEL.onnx (where its characters sit, so loose crops are read again; no framing is inherited)")
     return 0

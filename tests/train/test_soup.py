@@ -94,6 +94,6 @@ def test_runs_whose_specs_differ_only_in_framing_are_averaged_without_one(runs, 
 
 
 def test_train_says_how_to_export_and_frame_the_model(runs, tmp_path, capsys):
-    best = train(tmp_path / "next", "--steps", "5", "--init", str(runs["base"])).parent / "best.pt"
+    last = train(tmp_path / "next", "--steps", "5", "--init", str(runs["base"]))
     said = capsys.readouterr().out
-    assert f"next: lpr-edge export {best} -o MODEL.onnx" in said and "lpr-edge framing --model MODEL.onnx" in said
+    assert f"next: lpr-edge export {last} -o MODEL.onnx" in said and "lpr-edge framing --model MODEL.onnx" in said
