@@ -45,6 +45,8 @@ def stickers(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # Share of crops with part of a neighbouring mark at the border. The marks teach the model to skip
 # what a loose box catches, and also to skip a real glyph touching the edge of a tight crop (models README).
 BORDER_MARKS = 0.25
+# How far a drawn crop may cut into the plate per side (fraction of the plate); --tight-margin sets it.
+TIGHT_MARGIN = 0.03
 
 
 def surroundings(img: np.ndarray, rng: np.random.Generator, max_margin: float = 0.3,
@@ -58,7 +60,7 @@ def surroundings(img: np.ndarray, rng: np.random.Generator, max_margin: float = 
 def surroundings_with_box(img: np.ndarray, rng: np.random.Generator, max_margin: float = 0.3,
                           border_marks: float = BORDER_MARKS,
                           margins: tuple[float, float, float, float] | None = None,
-                          tight: float = 0.03) -> tuple[np.ndarray, Box]:
+                          tight: float = TIGHT_MARGIN) -> tuple[np.ndarray, Box]:
     """``surroundings``, and where ``img`` lies in the crop (x0, y0, x1, y1 in pixels; beyond the
     crop's edges where the crop cuts into the plate). ``margins`` (left, right, top, bottom, fractions
     of the plate) fixes them instead of drawing them; drawn, each lies between ``-tight`` (cut into the
@@ -156,7 +158,7 @@ def world_effects(img: np.ndarray, rng: np.random.Generator, on_plate: bool = Tr
 
 
 def world_effects_with_box(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True,
-                           border_marks: float = BORDER_MARKS, tight: float = 0.03) -> tuple[np.ndarray, Box]:
+                           border_marks: float = BORDER_MARKS, tight: float = TIGHT_MARGIN) -> tuple[np.ndarray, Box]:
     """``world_effects``, and where the plate (all of ``img``) lies in the result (pixels); ``tight``:
     how far the crop may cut into the plate per side."""
     if on_plate:

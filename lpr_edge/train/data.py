@@ -19,7 +19,7 @@ from ..evaluation.datasets import Sample, load_images
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from ..synth.camera import Box, camera_effects_with_box
-from ..synth.world import BORDER_MARKS, world_effects_with_box
+from ..synth.world import BORDER_MARKS, TIGHT_MARGIN, world_effects_with_box
 
 
 def class_index(spec: ModelSpec) -> dict[str, int]:
@@ -116,7 +116,7 @@ class PlateStream(IterableDataset):
                  real_images: Sequence[np.ndarray], real_labels: Sequence[Sequence[int]],
                  real_fraction: float = 0.4, seed: int = 0, start: int = 0, augment: str = "camera",
                  border_marks: float = BORDER_MARKS, real_weights: Sequence[float] | None = None,
-                 tight_margin: float = 0.03):
+                 tight_margin: float = TIGHT_MARGIN):
         self.spec = spec
         self.pool_images, self.pool_labels = pool_images, [encode_label(t, spec) for t in pool_texts]
         self.real_images, self.real_labels = list(real_images), [list(lbl) for lbl in real_labels]

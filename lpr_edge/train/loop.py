@@ -26,7 +26,7 @@ from ..evaluation.metrics import score
 from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
-from ..synth.world import BORDER_MARKS
+from ..synth.world import BORDER_MARKS, TIGHT_MARGIN
 from .data import PlateStream, collate, oversample_weights, parse_oversample, synth_pool
 from .hard_examples import HardExamples
 from .model import LPRNet
@@ -131,7 +131,7 @@ def start(opts: TrainOptions):
     if not 0.0 <= opts.border_marks <= 1.0 or (opts.border_marks != BORDER_MARKS and opts.augment != "world"):
         raise InputError(f"--border-marks {opts.border_marks}: give a share 0 to 1 together with --augment world "
                          "(the marks are part of the world augmentation)")
-    if not 0.0 <= opts.tight_margin <= 0.2 or (opts.tight_margin != 0.03 and opts.augment != "world"):
+    if not 0.0 <= opts.tight_margin <= 0.2 or (opts.tight_margin != TIGHT_MARGIN and opts.augment != "world"):
         raise InputError(f"--tight-margin {opts.tight_margin}: give a fraction 0 to 0.2 together with --augment world "
                          "(how far its crops may cut into the plate)")
     for flag, share in (("--synth-plate-o", opts.synth_plate_o), ("--synth-plate-d", opts.synth_plate_d)):
