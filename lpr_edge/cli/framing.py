@@ -75,18 +75,19 @@ def run(args) -> int:
         return 0
     spans = ", ".join(f"{n} characters {a:.3f}-{b:.3f}" for n, (a, b) in fit.framing["spans"].items())
     print(f"spans from {fit.fitted_on} training crops read right: {spans}")
-    print("validation perfect match by margin: " + ", ".join(f"{k}: {v:.2f} %" for k, v in scores.items()))
+    print("validation perfect match by margin: " + _listed(scores))
     if loose:
         print(f"synthetic {args.synth_layout} plates cut at 0-25 % margin, mean perfect match by margin: "
-              + ", ".join(f"{k}: {v:.2f} %" for k, v in loose.items()))
-    def listed(values: dict) -> str:
-        return ", ".join(f"{k}: {v:.2f} %" for k, v in values.items())
-
-    print("tight crops extended, at that margin, validation: " + listed(pad_val)
-          + (f"; synthetic: {listed(pad_loose)}" if pad_loose else ""))
+              + _listed(loose))
+    print("tight crops extended, at that margin, validation: " + _listed(pad_val)
+          + (f"; synthetic: {_listed(pad_loose)}" if pad_loose else ""))
     how = "given" if args.margin is not None else "chose"
     print(f"{how} margin {fit.framing['margin']:g}, pad {fit.framing['pad']}; wrote {args.out}")
     return 0
+
+
+def _listed(percentages: dict) -> str:
+    return ", ".join(f"{k}: {v:.2f} %" for k, v in percentages.items())
 
 
 def _percent(shares: dict) -> dict:
