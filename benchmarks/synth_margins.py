@@ -32,11 +32,14 @@ def main() -> int:
     ap.add_argument("--model", default="us")
     ap.add_argument("--layout", choices=("us", "br"), default="us")
     ap.add_argument("--plates", type=int, default=400)
+    ap.add_argument("--graphics", type=float, default=0.0,
+                    help="share of US plates with a printed picture beside or behind the characters "
+                         "(lpr-edge train --synth-graphics draws the same style, so not held out for such a run)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    plates = plates_in_context(args.layout, args.plates, SEED)
+    plates = plates_in_context(args.layout, args.plates, SEED, graphics=args.graphics)
     out = {"model": args.model, "layout": args.layout, "plates": args.plates, "seed": SEED, "cpu": cpu_model(),
-           "margins": list(MARGINS)}
+           "graphics": args.graphics, "margins": list(MARGINS)}
     crops = {m: [crop_at_margin(img, (x0, y0, x1 - x0, y1 - y0), m) for img, (x0, y0, x1, y1), _ in plates]
              for m in MARGINS}
     for reframe, cross_check in ((False, False), (True, False), (True, True)):
@@ -50,7 +53,8 @@ def main() -> int:
                 coverage.append(risk_coverage([r.confidence for r in results], right).coverage_at_target)
         key = "cross_checked" if cross_check else "reframed" if reframe else "first"
         out[key] = {"perfect_match": accuracy, "coverage_at_99": coverage}
-        print(f"{args.model} on {args.plates} synthetic {args.layout} plates, {key:13s}: "
+        print(f"{args.model} on {args.plates} synthetic {args.layout} plates"
+              + (f" ({args.graphics:.0%} with pictures)" if args.graphics else "") + f", {key:13s}: "
               + " / ".join(f"{a:.1%}" for a in accuracy) + f"  (worst vs best {min(accuracy) - max(accuracy):+.1%}); "
               "99 % precision at " + " / ".join(f"{c:.1%}" for c in coverage) + " coverage")
     if args.json:

@@ -1,7 +1,7 @@
 """Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
 
-python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_br.png, synthetic_br_plate_o.png,
-                                    # synthetic_br_plate_d.png there
+python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_graphics.png,
+                                    # synthetic_br.png, synthetic_br_plate_o.png, synthetic_br_plate_d.png there
 """
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def main() -> None:
     world = [synth.camera_effects(world_effects(synth.render_clean(rng, emblems=True).image, rng), rng, 0.5,
                                   margins=False) for _ in range(16)]
     cv2.imwrite(str(OUT / "synthetic_world.png"), grid(world))
+    # --synth-graphics: printed pictures beside or behind the characters (every plate here has one).
+    rng = np.random.default_rng(7)
+    cv2.imwrite(str(OUT / "synthetic_graphics.png"),
+                grid([synth.render_clean(rng, emblems=True, graphics=1.0).image for _ in range(12)]))
     rng = np.random.default_rng(2)
     br = [synth.camera_effects(synth.render_br(rng).image, rng, 0.5) for _ in range(8)]
     cv2.imwrite(str(OUT / "synthetic_br.png"), grid(br, size=(240, 80)))

@@ -2,7 +2,8 @@
 
 Used for training, for the bench's built-in sample set, for calibration data when no real images
 are at hand, and for the README's sample plates. ``plates`` renders clean plates (US-like and
-Brazilian layouts), ``camera`` applies what a camera and a detector crop do to them, ``world``
+Brazilian layouts; ``graphics`` draws the pictures printed beside or behind US characters),
+``camera`` applies what a camera and a detector crop do to them, ``world``
 adds what the world puts around and on a plate (loose crops with car body, frame and dealer text,
 neighbouring marks, emblems, stickers, night/IR looks, glare) for training robust models.
 """

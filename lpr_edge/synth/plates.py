@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .fonts import _paste, _render_text, _render_text_plate_glyphs, font_paths
+from .graphics import draw_picture, picture_colour
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
@@ -138,13 +139,43 @@ def _header_and_footer(canvas: np.ndarray, fg: np.ndarray, fonts, rng: np.random
         _paste(canvas, m, (W - fw) // 2, H - fh - int(rng.integers(3, 8)), fw, fh, tuple(int(v) for v in fg))
 
 
+def _picture_beside_or_behind(canvas: np.ndarray, fg: np.ndarray, cx: int, cy: int, cw: int, ch: int,
+                              rng: np.random.Generator) -> tuple[int, int]:
+    """A printed picture (``graphics.draw_picture``) beside the characters, which move over to make room
+    (7 in 10), or faded behind them; returns the characters' new ``cx, cw``."""
+    H, W = canvas.shape[:2]
+    ground = tuple(int(v) for v in canvas[H // 2, 2])
+    colour = picture_colour(fg, rng)
+    if rng.random() < 0.7:
+        gw, gh = int(W * rng.uniform(0.12, 0.24)), int(H * rng.uniform(0.45, 0.85))
+        gy = int(np.clip(cy + ch // 2 - gh // 2 + rng.integers(-6, 7), 0, H - gh))
+        gap = int(rng.integers(-3, 9))  # negative: the picture reaches under the first/last glyph
+        edge = int(rng.integers(3, 11))
+        cw = min(cw, W - edge - gw - gap - int(rng.integers(4, 11)))
+        if rng.random() < 0.6:
+            draw_picture(canvas, (edge, gy, gw, gh), colour, ground, rng)
+            cx = edge + gw + gap
+        else:
+            draw_picture(canvas, (W - edge - gw, gy, gw, gh), colour, ground, rng)
+            cx = W - edge - gw - gap - cw
+        return cx, cw
+    gw, gh = int(W * rng.uniform(0.2, 0.6)), int(H * rng.uniform(0.5, 1.0))
+    overlay = canvas.copy()
+    draw_picture(overlay, (int(rng.integers(0, W - gw)), int(rng.integers(0, H - gh + 1)), gw, gh), colour, ground, rng)
+    alpha = float(rng.uniform(0.3, 0.8))
+    canvas[:] = cv2.addWeighted(overlay, alpha, canvas, 1 - alpha, 0)
+    return cx, cw
+
+
 def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
-                 emblems: bool = False) -> SynthPlate:
+                 emblems: bool = False, graphics: float = 0.0) -> SynthPlate:
     """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
 
     ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
     ``emblems``: often put an emblem or separator in the gap between character groups (as many
     states do; it must not be read); off, the same seed gives the same plates as before.
+    ``graphics``: share of plates with a printed picture beside or behind the characters (a tree, a
+    bird, a building...; ``lpr_edge.synth.graphics``); 0 draws nothing from ``rng`` for it.
     """
     fonts = font_paths(extras)
     if not fonts:
@@ -163,6 +194,8 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     cw = min(cw, W - int(rng.integers(8, 24)))
     cx = (W - cw) // 2 + int(rng.integers(-6, 7))
     cy = (H - ch) // 2 + int(rng.integers(-4, 9))
+    if graphics and rng.random() < graphics:
+        cx, cw = _picture_beside_or_behind(canvas, fg, cx, cy, cw, ch, rng)
     _paste(canvas, mask, cx, cy, cw, ch, tuple(int(v) for v in fg))
     if emblems and " " in text and rng.random() < 0.6:
         _emblem_in_gap(canvas, cv2.resize(mask, (cw, ch)), cx, cy, rng)
@@ -233,9 +266,9 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
 
 
 def render(rng: np.random.Generator, layout: str = "us", extras: bool = True, emblems: bool = False,
-           plate_o: float = 0.0, plate_d: float = 0.0) -> SynthPlate:
-    """A clean plate of the given layout (``us`` or ``br``); ``emblems`` for US plates (see render_clean),
-    ``plate_o`` and ``plate_d`` for Brazilian ones (see render_br)."""
+           plate_o: float = 0.0, plate_d: float = 0.0, graphics: float = 0.0) -> SynthPlate:
+    """A clean plate of the given layout (``us`` or ``br``); ``emblems`` and ``graphics`` for US plates
+    (see render_clean), ``plate_o`` and ``plate_d`` for Brazilian ones (see render_br)."""
     if layout == "br":
         return render_br(rng, extras=extras, plate_o=plate_o, plate_d=plate_d)
-    return render_clean(rng, extras=extras, emblems=emblems)
+    return render_clean(rng, extras=extras, emblems=emblems, graphics=graphics)

@@ -100,14 +100,16 @@ def surroundings_with_box(img: np.ndarray, rng: np.random.Generator, max_margin:
     return crop, (float(left), float(top), float(left + w), float(top + h))
 
 
-def plates_in_context(layout: str, n: int, seed: int, context: float = 0.3) -> list[tuple[np.ndarray, Box, str]]:
+def plates_in_context(layout: str, n: int, seed: int, context: float = 0.3,
+                      graphics: float = 0.0) -> list[tuple[np.ndarray, Box, str]]:
     """``n`` synthetic plates of ``layout`` with ``context`` of surroundings per side, light and camera
     effects as training draws them: (image, plate box x0, y0, x1, y1, text), to cut at any margin up to
-    ``context`` (held-out loose crops, e.g. to choose a reframing margin: ``lpr-edge framing``)."""
+    ``context`` (held-out loose crops, e.g. to choose a reframing margin: ``lpr-edge framing``);
+    ``graphics``: share of US plates with a printed picture (``render_clean``)."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        plate = render(rng, layout)
+        plate = render(rng, layout, graphics=graphics)
         img, box = surroundings_with_box(stickers(plate.image, rng), rng, border_marks=0.0, margins=(context,) * 4)
         img, box = camera_effects_with_box(light(img, rng), box, rng, float(rng.uniform(0.3, 1.0)), margins=False)
         out.append((img, box, plate.text))

@@ -27,7 +27,7 @@ from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from ..synth.world import BORDER_MARKS, TIGHT_MARGIN
-from .data import PlateStream, collate, oversample_weights, parse_oversample, synth_pool
+from .data import PlateStream, collate, oversample_weights, parse_oversample, pool_styles, synth_pool
 from .hard_examples import HardExamples
 from .model import LPRNet
 from .options import TrainOptions, add_arguments
@@ -138,6 +138,9 @@ def start(opts: TrainOptions):
         if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != "br"):
             raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout br "
                              "(the plate glyphs are the Brazilian plate font's)")
+    if not 0.0 <= opts.synth_graphics <= 1.0 or (opts.synth_graphics and opts.synth_layout != "us"):
+        raise InputError(f"--synth-graphics {opts.synth_graphics}: give a share 0 to 1 together with "
+                         "--synth-layout us (the pictures are drawn on US-like plates)")
     parse_oversample(opts.oversample)  # refused before anything is written
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
@@ -208,8 +211,7 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
     opts = opts if isinstance(opts, TrainOptions) else TrainOptions.from_namespace(opts)
     run, (real_imgs, real_lbls), (val_images, val_labels) = start(opts)
     pool_imgs, pool_texts = synth_pool(opts.synth, opts.seed, run.out, progress=not opts.no_progress,
-                                       layout=opts.synth_layout, emblems=opts.augment == "world",
-                                       plate_o=opts.synth_plate_o, plate_d=opts.synth_plate_d)
+                                       **pool_styles(opts))
     stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
                          run.step, augment=opts.augment, border_marks=opts.border_marks, tight_margin=opts.tight_margin,
                          real_weights=oversample_weights(opts.oversample, run.spec, real_lbls))

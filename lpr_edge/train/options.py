@@ -45,6 +45,9 @@ class TrainOptions:
     synth_plate_d: float = _opt(0.0, "with --synth-layout br: share of synthetic plates whose D is drawn as the "
                                 "plate font draws it (as its O, but with the stem's corners square); 0 = off",
                                 metavar="SHARE")
+    synth_graphics: float = _opt(0.0, "with --synth-layout us: share of synthetic plates with a printed picture "
+                                 "beside or behind the characters (tree, bird, building, mountains...), not to be "
+                                 "read; 0 = off", metavar="SHARE")
     augment: str = _opt("camera", "camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose "
                         "detector crops (0-30%% per side) with car body, frame and dealer text, border marks, "
                         "emblems, stickers, night/IR/glare", choices=("camera", "world"))
