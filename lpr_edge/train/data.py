@@ -20,6 +20,7 @@ from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from ..synth.camera import Box, camera_effects_with_box
 from ..synth.world import BORDER_MARKS, TIGHT_MARGIN, world_effects_with_box
+from .options import TrainOptions
 
 
 def class_index(spec: ModelSpec) -> dict[str, int]:
@@ -67,7 +68,7 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
     return images, texts
 
 
-def pool_styles(opts) -> dict:
+def pool_styles(opts: TrainOptions) -> dict:
     """The ``synth_pool`` keywords a run's options ask for (layout and what is drawn on its plates)."""
     return {"layout": opts.synth_layout, "emblems": opts.augment == "world", "plate_o": opts.synth_plate_o,
             "plate_d": opts.synth_plate_d, "graphics": opts.synth_graphics}
