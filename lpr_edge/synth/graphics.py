@@ -7,10 +7,12 @@ Shapes are drawn from ``rng`` only, so the same seed gives the same picture.
 """
 from __future__ import annotations
 
+from typing import Tuple
+
 import cv2
 import numpy as np
 
-Colour = tuple[int, int, int]
+Colour = Tuple[int, int, int]  # typing.Tuple: the runtime tests run on Python 3.8
 
 
 def _tree(img: np.ndarray, x: int, y: int, w: int, h: int, c: Colour, rng: np.random.Generator) -> None:
