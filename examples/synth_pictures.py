@@ -1,6 +1,6 @@
 """Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
 
-python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_graphics.png,
+python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_graphics.png, synthetic_stroke_fonts.png,
                                     # synthetic_br.png, synthetic_br_plate_o.png, synthetic_br_plate_d.png there
 """
 from __future__ import annotations
@@ -30,6 +30,10 @@ def main() -> None:
     rng = np.random.default_rng(7)
     cv2.imwrite(str(OUT / "synthetic_graphics.png"),
                 grid([synth.render_clean(rng, emblems=True, graphics=1.0).image for _ in range(12)]))
+    # --synth-stroke-fonts: characters in a thick Hershey stroke font (every plate here).
+    rng = np.random.default_rng(11)
+    cv2.imwrite(str(OUT / "synthetic_stroke_fonts.png"),
+                grid([synth.render_clean(rng, emblems=True, stroke_fonts=1.0).image for _ in range(12)]))
     rng = np.random.default_rng(2)
     br = [synth.camera_effects(synth.render_br(rng).image, rng, 0.5) for _ in range(8)]
     cv2.imwrite(str(OUT / "synthetic_br.png"), grid(br, size=(240, 80)))

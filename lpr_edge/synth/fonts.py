@@ -57,6 +57,25 @@ def _render_text(text: str, font_path: str, height: int, color: tuple[int, int, 
     return np.asarray(img)
 
 
+# OpenCV's Hershey stroke fonts without serifs: drawn thick they are monoline glyphs close to the
+# embossed fonts of many US plates, unlike any of the TrueType faces above (``render_clean(stroke_fonts=)``).
+STROKE_FACES = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_PLAIN)
+
+
+def _render_stroke_text(text: str, face: int, height: int, stroke: float) -> np.ndarray:
+    """``_render_text`` with a Hershey stroke font: an alpha mask of ``text`` of about ``height`` px cap
+    height, lines ``stroke`` of that height thick."""
+    thickness = max(1, int(round(height * stroke)))
+    scale = cv2.getFontScaleFromHeight(face, height, thickness)
+    (w, h), base = cv2.getTextSize(text, face, scale, thickness)
+    img = np.zeros((h + base + 2 * thickness + 4, w + 2 * thickness + 4), np.uint8)
+    cv2.putText(img, text, (thickness + 2, h + thickness + 2), face, scale, 255, thickness, cv2.LINE_AA)
+    rows, cols = np.flatnonzero(img.max(axis=1)), np.flatnonzero(img.max(axis=0))
+    if not rows.size:
+        return img
+    return img[max(0, rows[0] - 2):rows[-1] + 3, max(0, cols[0] - 2):cols[-1] + 3]
+
+
 def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, w: int, h: int, color) -> None:
     """Alpha-blend a resized mask into ``canvas`` at (x, y) with size (w, h), clipped."""
     if w < 1 or h < 1:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .fonts import _paste, _render_text, _render_text_plate_glyphs, font_paths
+from .fonts import STROKE_FACES, _paste, _render_stroke_text, _render_text, _render_text_plate_glyphs, font_paths
 from .graphics import draw_picture, picture_colour
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -168,7 +168,7 @@ def _picture_beside_or_behind(canvas: np.ndarray, fg: np.ndarray, cx: int, cy: i
 
 
 def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
-                 emblems: bool = False, graphics: float = 0.0) -> SynthPlate:
+                 emblems: bool = False, graphics: float = 0.0, stroke_fonts: float = 0.0) -> SynthPlate:
     """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
 
     ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
@@ -176,6 +176,8 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     states do; it must not be read); off, the same seed gives the same plates as before.
     ``graphics``: share of plates with a printed picture beside or behind the characters (a tree, a
     bird, a building...; ``lpr_edge.synth.graphics``); 0 draws nothing from ``rng`` for it.
+    ``stroke_fonts``: share of plates whose characters are drawn in a thick Hershey stroke font
+    (``fonts.STROKE_FACES``) instead of a TrueType face; 0 draws nothing from ``rng`` for it.
     """
     fonts = font_paths(extras)
     if not fonts:
@@ -187,7 +189,11 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     # Main characters: tall, often condensed, centred in the middle band.
     font = fonts[rng.integers(len(fonts))]
     body = text.replace(" ", " " * int(rng.integers(1, 3)))
-    mask = _render_text(body, font, 64, (0, 0, 0))
+    if stroke_fonts and rng.random() < stroke_fonts:
+        face = STROKE_FACES[rng.integers(len(STROKE_FACES))]
+        mask = _render_stroke_text(body, face, 64, float(rng.uniform(0.06, 0.16)))
+    else:
+        mask = _render_text(body, font, 64, (0, 0, 0))
     ch = int(rng.integers(38, 56))
     stretch = rng.uniform(0.65, 1.15)
     cw = int(mask.shape[1] * ch / mask.shape[0] * stretch)
@@ -266,9 +272,10 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
 
 
 def render(rng: np.random.Generator, layout: str = "us", extras: bool = True, emblems: bool = False,
-           plate_o: float = 0.0, plate_d: float = 0.0, graphics: float = 0.0) -> SynthPlate:
-    """A clean plate of the given layout (``us`` or ``br``); ``emblems`` and ``graphics`` for US plates
-    (see render_clean), ``plate_o`` and ``plate_d`` for Brazilian ones (see render_br)."""
+           plate_o: float = 0.0, plate_d: float = 0.0, graphics: float = 0.0,
+           stroke_fonts: float = 0.0) -> SynthPlate:
+    """A clean plate of the given layout (``us`` or ``br``); ``emblems``, ``graphics`` and ``stroke_fonts``
+    for US plates (see render_clean), ``plate_o`` and ``plate_d`` for Brazilian ones (see render_br)."""
     if layout == "br":
         return render_br(rng, extras=extras, plate_o=plate_o, plate_d=plate_d)
-    return render_clean(rng, extras=extras, emblems=emblems, graphics=graphics)
+    return render_clean(rng, extras=extras, emblems=emblems, graphics=graphics, stroke_fonts=stroke_fonts)

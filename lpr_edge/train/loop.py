@@ -138,9 +138,10 @@ def start(opts: TrainOptions):
         if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != "br"):
             raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout br "
                              "(the plate glyphs are the Brazilian plate font's)")
-    if not 0.0 <= opts.synth_graphics <= 1.0 or (opts.synth_graphics and opts.synth_layout != "us"):
-        raise InputError(f"--synth-graphics {opts.synth_graphics}: give a share 0 to 1 together with "
-                         "--synth-layout us (the pictures are drawn on US-like plates)")
+    for flag, share in (("--synth-graphics", opts.synth_graphics), ("--synth-stroke-fonts", opts.synth_stroke_fonts)):
+        if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != "us"):
+            raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout us "
+                             "(drawn on US-like plates)")
     parse_oversample(opts.oversample)  # refused before anything is written
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)

@@ -48,6 +48,9 @@ class TrainOptions:
     synth_graphics: float = _opt(0.0, "with --synth-layout us: share of synthetic plates with a printed picture "
                                  "beside or behind the characters (tree, bird, building, mountains...), not to be "
                                  "read; 0 = off", metavar="SHARE")
+    synth_stroke_fonts: float = _opt(0.0, "with --synth-layout us: share of synthetic plates whose characters are "
+                                     "drawn in a thick Hershey stroke font (OpenCV's; monoline glyphs like many "
+                                     "embossed US plates) instead of a TrueType face; 0 = off", metavar="SHARE")
     augment: str = _opt("camera", "camera: camera effects and 0-15%% margins (the v3 recipe); world: also loose "
                         "detector crops (0-30%% per side) with car body, frame and dealer text, border marks, "
                         "emblems, stickers, night/IR/glare", choices=("camera", "world"))

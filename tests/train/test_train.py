@@ -325,10 +325,11 @@ def test_align_box_teaches_the_aligner_where_the_plate_is(tmp_path, capsys):
     assert "--synth-plate-o 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
     assert main([*camera, "--synth-plate-d", "0.5", "--out", str(tmp_path / "no")]) == 2
     assert "--synth-plate-d 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
-    # Printed pictures are drawn on US-like plates only, at a share 0 to 1.
-    for bad in (["--synth-graphics", "0.3", "--synth-layout", "br"], ["--synth-graphics", "1.5"]):
+    # Printed pictures and stroke fonts are drawn on US-like plates only, at a share 0 to 1.
+    for bad in (["--synth-graphics", "0.3", "--synth-layout", "br"], ["--synth-graphics", "1.5"],
+                ["--synth-stroke-fonts", "0.3", "--synth-layout", "br"]):
         assert main([*camera, *bad, "--out", str(tmp_path / "no")]) == 2
-        assert f"--synth-graphics {float(bad[1])}" in capsys.readouterr().err and not (tmp_path / "no").exists()
+        assert f"{bad[0]} {float(bad[1])}" in capsys.readouterr().err and not (tmp_path / "no").exists()
 
 
 def test_aligner_framing_benchmark_knows_the_true_framing(tmp_path):

@@ -1,7 +1,9 @@
-"""Printed pictures on synthetic US plates (``lpr_edge.synth.graphics``, ``render_clean(graphics=...)``)."""
+"""Styles of synthetic US plates that training can ask for: printed pictures (``lpr_edge.synth.graphics``,
+``render_clean(graphics=...)``) and Hershey stroke fonts (``render_clean(stroke_fonts=...)``)."""
 import numpy as np
 import pytest
 
+from lpr_edge.synth.fonts import STROKE_FACES, _render_stroke_text
 from lpr_edge.synth.graphics import SHAPES, draw_picture
 from lpr_edge.synth.plates import render_clean
 
@@ -43,3 +45,30 @@ def test_pictures_appear_at_the_share_asked(monkeypatch):
         for s in range(200):
             render_clean(np.random.default_rng(s), emblems=True, graphics=share)
         assert low <= len(drawn) <= high, (share, len(drawn))
+
+
+@pytest.mark.parametrize("face", STROKE_FACES)
+def test_stroke_text_is_a_tight_mask_of_the_asked_height_and_stroke(face):
+    thin, thick = (_render_stroke_text("H7Q0", face, 64, stroke) for stroke in (0.06, 0.16))
+    for mask in (thin, thick):
+        rows = np.flatnonzero(mask.max(axis=1) > 127)
+        assert 55 <= rows[-1] - rows[0] + 1 <= 90           # cap height about 64 px (plus the stroke)
+        assert mask[:, :2].max() == 0 and mask[:, -2:].max() == 0  # 2 px padding, as _render_text's
+    assert (thick > 127).sum() > 1.4 * (thin > 127).sum()
+
+
+def test_stroke_fonts_are_seeded_and_off_changes_nothing(monkeypatch):
+    from lpr_edge.synth import plates
+
+    one = render_clean(np.random.default_rng(5), stroke_fonts=1.0)
+    again = render_clean(np.random.default_rng(5), stroke_fonts=1.0)
+    assert np.array_equal(one.image, again.image) and one.text == again.text
+    assert all(np.array_equal(render_clean(np.random.default_rng(s), emblems=True).image,
+                              render_clean(np.random.default_rng(s), emblems=True, stroke_fonts=0.0).image)
+               for s in range(5))
+    drawn = []
+    real = plates._render_stroke_text
+    monkeypatch.setattr(plates, "_render_stroke_text", lambda *a: drawn.append(1) or real(*a))
+    for s in range(200):
+        render_clean(np.random.default_rng(s), stroke_fonts=0.25)
+    assert 30 <= len(drawn) <= 70
