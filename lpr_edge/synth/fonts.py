@@ -62,6 +62,18 @@ def _render_text(text: str, font_path: str, height: int, color: tuple[int, int, 
 STROKE_FACES = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_PLAIN)
 
 
+@functools.lru_cache(maxsize=1)
+def _put_text_honours_thickness() -> bool:
+    """OpenCV 4 draws large Hershey text as thick as asked; OpenCV 5.0 (the Python 3.8 CI venv) drew
+    it the same at thickness 4 and 10, so there the stroke is thickened by dilation instead."""
+    def ink(thickness: int) -> int:
+        img = np.zeros((100, 100), np.uint8)
+        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, 64, thickness)
+        cv2.putText(img, "I", (30, 80), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA)
+        return int((img > 127).sum())
+    return ink(10) > 1.5 * ink(4)
+
+
 def _render_stroke_text(text: str, face: int, height: int, stroke: float) -> np.ndarray:
     """``_render_text`` with a Hershey stroke font: an alpha mask of ``text`` of about ``height`` px cap
     height, lines ``stroke`` of that height thick."""
@@ -70,6 +82,8 @@ def _render_stroke_text(text: str, face: int, height: int, stroke: float) -> np.
     (w, h), base = cv2.getTextSize(text, face, scale, thickness)
     img = np.zeros((h + base + 2 * thickness + 4, w + 2 * thickness + 4), np.uint8)
     cv2.putText(img, text, (thickness + 2, h + thickness + 2), face, scale, 255, thickness, cv2.LINE_AA)
+    if not _put_text_honours_thickness():
+        img = cv2.dilate(img, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (thickness, thickness)))
     rows, cols = np.flatnonzero(img.max(axis=1)), np.flatnonzero(img.max(axis=0))
     if not rows.size:
         return img
