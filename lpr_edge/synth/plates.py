@@ -152,13 +152,9 @@ def _picture_beside_or_behind(canvas: np.ndarray, fg: np.ndarray, cx: int, cy: i
         gap = int(rng.integers(-3, 9))  # negative: the picture reaches under the first/last glyph
         edge = int(rng.integers(3, 11))
         cw = min(cw, W - edge - gw - gap - int(rng.integers(4, 11)))
-        if rng.random() < 0.6:
-            draw_picture(canvas, (edge, gy, gw, gh), colour, ground, rng)
-            cx = edge + gw + gap
-        else:
-            draw_picture(canvas, (W - edge - gw, gy, gw, gh), colour, ground, rng)
-            cx = W - edge - gw - gap - cw
-        return cx, cw
+        left = rng.random() < 0.6
+        draw_picture(canvas, (edge if left else W - edge - gw, gy, gw, gh), colour, ground, rng)
+        return (edge + gw + gap if left else W - edge - gw - gap - cw), cw
     gw, gh = int(W * rng.uniform(0.2, 0.6)), int(H * rng.uniform(0.5, 1.0))
     overlay = canvas.copy()
     draw_picture(overlay, (int(rng.integers(0, W - gw)), int(rng.integers(0, H - gh + 1)), gw, gh), colour, ground, rng)

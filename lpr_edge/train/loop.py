@@ -134,14 +134,14 @@ def start(opts: TrainOptions):
     if not 0.0 <= opts.tight_margin <= 0.2 or (opts.tight_margin != TIGHT_MARGIN and opts.augment != "world"):
         raise InputError(f"--tight-margin {opts.tight_margin}: give a fraction 0 to 0.2 together with --augment world "
                          "(how far its crops may cut into the plate)")
-    for flag, share in (("--synth-plate-o", opts.synth_plate_o), ("--synth-plate-d", opts.synth_plate_d)):
-        if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != "br"):
-            raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout br "
-                             "(the plate glyphs are the Brazilian plate font's)")
-    for flag, share in (("--synth-graphics", opts.synth_graphics), ("--synth-stroke-fonts", opts.synth_stroke_fonts)):
-        if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != "us"):
-            raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout us "
-                             "(drawn on US-like plates)")
+    plate_glyphs = ("br", "the plate glyphs are the Brazilian plate font's")
+    us_plates = ("us", "drawn on US-like plates")
+    for flag, share, (layout, why) in (("--synth-plate-o", opts.synth_plate_o, plate_glyphs),
+                                       ("--synth-plate-d", opts.synth_plate_d, plate_glyphs),
+                                       ("--synth-graphics", opts.synth_graphics, us_plates),
+                                       ("--synth-stroke-fonts", opts.synth_stroke_fonts, us_plates)):
+        if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != layout):
+            raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout {layout} ({why})")
     parse_oversample(opts.oversample)  # refused before anything is written
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
