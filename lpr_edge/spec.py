@@ -22,6 +22,7 @@ DIGITS = "0123456789"
 
 OUTPUT_KINDS = ("logits", "argmax_max")
 FRAMING_PADS = ("none", "replicate", "median")  # how reframing extends a crop tighter than training
+CROSS_CHECK_KEEPS = ("own", "confident")  # which reading the cross-check keeps where its two views differ
 LOGITS_LAYOUTS = ("NTC", "NCT")
 
 
@@ -126,6 +127,8 @@ class ModelSpec:
         if self.framing:
             d["framing"] = {"margin": self.framing["margin"], "pad": self.framing["pad"],
                             "spans": {n: list(span) for n, span in self.framing["spans"].items()}}
+            if self.framing["keep"] != "own":    # specs fitted before the choice existed stay byte for byte
+                d["framing"]["keep"] = self.framing["keep"]
         return d
 
     def to_json(self) -> str:
@@ -161,14 +164,17 @@ class ModelSpec:
 
 
 def _framing(value: Any, name: str) -> dict[str, Any]:
-    """The framing entry as ``{"margin": float, "spans": {"7": (start, end)}}``; SpecError when malformed."""
+    """The framing entry as ``{"margin": float, "spans": {"7": (start, end)}, "pad": ..., "keep": ...}``;
+    SpecError when malformed."""
     if not value:
         return {}
     bad = SpecError(f"invalid model spec {name!r}: framing must be {{'margin': 0..0.5, 'spans': "
-                    f"{{'LENGTH': [start, end], ...}}, 'pad': none|replicate|median}} with 0 <= start < end <= 1; "
+                    f"{{'LENGTH': [start, end], ...}}, 'pad': none|replicate|median, 'keep': own|confident}} "
+                    "with 0 <= start < end <= 1; "
                     "re-fit it with lpr-edge framing")
-    if (not isinstance(value, Mapping) or not {"margin", "spans"} <= set(value) <= {"margin", "spans", "pad"}
-            or not isinstance(value["spans"], Mapping) or value.get("pad", "none") not in FRAMING_PADS):
+    if (not isinstance(value, Mapping) or not {"margin", "spans"} <= set(value) <= {"margin", "spans", "pad", "keep"}
+            or not isinstance(value["spans"], Mapping) or value.get("pad", "none") not in FRAMING_PADS
+            or value.get("keep", "own") not in CROSS_CHECK_KEEPS):
         raise bad
     try:
         margin = float(value["margin"])
@@ -178,7 +184,7 @@ def _framing(value: Any, name: str) -> dict[str, Any]:
     if (not 0 <= margin <= 0.5 or not spans or len(spans) != len(value["spans"])
             or any(int(k) < 1 or not 0 <= a < b <= 1 for k, (a, b) in spans.items())):
         raise bad
-    return {"margin": margin, "spans": spans, "pad": value.get("pad", "none")}
+    return {"margin": margin, "spans": spans, "pad": value.get("pad", "none"), "keep": value.get("keep", "own")}
 
 
 def _triple(values: Sequence[float] | float, what: str) -> tuple[float, float, float]:

@@ -3,7 +3,8 @@ training crops, so that loose crops are cut around their characters and read aga
 (lpr_edge.runtime.reframe). The spans come from the training side of DIR's fixed split (crops read
 right). The margin: of those that read no fewer validation crops than first readings, the one that
 reads held-out synthetic loose crops of --synth-layout best (without it, the best on validation).
-OUT is the model with the framing in its spec."""
+OUT is the model with the framing in its spec (and, with --keep confident, the cross-check keeping the
+more confident of a crop's two readings)."""
 from __future__ import annotations
 
 import json
@@ -36,6 +37,10 @@ def add_parser(sub, name):
     p.add_argument("--pad", choices=("none", "replicate", "median"), default=None,
                    help="how to extend crops tighter than training (edge pixels, median colour) instead of choosing "
                         "it the same way as the margin")
+    p.add_argument("--keep", choices=("own", "confident"), default="own",
+                   help="where a crop and its padded view read differently (the cross-check), keep the crop's own "
+                        "reading (default) or the more confident one: better for tight detector boxes, "
+                        "see the README's cross_check")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -63,7 +68,7 @@ def run(args) -> int:
     train, _ = load_split(args.data, "train", relabel=args.relabel)
     val, _ = load_split(args.data, "val", relabel=args.relabel)
     fit = fit_framing(path, spec, train, val, min_count=args.min_count, threads=args.threads, margin=args.margin,
-                      synth_layout=args.synth_layout, synth_plates=args.synth_plates, pad=args.pad,
+                      synth_layout=args.synth_layout, synth_plates=args.synth_plates, pad=args.pad, keep=args.keep,
                       say=lambda message: print(message + " ...", file=sys.stderr, flush=True))
     write_bytes(args.out, embed_spec(model, spec.replace(framing=fit.framing)).SerializeToString())
     scores, loose = _percent(fit.val_perfect), _percent(fit.loose_perfect)
@@ -82,7 +87,8 @@ def run(args) -> int:
     print("tight crops extended, at that margin, validation: " + _listed(pad_val)
           + (f"; synthetic: {_listed(pad_loose)}" if pad_loose else ""))
     how = "given" if args.margin is not None else "chose"
-    print(f"{how} margin {fit.framing['margin']:g}, pad {fit.framing['pad']}; wrote {args.out}")
+    print(f"{how} margin {fit.framing['margin']:g}, pad {fit.framing['pad']}"
+          + (f", keep {fit.framing['keep']}" if fit.framing["keep"] != "own" else "") + f"; wrote {args.out}")
     return 0
 
 

@@ -9,7 +9,8 @@ layout in surroundings, cut at 0-25 % margin per side; validation crops are dete
 tight, so they barely tell margins apart). Without a synthetic layout, the best on validation. Ties
 go to the larger margin (the gentler cut). Then, at that margin, how crops tighter than training are
 extended (``reframe.PADS``: not at all, edge pixels, median colour), by the same two steps; ties go
-to not extending. No step looks at a test set.
+to not extending. No step looks at a test set. Which reading the cross-check keeps where a crop and
+its padded view differ (``keep``) is not fitted: the crop's own unless given (README, ``cross_check``).
 """
 from __future__ import annotations
 
@@ -67,9 +68,9 @@ def _first_readings(model: str | os.PathLike, spec: ModelSpec, images: Sequence[
 def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sample], val: Sequence[Sample], *,
                 min_count: int = 20, threads: int = 0, margin: float | None = None,
                 synth_layout: str | None = None, synth_plates: int = 400, pad: str | None = None,
-                say: Callable[[str], None] = lambda message: None) -> FramingFit:
-    """Spans from ``train`` (crops read right); the margin as the module doc says, or ``margin`` if given.
-    ``say`` hears what each stage is doing (the CLI prints it)."""
+                keep: str = "own", say: Callable[[str], None] = lambda message: None) -> FramingFit:
+    """Spans from ``train`` (crops read right); the margin as the module doc says, or ``margin`` if given;
+    ``keep`` goes into the framing as given. ``say`` hears what each stage is doing (the CLI prints it)."""
     images, kept, _ = load_images(train)
     say(f"reading {len(kept)} training crops for the spans")
     texts, classes = _first_readings(model, spec.replace(framing={}), images, threads)
@@ -113,8 +114,8 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
         chosen_pad = max(pads_ok, key=lambda p: (pad_loose[p], preference[p]))
     else:
         chosen_pad = max(pads_ok, key=lambda p: (pad_val[p], preference[p]))
-    return FramingFit({"margin": best, "spans": spans, "pad": chosen_pad}, len(right), val_scores, loose_scores,
-                      pad_val, pad_loose)
+    return FramingFit({"margin": best, "spans": spans, "pad": chosen_pad, "keep": keep}, len(right), val_scores,
+                      loose_scores, pad_val, pad_loose)
 
 
 def _validation(val: Sequence[Sample]) -> tuple[list[np.ndarray], list[Sample]]:

@@ -10,6 +10,13 @@ not is only a little looser, and reading it as it is costs a pass less). The rea
 crop's own; its confidence becomes the mean of the two readings' confidences, the padded view
 counting 0 if it read something else, and each character's confidence likewise.
 
+A model whose framing says ``keep: confident`` (``lpr-edge framing --keep confident``) keeps instead
+the more confident of the two readings where they differ (ties: the crop's own), at half its
+confidence; its padded views are then read as any crop (reframed wherever the framing says), since
+their reading may be the answer. Better for tight detector boxes, worse for very loose ones
+(``benchmarks/README.md``, "Cross-checked confidence": the bundled US model on another region's
+plates cut at the box +10 of 114, at 25 % margin −4), so not the bundled models' default.
+
 Measured (``benchmarks/README.md``, "Cross-checked confidence"): over both bundled models, nine
 rows each (validation as labelled and audited, another collection, six detector margins), the share
 of plates accepted at 99 % precision rises from 47 % to 59 % on average (the US validation split: 73 %
@@ -23,6 +30,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from ..spec import CROSS_CHECK_KEEPS
 from .decode import PlateResult
 from .preprocess import within_limit
 
@@ -36,13 +44,18 @@ def padded_view(crop: np.ndarray) -> np.ndarray:
     return within_limit(cv2.copyMakeBorder(crop, dy, dy, dx, dx, cv2.BORDER_REPLICATE))
 
 
-def combine(first: Sequence[PlateResult], second: Sequence[PlateResult]) -> list[PlateResult]:
-    """The first readings with confidences averaged over both views; a view that read other text counts 0."""
+def combine(first: Sequence[PlateResult], second: Sequence[PlateResult], keep: str = "own") -> list[PlateResult]:
+    """Per crop, the text both views read with their confidences averaged, or, where they differ, the
+    first view's reading (``keep="own"``) or the more confident one (``"confident"``; ties: the first
+    view's) at half its confidence."""
+    if keep not in CROSS_CHECK_KEEPS:
+        raise ValueError(f"keep must be one of {CROSS_CHECK_KEEPS}, got {keep!r}")
     out = []
     for a, b in zip(first, second):
         if a.text == b.text:
             chars = tuple((x + y) / 2 for x, y in zip(a.char_confidences, b.char_confidences))
             out.append(PlateResult(a.text, (a.confidence + b.confidence) / 2, chars))
         else:
-            out.append(PlateResult(a.text, a.confidence / 2, tuple(x / 2 for x in a.char_confidences)))
+            kept = b if keep == "confident" and b.confidence > a.confidence else a
+            out.append(PlateResult(kept.text, kept.confidence / 2, tuple(x / 2 for x in kept.char_confidences)))
     return out

@@ -4,7 +4,8 @@ The data path of one batch, top to bottom: crops -> preprocess (into the backend
 -> backend.infer(n) -> greedy CTC decode -> PlateResult (-> loose crops cut around their characters
 and read again, if the model carries a framing -> the plate format's look-alike swaps, if given)
 -> the same path once more on each crop padded a little, and the confidence averaged over both
-readings (cross-check, on by default).
+readings (cross-check, on by default; where the views differ, the crop's own reading is kept, or the
+more confident one if the model's framing says ``keep: confident``).
 """
 from __future__ import annotations
 
@@ -98,9 +99,12 @@ class Recognizer:
             results, timings, reframed = self._read(chunk, offset)
             if self.cross_check:
                 t0 = time.perf_counter()
-                # a padded view is looser than its crop: read it again only where the crop itself was
-                padded, _, _ = self._read([cross_check.padded_view(c) for c in chunk], offset, set(reframed))
-                results = cross_check.combine(results, padded)
+                keep = self.spec.framing.get("keep", "own")
+                # a padded view is looser than its crop: as a check it is read again only where the crop
+                # itself was; where its reading may be kept, it is read as any crop
+                padded, _, _ = self._read([cross_check.padded_view(c) for c in chunk], offset,
+                                          None if keep == "confident" else set(reframed))
+                results = cross_check.combine(results, padded, keep)
                 timings["cross_check"] = (time.perf_counter() - t0) * 1e3
             self.last_timings = timings
             return results

@@ -97,13 +97,19 @@ def test_spec_framing_round_trips_and_malformed_framing_is_refused():
             ModelSpec(framing=bad)
     with pytest.raises(SpecError, match="lpr-edge framing"):
         ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}, "pad": "mirror"})
-    assert ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}}).framing["pad"] == "none"  # older files
+    older = ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}})   # files fitted before pad and keep
+    assert (older.framing["pad"], older.framing["keep"]) == ("none", "own") and "keep" not in older.to_dict()["framing"]
+    confident = ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}, "keep": "confident"})
+    assert ModelSpec.from_json(confident.to_json()).framing["keep"] == "confident"
+    with pytest.raises(SpecError, match="own|confident"):
+        ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}, "keep": "best"})
 
 
 @pytest.mark.parametrize("name, margin, pad", [("us", 0.1, "none"), ("br", 0.05, "replicate")])
 def test_bundled_models_carry_a_framing_and_reframe_by_default(name, margin, pad):
     with Recognizer(name) as rec:
         assert rec.reframe and (rec.spec.framing["margin"], rec.spec.framing["pad"]) == (margin, pad)
+        assert rec.spec.framing["keep"] == "own"
     with Recognizer(name, reframe=False) as rec:
         assert not rec.reframe
 
@@ -147,6 +153,7 @@ def test_framing_cli_fits_spans_chooses_a_margin_and_writes_a_copy(tmp_path, cap
     report = json.loads(capsys.readouterr().out)
     spec = read_model_spec(out)
     assert spec.framing == {"margin": report["framing"]["margin"], "pad": report["framing"]["pad"],
+                            "keep": report["framing"]["keep"],
                             "spans": {k: tuple(v) for k, v in report["framing"]["spans"].items()}}
     assert report["framing"]["pad"] in ("none", "replicate", "median")
     assert spec.framing["margin"] in (0.0, 0.05, 0.1)
@@ -159,6 +166,10 @@ def test_framing_cli_fits_spans_chooses_a_margin_and_writes_a_copy(tmp_path, cap
     given = json.loads(capsys.readouterr().out)
     assert given["framing"]["margin"] == 0.05 and set(given["val_perfect_match"]) == {"none", "0.05"}
     assert read_model_spec(out).framing["spans"] == spec.framing["spans"]  # re-fitting a framed model: same spans
+    assert spec.framing["keep"] == "own"
+    assert main(["framing", "--model", str(out), "--data", str(folder), "--min-count", "5", "--margin", "0.05",
+                 "--keep", "confident", "-o", str(out), "--threads", "1"]) == 0
+    assert "keep confident" in capsys.readouterr().out and read_model_spec(out).framing["keep"] == "confident"
 
 
 def test_framing_cli_chooses_among_harmless_margins_on_synthetic_loose_crops(tmp_path, capsys):
