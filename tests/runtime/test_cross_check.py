@@ -11,10 +11,10 @@ import pytest
 
 from lpr_edge import Recognizer
 from lpr_edge.bundled import resolve_model
-from lpr_edge.formats.onnx_spec import read_model_spec
 from lpr_edge.cli import main
 from lpr_edge.evaluation.datasets import load_images, load_split
 from lpr_edge.evaluation.harness import evaluate_images
+from lpr_edge.formats.onnx_spec import read_model_spec
 from lpr_edge.runtime.cross_check import combine, padded_view
 from lpr_edge.runtime.decode import PlateResult
 
