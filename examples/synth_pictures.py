@@ -1,7 +1,8 @@
 """Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
 
 python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_graphics.png, synthetic_stroke_fonts.png,
-                                    # synthetic_br.png, synthetic_br_plate_o.png, synthetic_br_plate_d.png there
+                                    # synthetic_stroke_weight.png, synthetic_br.png, synthetic_br_plate_o.png,
+                                    # synthetic_br_plate_d.png there
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import cv2
 import numpy as np
 
 from lpr_edge import synth
+from lpr_edge.synth.stroke_weight import change_stroke_weight
 from lpr_edge.synth.world import world_effects
 
 OUT = Path(__file__).resolve().parents[1] / "lpr_edge" / "models"
@@ -34,6 +36,13 @@ def main() -> None:
     rng = np.random.default_rng(11)
     cv2.imwrite(str(OUT / "synthetic_stroke_fonts.png"),
                 grid([synth.render_clean(rng, emblems=True, stroke_fonts=1.0).image for _ in range(12)]))
+    # --stroke-weight: each plate as drawn, with its strokes thickened (eroded) and thinned (dilated).
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(4):
+        plate = synth.render_clean(rng, emblems=True).image
+        rows += [plate, change_stroke_weight(plate, rng, erode=True), change_stroke_weight(plate, rng, erode=False)]
+    cv2.imwrite(str(OUT / "synthetic_stroke_weight.png"), grid(rows, cols=3))
     rng = np.random.default_rng(2)
     br = [synth.camera_effects(synth.render_br(rng).image, rng, 0.5) for _ in range(8)]
     cv2.imwrite(str(OUT / "synthetic_br.png"), grid(br, size=(240, 80)))

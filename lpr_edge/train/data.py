@@ -19,6 +19,7 @@ from ..evaluation.datasets import Sample, load_images
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from ..synth.camera import Box, camera_effects_with_box
+from ..synth.stroke_weight import change_stroke_weight
 from ..synth.world import BORDER_MARKS, TIGHT_MARGIN, world_effects_with_box
 from .options import TrainOptions
 
@@ -128,7 +129,7 @@ class PlateStream(IterableDataset):
                  real_images: Sequence[np.ndarray], real_labels: Sequence[Sequence[int]],
                  real_fraction: float = 0.4, seed: int = 0, start: int = 0, augment: str = "camera",
                  border_marks: float = BORDER_MARKS, real_weights: Sequence[float] | None = None,
-                 tight_margin: float = TIGHT_MARGIN):
+                 tight_margin: float = TIGHT_MARGIN, stroke_weight: float = 0.0):
         self.spec = spec
         self.pool_images, self.pool_labels = pool_images, [encode_label(t, spec) for t in pool_texts]
         self.real_images, self.real_labels = list(real_images), [list(lbl) for lbl in real_labels]
@@ -137,6 +138,7 @@ class PlateStream(IterableDataset):
         self.augment = augment  # "camera": camera effects only; "world": surroundings, marks and light first
         self.border_marks = border_marks
         self.tight_margin = tight_margin  # how far a world crop may cut into the plate per side
+        self.stroke_weight = stroke_weight  # share of crops drawn with thicker or thinner strokes
         # Drawing probabilities of the real crops (--oversample); None draws them alike, as before it existed.
         self.real_p = None if real_weights is None else np.asarray(real_weights, float) / np.sum(real_weights)
 
@@ -157,6 +159,9 @@ class PlateStream(IterableDataset):
             else:
                 i = rng.integers(len(self.pool_images))
                 img, label = self.pool_images[i], self.pool_labels[i]
+            # nothing is drawn when the share is 0, so streams of runs made before it existed reproduce
+            if self.stroke_weight and rng.random() < self.stroke_weight:
+                img = change_stroke_weight(img, rng)
             h, w = img.shape[:2]
             box: Box = (0.0, 0.0, float(w), float(h))  # a real crop counts as the plate
             if real:

@@ -134,6 +134,9 @@ def start(opts: TrainOptions):
     if not 0.0 <= opts.tight_margin <= 0.2 or (opts.tight_margin != TIGHT_MARGIN and opts.augment != "world"):
         raise InputError(f"--tight-margin {opts.tight_margin}: give a fraction 0 to 0.2 together with --augment world "
                          "(how far its crops may cut into the plate)")
+    if not 0.0 <= opts.stroke_weight <= 1.0:
+        raise InputError(f"--stroke-weight {opts.stroke_weight}: give the share of crops to draw with thicker or "
+                         "thinner strokes, 0 to 1 (e.g. 0.3; 0 = off)")
     plate_glyphs = ("br", "the plate glyphs are the Brazilian plate font's")
     us_plates = ("us", "drawn on US-like plates")
     for flag, share, (layout, why) in (("--synth-plate-o", opts.synth_plate_o, plate_glyphs),
@@ -215,7 +218,8 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
                                        **pool_styles(opts))
     stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
                          run.step, augment=opts.augment, border_marks=opts.border_marks, tight_margin=opts.tight_margin,
-                         real_weights=oversample_weights(opts.oversample, run.spec, real_lbls))
+                         real_weights=oversample_weights(opts.oversample, run.spec, real_lbls),
+                         stroke_weight=opts.stroke_weight)
     loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,
                         persistent_workers=opts.workers > 0)
     ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True, reduction="none")

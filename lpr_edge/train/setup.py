@@ -98,7 +98,7 @@ def stream_sample(opts: TrainOptions, spec: ModelSpec, real_imgs, real_lbls, n: 
     pool_imgs, pool_texts = synth_pool(min(opts.synth, 256), 0, None, progress=False, **pool_styles(opts))
     stream = iter(PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, 0,
                               augment=opts.augment, border_marks=opts.border_marks,
-                              tight_margin=opts.tight_margin))
+                              tight_margin=opts.tight_margin, stroke_weight=opts.stroke_weight))
     crops = [next(stream)[0] for _ in range(n)]
     return [torch.stack(crops[i:i + 64]) for i in range(0, n, 64)]
 
