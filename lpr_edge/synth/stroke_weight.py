@@ -1,7 +1,7 @@
 """Thicker or thinner strokes: plates paint, print and emboss their characters in many weights, and
 wear, dirt, night blooming and IR change the weight a camera sees. A model that has seen each glyph
 in one weight reads look-alikes worse when the weight changes (the bundled US model reads 94.7 % of
-its validation crops, 82.0 % with strokes thickened this way and 84.0 % thinned;
+its validation crops, 84.0 % with their strokes thickened this way, 84.0 % thinned;
 ``benchmarks/README.md``, "Stroke weight"), so training draws some crops with their strokes changed.
 
 Grey-level erosion (each pixel the darkest of its neighbourhood) widens dark strokes on a light
