@@ -2,12 +2,10 @@
 change on an image with a known answer, its seeding, and the training stream drawing it at the share asked
 (and nothing at all when off, so earlier runs' streams reproduce)."""
 import numpy as np
-import torch
+import pytest
 
 from lpr_edge import synth
 from lpr_edge.synth.stroke_weight import SIZE, change_stroke_weight
-from lpr_edge.train.data import PlateStream
-from lpr_edge.train.setup import default_spec
 
 
 def bar_image(height: int = 100) -> np.ndarray:
@@ -41,7 +39,10 @@ def test_either_direction_when_not_asked_and_seeded():
     assert np.array_equal(one, change_stroke_weight(img, np.random.default_rng(3)))
 
 
-def stream_batch(share: float, n: int = 24) -> list[torch.Tensor]:
+def stream_batch(share: float, n: int = 24) -> list:
+    from lpr_edge.train.data import PlateStream
+    from lpr_edge.train.setup import default_spec
+
     rng = np.random.default_rng(3)
     plates = [synth.render(rng, "us") for _ in range(8)]
     stream = PlateStream(default_spec(), np.stack([p.image for p in plates]), [p.text for p in plates], [], [],
@@ -51,6 +52,10 @@ def stream_batch(share: float, n: int = 24) -> list[torch.Tensor]:
 
 
 def test_the_stream_draws_nothing_when_off_and_changes_crops_when_on(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from lpr_edge.train.data import PlateStream
+    from lpr_edge.train.setup import default_spec
+
     default = stream_batch(0.0)
     rng = np.random.default_rng(3)
     plates = [synth.render(rng, "us") for _ in range(8)]
