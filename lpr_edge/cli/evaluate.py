@@ -37,7 +37,7 @@ def run(args) -> int:
     with open_recognizer(args) as rec:
         reports = _read(rec, samples, args)
         info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
-                "reframe": rec.reframe, "cross_check": rec.cross_check}
+                "reframe": rec.reframe, "cross_check": rec.cross_check, "cross_check_keep": rec.cross_check_keep}
     main_report = reports[0][1]
     relabelled, left_out = correction_counts(samples, skipped_rows)
     _write_errors(args, reports)
@@ -56,7 +56,9 @@ def run(args) -> int:
         print(f"{where}{acc.plates} plates  perfect match {acc.perfect_match:.2%}  per-character "
               f"{acc.per_char_match:.2%}  ({info['backend']}, {info['precision']}"
               f"{', loose crops read again' if rec.reframe else ''}"
-              f"{', confidence cross-checked' if rec.cross_check else ''}; {len(report.skipped)} unreadable, "
+              f"{', confidence cross-checked' if rec.cross_check else ''}"
+              f"{' (the more confident view kept)' if rec.cross_check and rec.cross_check_keep == 'confident' else ''}"
+              f"; {len(report.skipped)} unreadable, "
               f"{len(skipped_rows)} rows skipped)")
     if args.relabel:
         print(f"  labels as corrected by {args.relabel}: {relabelled} relabelled, "

@@ -69,6 +69,8 @@ class Recognizer:
         self.min_length = min_length
         self.reframe: bool = bool(reframe and self.spec.framing)
         self.cross_check: bool = bool(cross_check)
+        # which reading the cross-check keeps where the two views differ (the model's framing says)
+        self.cross_check_keep: str = self.spec.framing.get("keep", "own")
         self.last_timings: dict[str, float] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -99,7 +101,7 @@ class Recognizer:
             results, timings, reframed = self._read(chunk, offset)
             if self.cross_check:
                 t0 = time.perf_counter()
-                keep = self.spec.framing.get("keep", "own")
+                keep = self.cross_check_keep
                 # a padded view is looser than its crop: as a check it is read again only where the crop
                 # itself was; where its reading may be kept, it is read as any crop
                 padded, _, _ = self._read([cross_check.padded_view(c) for c in chunk], offset,

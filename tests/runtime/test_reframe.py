@@ -170,6 +170,10 @@ def test_framing_cli_fits_spans_chooses_a_margin_and_writes_a_copy(tmp_path, cap
     assert main(["framing", "--model", str(out), "--data", str(folder), "--min-count", "5", "--margin", "0.05",
                  "--keep", "confident", "-o", str(out), "--threads", "1"]) == 0
     assert "keep confident" in capsys.readouterr().out and read_model_spec(out).framing["keep"] == "confident"
+    assert main(["eval", "--model", str(out), "--data", str(folder), "--threads", "1"]) == 0
+    assert "confidence cross-checked (the more confident view kept)" in capsys.readouterr().out
+    assert main(["eval", "--model", str(out), "--data", str(folder), "--threads", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cross_check_keep"] == "confident"
 
 
 def test_framing_cli_chooses_among_harmless_margins_on_synthetic_loose_crops(tmp_path, capsys):
