@@ -78,6 +78,12 @@ def pool_styles(opts: TrainOptions) -> dict:
             "plate_d": opts.synth_plate_d, "graphics": opts.synth_graphics, "stroke_fonts": opts.synth_stroke_fonts}
 
 
+def stream_styles(opts: TrainOptions) -> dict:
+    """The ``PlateStream`` keywords a run's options ask for (how its crops are augmented)."""
+    return {"augment": opts.augment, "border_marks": opts.border_marks, "tight_margin": opts.tight_margin,
+            "stroke_weight": opts.stroke_weight}
+
+
 def load_real(samples: Sequence[Sample], spec: ModelSpec) -> tuple[list[np.ndarray], list[list[int]]]:
     """Decode real training crops (downscaled to at most 200 px wide) with encodable labels."""
     images, kept, _ = load_images(samples)

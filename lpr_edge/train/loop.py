@@ -27,7 +27,15 @@ from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
 from ..synth.world import BORDER_MARKS, TIGHT_MARGIN
-from .data import PlateStream, collate, oversample_weights, parse_oversample, pool_styles, synth_pool
+from .data import (
+    PlateStream,
+    collate,
+    oversample_weights,
+    parse_oversample,
+    pool_styles,
+    stream_styles,
+    synth_pool,
+)
 from .hard_examples import HardExamples
 from .model import LPRNet
 from .options import TrainOptions, add_arguments
@@ -217,9 +225,8 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
     pool_imgs, pool_texts = synth_pool(opts.synth, opts.seed, run.out, progress=not opts.no_progress,
                                        **pool_styles(opts))
     stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
-                         run.step, augment=opts.augment, border_marks=opts.border_marks, tight_margin=opts.tight_margin,
-                         real_weights=oversample_weights(opts.oversample, run.spec, real_lbls),
-                         stroke_weight=opts.stroke_weight)
+                         run.step, real_weights=oversample_weights(opts.oversample, run.spec, real_lbls),
+                         **stream_styles(opts))
     loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,
                         persistent_workers=opts.workers > 0)
     ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True, reduction="none")

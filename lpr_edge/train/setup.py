@@ -93,12 +93,11 @@ def stream_sample(opts: TrainOptions, spec: ModelSpec, real_imgs, real_lbls, n: 
     in their seed start from the same weights (and can be averaged, ``lpr_edge.train.soup``)."""
     import torch
 
-    from .data import PlateStream, pool_styles, synth_pool
+    from .data import PlateStream, pool_styles, stream_styles, synth_pool
 
     pool_imgs, pool_texts = synth_pool(min(opts.synth, 256), 0, None, progress=False, **pool_styles(opts))
     stream = iter(PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, 0,
-                              augment=opts.augment, border_marks=opts.border_marks,
-                              tight_margin=opts.tight_margin, stroke_weight=opts.stroke_weight))
+                              **stream_styles(opts)))
     crops = [next(stream)[0] for _ in range(n)]
     return [torch.stack(crops[i:i + 64]) for i in range(0, n, 64)]
 
