@@ -1,14 +1,18 @@
-"""How a model reads synthetic US plates with and without one plate style (printed pictures or Hershey
-stroke fonts), the same texts and seeds both ways: 400 flat plates with camera effects (strength 0.5),
-plate i drawn from seed 900000 + i, read with reframing (the default) and without the cross-check. Says whether a style
-is a failure mode of a model before training on it (models README, "Printed pictures", "Stroke fonts").
+"""How a model reads synthetic US plates with and without one plate style (printed pictures, Hershey
+stroke fonts, plain-bar ones), the same texts and seeds both ways: 400 flat plates with camera effects
+(strength 0.5), drawn from seeds 900000, 900001, ... (for plain ones only the seeds whose text has a
+``1``), read with reframing (the default) and without the cross-check. Says whether a style is a
+failure mode of a model before training on it (models README, "Printed pictures", "Stroke fonts",
+"Plain ones").
 
 Reproduce: python benchmarks/synth_style_probe.py --model us --style graphics
            python benchmarks/synth_style_probe.py --model us --style stroke_fonts
+           python benchmarks/synth_style_probe.py --model us --style plain_ones
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 
@@ -20,15 +24,20 @@ from lpr_edge.synth.plates import random_text, render_clean
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="us")
-    ap.add_argument("--style", choices=("graphics", "stroke_fonts"), default="graphics")
+    ap.add_argument("--style", choices=("graphics", "stroke_fonts", "plain_ones"), default="graphics")
     ap.add_argument("--plates", type=int, default=400)
     args = ap.parse_args()
     with Recognizer(args.model, cross_check=False) as rec:
         for share in (0.0, 1.0):
             crops, texts = [], []
-            for i in range(args.plates):
-                rng = np.random.default_rng(900000 + i)
-                plate = render_clean(rng, text=random_text(rng), emblems=True, **{args.style: share})
+            for seed in itertools.count(900000):
+                if len(crops) == args.plates:
+                    break
+                rng = np.random.default_rng(seed)
+                text = random_text(rng)
+                if args.style == "plain_ones" and "1" not in text:
+                    continue
+                plate = render_clean(rng, text=text, emblems=True, **{args.style: share})
                 crops.append(synth.camera_effects(plate.image, rng, 0.5))
                 texts.append(plate.text)
             right = np.mean([r.text == t for r, t in zip(rec.recognize_batch(crops), texts)])

@@ -1,8 +1,8 @@
 """Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
 
 python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_graphics.png, synthetic_stroke_fonts.png,
-                                    # synthetic_stroke_weight.png, synthetic_br.png, synthetic_br_plate_o.png,
-                                    # synthetic_br_plate_d.png there
+                                    # synthetic_stroke_weight.png, synthetic_plain_ones.png, synthetic_br.png,
+                                    # synthetic_br_plate_o.png, synthetic_br_plate_d.png there
 """
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ def main() -> None:
         plate = synth.render_clean(rng, emblems=True).image
         rows += [plate, change_stroke_weight(plate, rng, erode=True), change_stroke_weight(plate, rng, erode=False)]
     cv2.imwrite(str(OUT / "synthetic_stroke_weight.png"), grid(rows, cols=3))
+    # --synth-plain-ones: the same texts with the font's own 1 (left) and the 1 as a plain bar (right).
+    pairs = []
+    for seed, text in enumerate(("14CV10", "1ABC234", "7JK 1191", "211 XPR", "1Q 4811", "61HJ1")):
+        pairs += [synth.render_clean(np.random.default_rng(seed), text=text, plain_ones=share).image
+                  for share in (0.0, 1.0)]
+    cv2.imwrite(str(OUT / "synthetic_plain_ones.png"), grid(pairs))
     rng = np.random.default_rng(2)
     br = [synth.camera_effects(synth.render_br(rng).image, rng, 0.5) for _ in range(8)]
     cv2.imwrite(str(OUT / "synthetic_br.png"), grid(br, size=(240, 80)))

@@ -1,11 +1,13 @@
 """Styles of synthetic US plates that training can ask for: printed pictures (``lpr_edge.synth.graphics``,
-``render_clean(graphics=...)``) and Hershey stroke fonts (``render_clean(stroke_fonts=...)``)."""
+``render_clean(graphics=...)``), Hershey stroke fonts (``render_clean(stroke_fonts=...)``) and plain-bar
+ones (``render_clean(plain_ones=...)``)."""
 import numpy as np
 import pytest
 
-from lpr_edge.synth.fonts import STROKE_FACES, _render_stroke_text
+from lpr_edge.synth import font_paths
+from lpr_edge.synth.fonts import STROKE_FACES, _render_stroke_text, _render_text, _render_text_plate_glyphs, _stroke_width
 from lpr_edge.synth.graphics import SHAPES, draw_picture
-from lpr_edge.synth.plates import render_clean
+from lpr_edge.synth.plates import random_text, render_clean
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -72,3 +74,43 @@ def test_stroke_fonts_are_seeded_and_off_changes_nothing(monkeypatch):
     for s in range(200):
         render_clean(np.random.default_rng(s), stroke_fonts=0.25)
     assert 30 <= len(drawn) <= 70
+
+
+@pytest.mark.parametrize("font", font_paths(extras=False))
+def test_a_plain_one_is_a_full_bar_of_the_stroke_in_the_fonts_own_cell(font):
+    mask = _render_text_plate_glyphs("414", font, 64, {"1": (0.0, 0.0)})
+    own = _render_text("414", font, 64, (0, 0, 0))
+    assert abs(mask.shape[1] - own.shape[1]) <= 0.06 * own.shape[1]  # the 1 keeps its advance: the spacing
+    inked = mask > 127
+    cols = np.flatnonzero(inked.any(axis=0))
+    # the middle glyph: the inked columns between the two 4s' ink
+    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+    assert len(runs) == 3, "expected three separate glyphs"
+    bar = inked[:, runs[1][0]:runs[1][-1] + 1]
+    assert bar.shape[1] == _stroke_width(font, 64)
+    rows = np.flatnonzero(bar.any(axis=1))
+    assert bar[rows[0]:rows[-1] + 1].all()  # a solid rectangle: no flag, no foot
+    assert rows[-1] - rows[0] + 1 >= 0.5 * mask.shape[0]
+
+
+def test_plain_ones_are_seeded_at_the_share_asked_and_off_changes_nothing(monkeypatch):
+    from lpr_edge.synth import plates
+
+    one = render_clean(np.random.default_rng(25), emblems=True, plain_ones=1.0)
+    assert "1" in one.text
+    again = render_clean(np.random.default_rng(25), emblems=True, plain_ones=1.0)
+    assert np.array_equal(one.image, again.image) and one.text == again.text
+    assert not np.array_equal(one.image, render_clean(np.random.default_rng(25), emblems=True).image)
+    for s in range(5):  # off: nothing drawn from the generator, the plates of before
+        assert np.array_equal(render_clean(np.random.default_rng(s), emblems=True).image,
+                              render_clean(np.random.default_rng(s), emblems=True, plain_ones=0.0).image)
+    drawn = []
+    real = plates._render_text_plate_glyphs
+    monkeypatch.setattr(plates, "_render_text_plate_glyphs", lambda *a: drawn.append(a[0]) or real(*a))
+    with_one = 0
+    for s in range(300):
+        rng = np.random.default_rng(s)
+        with_one += "1" in random_text(rng)
+        render_clean(np.random.default_rng(s), plain_ones=0.5)
+    assert all("1" in body for body in drawn)  # only plates with a 1 are drawn another way
+    assert 0.3 * with_one <= len(drawn) <= 0.7 * with_one

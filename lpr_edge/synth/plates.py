@@ -164,7 +164,8 @@ def _picture_beside_or_behind(canvas: np.ndarray, fg: np.ndarray, cx: int, cy: i
 
 
 def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
-                 emblems: bool = False, graphics: float = 0.0, stroke_fonts: float = 0.0) -> SynthPlate:
+                 emblems: bool = False, graphics: float = 0.0, stroke_fonts: float = 0.0,
+                 plain_ones: float = 0.0) -> SynthPlate:
     """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
 
     ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
@@ -174,6 +175,9 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     bird, a building...; ``lpr_edge.synth.graphics``); 0 draws nothing from ``rng`` for it.
     ``stroke_fonts``: share of plates whose characters are drawn in a thick Hershey stroke font
     (``fonts.STROKE_FACES``) instead of a TrueType face; 0 draws nothing from ``rng`` for it.
+    ``plain_ones``: share of plates (of those with a ``1``, in a TrueType face) whose ``1`` is a plain
+    bar, as a sans face draws its ``I`` (Massachusetts plates, for one, draw their ``1`` so); 0
+    draws nothing from ``rng`` for it.
     """
     fonts = font_paths(extras)
     if not fonts:
@@ -188,6 +192,8 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     if stroke_fonts and rng.random() < stroke_fonts:
         face = STROKE_FACES[rng.integers(len(STROKE_FACES))]
         mask = _render_stroke_text(body, face, 64, float(rng.uniform(0.06, 0.16)))
+    elif plain_ones and "1" in text and rng.random() < plain_ones:
+        mask = _render_text_plate_glyphs(body, font, 64, {"1": (0.0, 0.0)})
     else:
         mask = _render_text(body, font, 64, (0, 0, 0))
     ch = int(rng.integers(38, 56))
@@ -269,9 +275,11 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
 
 def render(rng: np.random.Generator, layout: str = "us", extras: bool = True, emblems: bool = False,
            plate_o: float = 0.0, plate_d: float = 0.0, graphics: float = 0.0,
-           stroke_fonts: float = 0.0) -> SynthPlate:
-    """A clean plate of the given layout (``us`` or ``br``); ``emblems``, ``graphics`` and ``stroke_fonts``
-    for US plates (see render_clean), ``plate_o`` and ``plate_d`` for Brazilian ones (see render_br)."""
+           stroke_fonts: float = 0.0, plain_ones: float = 0.0) -> SynthPlate:
+    """A clean plate of the given layout (``us`` or ``br``); ``emblems``, ``graphics``, ``stroke_fonts`` and
+    ``plain_ones`` for US plates (see render_clean), ``plate_o`` and ``plate_d`` for Brazilian ones (see
+    render_br)."""
     if layout == "br":
         return render_br(rng, extras=extras, plate_o=plate_o, plate_d=plate_d)
-    return render_clean(rng, extras=extras, emblems=emblems, graphics=graphics, stroke_fonts=stroke_fonts)
+    return render_clean(rng, extras=extras, emblems=emblems, graphics=graphics, stroke_fonts=stroke_fonts,
+                        plain_ones=plain_ones)

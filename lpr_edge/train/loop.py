@@ -150,7 +150,8 @@ def start(opts: TrainOptions):
     for flag, share, (layout, why) in (("--synth-plate-o", opts.synth_plate_o, plate_glyphs),
                                        ("--synth-plate-d", opts.synth_plate_d, plate_glyphs),
                                        ("--synth-graphics", opts.synth_graphics, us_plates),
-                                       ("--synth-stroke-fonts", opts.synth_stroke_fonts, us_plates)):
+                                       ("--synth-stroke-fonts", opts.synth_stroke_fonts, us_plates),
+                                       ("--synth-plain-ones", opts.synth_plain_ones, us_plates)):
         if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != layout):
             raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout {layout} ({why})")
     parse_oversample(opts.oversample)  # refused before anything is written

@@ -325,9 +325,10 @@ def test_align_box_teaches_the_aligner_where_the_plate_is(tmp_path, capsys):
     assert "--synth-plate-o 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
     assert main([*camera, "--synth-plate-d", "0.5", "--out", str(tmp_path / "no")]) == 2
     assert "--synth-plate-d 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
-    # Printed pictures and stroke fonts are drawn on US-like plates only, at a share 0 to 1.
+    # Printed pictures, stroke fonts and plain ones are drawn on US-like plates only, at a share 0 to 1.
     for bad in (["--synth-graphics", "0.3", "--synth-layout", "br"], ["--synth-graphics", "1.5"],
-                ["--synth-stroke-fonts", "0.3", "--synth-layout", "br"], ["--stroke-weight", "1.5"]):
+                ["--synth-stroke-fonts", "0.3", "--synth-layout", "br"], ["--stroke-weight", "1.5"],
+                ["--synth-plain-ones", "0.3", "--synth-layout", "br"], ["--synth-plain-ones", "-0.1"]):
         assert main([*camera, *bad, "--out", str(tmp_path / "no")]) == 2
         assert f"{bad[0]} {float(bad[1])}" in capsys.readouterr().err and not (tmp_path / "no").exists()
 
