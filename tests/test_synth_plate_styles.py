@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from lpr_edge.synth import font_paths
-from lpr_edge.synth.fonts import STROKE_FACES, _render_stroke_text, _render_text, _render_text_plate_glyphs, _stroke_width
+from lpr_edge.synth.fonts import (
+    STROKE_FACES,
+    _render_stroke_text,
+    _render_text,
+    _render_text_plate_glyphs,
+    _stroke_width,
+)
 from lpr_edge.synth.graphics import SHAPES, draw_picture
 from lpr_edge.synth.plates import random_text, render_clean
 
