@@ -68,7 +68,7 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
     texts = [p.text for p in plates]
     if cache:
         with atomic_open(cache, "wb") as fh:
-            np.savez(fh, images=images, texts=np.array(texts))
+            np.savez_compressed(fh, images=images, texts=np.array(texts))  # 1.2 GB -> 0.14 GB for 20,000 plates
     return images, texts
 
 
