@@ -25,6 +25,25 @@ def test_generator_is_deterministic_and_plausible():
         assert set(p.text) <= set(synth.LETTERS + synth.DIGITS)
 
 
+def test_a_runs_plate_styles_reach_its_cached_synthetic_pool(tmp_path):
+    """--synth-plain-ones (as every plate style) goes into the pool a run renders and into its cache's name;
+    the cache is read back as written."""
+    from lpr_edge.train.data import pool_styles, synth_pool
+    from lpr_edge.train.options import TrainOptions
+
+    opts = TrainOptions(augment="world", synth_graphics=0.3, synth_plain_ones=1.0)
+    styles = pool_styles(opts)
+    assert styles["plain_ones"] == 1.0 and styles["graphics"] == 0.3 and styles["emblems"]
+    images, texts = synth_pool(40, 3, tmp_path, progress=False, **styles)
+    (cache,) = tmp_path.glob("synth_pool_*.npz")
+    assert "plain1" in cache.name and "graphics0.3" in cache.name
+    again, texts_again = synth_pool(40, 3, tmp_path, progress=False, **styles)
+    assert np.array_equal(images, again) and texts == texts_again
+    plain, _ = synth_pool(40, 3, None, progress=False, **{**styles, "plain_ones": 0.0})
+    with_one = [i for i, t in enumerate(texts) if "1" in t]
+    assert with_one and not np.array_equal(images[with_one[0]], plain[with_one[0]])
+
+
 def test_tiny_training_lowers_loss_and_exports_contract(tmp_path):
     from lpr_edge.cli import main
     from lpr_edge.train.export import export_onnx
