@@ -84,7 +84,7 @@ def test_stroke_fonts_are_seeded_and_off_changes_nothing(monkeypatch):
 
 @pytest.mark.parametrize("font", font_paths(extras=False))
 def test_a_plain_one_is_a_full_bar_of_the_stroke_in_the_fonts_own_cell(font):
-    mask = _render_text_plate_glyphs("414", font, 64, {"1": (0.0, 0.0)})
+    mask = _render_text_plate_glyphs("414", font, 64, {}, plain="1")
     own = _render_text("414", font, 64, (0, 0, 0))
     assert abs(mask.shape[1] - own.shape[1]) <= 0.06 * own.shape[1]  # the 1 keeps its advance: the spacing
     inked = mask > 127
@@ -112,7 +112,7 @@ def test_plain_ones_are_seeded_at_the_share_asked_and_off_changes_nothing(monkey
                               render_clean(np.random.default_rng(s), emblems=True, plain_ones=0.0).image)
     drawn = []
     real = plates._render_text_plate_glyphs
-    monkeypatch.setattr(plates, "_render_text_plate_glyphs", lambda *a: drawn.append(a[0]) or real(*a))
+    monkeypatch.setattr(plates, "_render_text_plate_glyphs", lambda *a, **k: drawn.append(a[0]) or real(*a, **k))
     with_one = 0
     for s in range(300):
         rng = np.random.default_rng(s)

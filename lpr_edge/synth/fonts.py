@@ -113,39 +113,36 @@ def _stroke_width(font_path: str, height: int) -> int:
 
 
 # Which corners of the plate font's round letters are rounded (top-left, top-right, bottom-right,
-# bottom-left): O all four, D only the right two (its stem is square). ``1`` is no outline but a plain
-# bar (``PLAIN_BAR``), as some US plate fonts draw their one (Massachusetts') and sans faces their ``I``.
-PLAIN_BAR = None
-PLATE_GLYPH_CORNERS = {"O": (True, True, True, True), "D": (False, True, True, False), "1": PLAIN_BAR}
+# bottom-left): O all four, D only the right two (its stem is square).
+PLATE_GLYPH_CORNERS = {"O": (True, True, True, True), "D": (False, True, True, False)}
 
 
 def _render_text_plate_glyphs(text: str, font_path: str, height: int,
-                              shapes: dict[str, tuple[float, float]]) -> np.ndarray:
+                              shapes: dict[str, tuple[float, float]], plain: str = "") -> np.ndarray:
     """``_render_text``, but each character in ``shapes`` (``O``, ``D``: ``(width_ratio, corner)``) drawn
     as a plate font draws it: a narrow rectangle ``width_ratio`` of the cap height wide, in the font's
     stroke, its corners (``PLATE_GLYPH_CORNERS``) rounded by ``corner`` of the width, instead of the
     font's round glyph, which sits far from the plate's (a plate ``O`` is close to a plate ``D``: only
-    the corners differ). A ``1`` in ``shapes`` (its values unused) is a plain bar of the font's stroke and
-    cap height, centred in the font's own advance for ``1`` (digits are usually tabular: a full cell)."""
+    the corners differ). Each character in ``plain`` is a plain bar of the font's stroke and cap height,
+    centred in the font's own advance for it (digits are usually tabular: a full cell), as some US plate
+    fonts draw their ``1`` (Massachusetts') and sans faces their ``I``."""
     from PIL import Image, ImageDraw
 
     font = _font(font_path, max(8, height))
     h_left, cap_top, h_right, cap_bottom = font.getbbox("H")
     cap = cap_bottom - cap_top
     stroke = _stroke_width(font_path, height)
-    bars = {c for c in shapes if PLATE_GLYPH_CORNERS[c] is PLAIN_BAR}
-    widths = {c: stroke if c in bars else max(3 * stroke, int(round(cap * ratio)))
-              for c, (ratio, _) in shapes.items()}
+    widths = {c: max(3 * stroke, int(round(cap * ratio))) for c, (ratio, _) in shapes.items()}
     gap = max(1, int(round(font.getlength("H") - (h_right - h_left))))  # the H's side bearings
-    advances = [font.getlength(c) if c in bars or c not in shapes else widths[c] + gap for c in text]
-    boxes = [font.getbbox(c) for c in text]
-    top = min([b[1] for b, c in zip(boxes, text) if c not in shapes] + [cap_top])
-    bottom = max([b[3] for b, c in zip(boxes, text) if c not in shapes] + [cap_bottom])
+    advances = [widths[c] + gap if c in shapes else font.getlength(c) for c in text]
+    drawn = [b for b, c in zip((font.getbbox(c) for c in text), text) if c not in shapes and c not in plain]
+    top = min([b[1] for b in drawn] + [cap_top])
+    bottom = max([b[3] for b in drawn] + [cap_bottom])
     img = Image.new("L", (int(sum(advances)) + 4, bottom - top + 4), 0)
     draw = ImageDraw.Draw(img)
     x = 2.0
     for c, adv in zip(text, advances):
-        if c in bars:
+        if c in plain:
             x0, y0 = int(round(x + (adv - stroke) / 2)), 2 + cap_top - top
             draw.rectangle((x0, y0, x0 + stroke - 1, y0 + cap - 1), fill=255)
         elif c in shapes:

@@ -193,7 +193,7 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
         face = STROKE_FACES[rng.integers(len(STROKE_FACES))]
         mask = _render_stroke_text(body, face, 64, float(rng.uniform(0.06, 0.16)))
     elif plain_ones and "1" in text and rng.random() < plain_ones:
-        mask = _render_text_plate_glyphs(body, font, 64, {"1": (0.0, 0.0)})
+        mask = _render_text_plate_glyphs(body, font, 64, {}, plain="1")
     else:
         mask = _render_text(body, font, 64, (0, 0, 0))
     ch = int(rng.integers(38, 56))
