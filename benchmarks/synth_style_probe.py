@@ -1,13 +1,14 @@
 """How a model reads synthetic US plates with and without one plate style (printed pictures, Hershey
-stroke fonts, plain-bar ones), the same texts and seeds both ways: 400 flat plates with camera effects
-(strength 0.5), drawn from seeds 900000, 900001, ... (for plain ones only the seeds whose text has a
-``1``), read with reframing (the default) and without the cross-check. Says whether a style is a
-failure mode of a model before training on it (models README, "Printed pictures", "Stroke fonts",
-"Plain ones").
+stroke fonts, plain-bar ones, stacked small characters), the same texts and seeds both ways: 400 flat
+plates with camera effects (strength 0.5), drawn from seeds 900000, 900001, ... (for plain ones only the
+seeds whose text has a ``1``), read with reframing (the default) and without the cross-check. Says
+whether a style is a failure mode of a model before training on it (models README, "Printed pictures",
+"Stroke fonts", "Plain ones", "Stacked characters").
 
 Reproduce: python benchmarks/synth_style_probe.py --model us --style graphics
            python benchmarks/synth_style_probe.py --model us --style stroke_fonts
            python benchmarks/synth_style_probe.py --model us --style plain_ones
+           python benchmarks/synth_style_probe.py --model us --style stacked
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from lpr_edge.synth.plates import random_text, render_clean
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="us")
-    ap.add_argument("--style", choices=("graphics", "stroke_fonts", "plain_ones"), default="graphics")
+    ap.add_argument("--style", choices=("graphics", "stroke_fonts", "plain_ones", "stacked"), default="graphics")
     ap.add_argument("--plates", type=int, default=400)
     args = ap.parse_args()
     with Recognizer(args.model, cross_check=False) as rec:

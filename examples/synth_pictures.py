@@ -1,8 +1,8 @@
 """Pictures of the synthetic training plates for the model card (lpr_edge/models/*.png).
 
 python examples/synth_pictures.py   # writes synthetic_world.png, synthetic_graphics.png, synthetic_stroke_fonts.png,
-                                    # synthetic_stroke_weight.png, synthetic_plain_ones.png, synthetic_br.png,
-                                    # synthetic_br_plate_o.png, synthetic_br_plate_d.png there
+                                    # synthetic_stroke_weight.png, synthetic_plain_ones.png, synthetic_stacked.png,
+                                    # synthetic_br.png, synthetic_br_plate_o.png, synthetic_br_plate_d.png there
 """
 from __future__ import annotations
 
@@ -49,6 +49,10 @@ def main() -> None:
         pairs += [synth.render_clean(np.random.default_rng(seed), text=text, plain_ones=share).image
                   for share in (0.0, 1.0)]
     cv2.imwrite(str(OUT / "synthetic_plain_ones.png"), grid(pairs))
+    # --synth-stacked: small characters stacked beside the characters, not in the label (every plate here).
+    rng = np.random.default_rng(3)
+    cv2.imwrite(str(OUT / "synthetic_stacked.png"),
+                grid([synth.render_clean(rng, emblems=True, stacked=1.0).image for _ in range(12)]))
     rng = np.random.default_rng(2)
     br = [synth.camera_effects(synth.render_br(rng).image, rng, 0.5) for _ in range(8)]
     cv2.imwrite(str(OUT / "synthetic_br.png"), grid(br, size=(240, 80)))

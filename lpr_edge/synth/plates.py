@@ -163,9 +163,38 @@ def _picture_beside_or_behind(canvas: np.ndarray, fg: np.ndarray, cx: int, cy: i
     return cx, cw
 
 
+def _stacked_beside(canvas: np.ndarray, fg: np.ndarray, font: str, cx: int, cy: int, cw: int, ch: int,
+                    rng: np.random.Generator) -> tuple[int, int]:
+    """Two or three small characters stacked in a column beside the characters (a county number, a
+    plate-type code, a club's initials; upright or turned), which US plates print and their labels leave
+    out; the column and the characters are centred together as one group. Returns the characters' new
+    ``cx, cw``."""
+    W = canvas.shape[1]
+    n = 3 if rng.random() < 0.15 else 2
+    pool = DIGITS if rng.random() < 0.35 else LETTERS
+    small = "".join(pool[i] for i in rng.integers(len(pool), size=n))
+    colour = picture_colour(fg, rng)
+    each_h = int(ch * (rng.uniform(0.27, 0.33) if n == 3 else rng.uniform(0.36, 0.5)))
+    step = each_h + max(1, int(each_h * rng.uniform(0.05, 0.25)))
+    each_w = max(3, int(each_h * rng.uniform(0.55, 0.95)))
+    gap = int(rng.integers(2, 10))
+    edge = int(rng.integers(4, 12))
+    cw = min(cw, W - 2 * edge - each_w - gap)
+    start = (W - (each_w + gap + cw)) // 2 + int(rng.integers(-4, 5))
+    left = rng.random() < 0.7
+    sx, cx = (start, start + each_w + gap) if left else (start + cw + gap, start)
+    top = cy + (ch - (n - 1) * step - each_h) // 2 + int(rng.integers(-3, 4))
+    turned = rng.random() < 0.2  # read from below, as Wyoming's county numbers are printed
+    for i, c in enumerate(small):
+        glyph = _render_text(c, font, 32, colour)
+        glyph = cv2.rotate(glyph, cv2.ROTATE_90_COUNTERCLOCKWISE) if turned else glyph
+        _paste(canvas, glyph, sx, top + i * step, each_w, each_h, colour)
+    return cx, cw
+
+
 def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
                  emblems: bool = False, graphics: float = 0.0, stroke_fonts: float = 0.0,
-                 plain_ones: float = 0.0) -> SynthPlate:
+                 plain_ones: float = 0.0, stacked: float = 0.0) -> SynthPlate:
     """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
 
     ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
@@ -178,6 +207,9 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     ``plain_ones``: share of plates (of those with a ``1``, in a TrueType face) whose ``1`` is a plain
     bar, as a sans face draws its ``I`` (Massachusetts plates, for one, draw their ``1`` so); 0
     draws nothing from ``rng`` for it.
+    ``stacked``: share of plates (of those without a picture beside or behind the characters)
+    with two or three small characters stacked in a column beside the characters, not in the label
+    (``_stacked_beside``); 0 draws nothing from ``rng`` for it.
     """
     fonts = font_paths(extras)
     if not fonts:
@@ -204,6 +236,8 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     cy = (H - ch) // 2 + int(rng.integers(-4, 9))
     if graphics and rng.random() < graphics:
         cx, cw = _picture_beside_or_behind(canvas, fg, cx, cy, cw, ch, rng)
+    elif stacked and rng.random() < stacked:
+        cx, cw = _stacked_beside(canvas, fg, fonts[rng.integers(len(fonts))], cx, cy, cw, ch, rng)
     _paste(canvas, mask, cx, cy, cw, ch, tuple(int(v) for v in fg))
     if emblems and " " in text and rng.random() < 0.6:
         _emblem_in_gap(canvas, cv2.resize(mask, (cw, ch)), cx, cy, rng)
@@ -275,11 +309,11 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
 
 def render(rng: np.random.Generator, layout: str = "us", extras: bool = True, emblems: bool = False,
            plate_o: float = 0.0, plate_d: float = 0.0, graphics: float = 0.0,
-           stroke_fonts: float = 0.0, plain_ones: float = 0.0) -> SynthPlate:
-    """A clean plate of the given layout (``us`` or ``br``); ``emblems``, ``graphics``, ``stroke_fonts`` and
-    ``plain_ones`` for US plates (see render_clean), ``plate_o`` and ``plate_d`` for Brazilian ones (see
-    render_br)."""
+           stroke_fonts: float = 0.0, plain_ones: float = 0.0, stacked: float = 0.0) -> SynthPlate:
+    """A clean plate of the given layout (``us`` or ``br``); ``emblems``, ``graphics``, ``stroke_fonts``,
+    ``plain_ones`` and ``stacked`` for US plates (see render_clean), ``plate_o`` and ``plate_d`` for Brazilian
+    ones (see render_br)."""
     if layout == "br":
         return render_br(rng, extras=extras, plate_o=plate_o, plate_d=plate_d)
     return render_clean(rng, extras=extras, emblems=emblems, graphics=graphics, stroke_fonts=stroke_fonts,
-                        plain_ones=plain_ones)
+                        plain_ones=plain_ones, stacked=stacked)

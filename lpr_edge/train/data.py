@@ -42,14 +42,17 @@ def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
 def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool = True,
                layout: str = "us", emblems: bool = False, plate_o: float = 0.0,
                plate_d: float = 0.0, graphics: float = 0.0,
-               stroke_fonts: float = 0.0, plain_ones: float = 0.0) -> tuple[np.ndarray, list[str]]:
+               stroke_fonts: float = 0.0, plain_ones: float = 0.0,
+               stacked: float = 0.0) -> tuple[np.ndarray, list[str]]:
     """``n`` clean synthetic plates of ``layout`` (BGR, 200x100 us, 300x100 br), cached under ``cache_dir``;
     ``emblems``: US plates often carry an emblem between character groups; ``graphics``: share of US
     plates with a printed picture beside or behind the characters, ``stroke_fonts`` with characters in
-    a Hershey stroke font, ``plain_ones`` with their ``1`` a plain bar; ``plate_o``: share of Brazilian
-    plates with the plate font's narrow O, ``plate_d`` with its D."""
+    a Hershey stroke font, ``plain_ones`` with their ``1`` a plain bar, ``stacked`` with small characters
+    stacked beside them (not in the label); ``plate_o``: share of Brazilian plates with the plate font's
+    narrow O, ``plate_d`` with its D."""
     kind = (layout + ("_emblems" if emblems else "") + (f"_graphics{graphics:g}" if graphics else "")
             + (f"_stroke{stroke_fonts:g}" if stroke_fonts else "") + (f"_plain1{plain_ones:g}" if plain_ones else "")
+            + (f"_stacked{stacked:g}" if stacked else "")
             + (f"_plateo{plate_o:g}" if plate_o else "") + (f"_plated{plate_d:g}" if plate_d else ""))
     name = f"synth_pool_{seed}_{n}.npz" if kind == "us" else f"synth_pool_{kind}_{seed}_{n}.npz"
     cache = cache_dir / name if cache_dir else None
@@ -63,7 +66,7 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
 
         it = tqdm(it, desc="rendering synthetic plates", unit="plate")
     plates = [synth.render(rng, layout, emblems=emblems, plate_o=plate_o, plate_d=plate_d, graphics=graphics,
-                           stroke_fonts=stroke_fonts, plain_ones=plain_ones) for _ in it]
+                           stroke_fonts=stroke_fonts, plain_ones=plain_ones, stacked=stacked) for _ in it]
     images = np.stack([p.image for p in plates])
     texts = [p.text for p in plates]
     if cache:
@@ -76,7 +79,7 @@ def pool_styles(opts: TrainOptions) -> dict:
     """The ``synth_pool`` keywords a run's options ask for (layout and what is drawn on its plates)."""
     return {"layout": opts.synth_layout, "emblems": opts.augment == "world", "plate_o": opts.synth_plate_o,
             "plate_d": opts.synth_plate_d, "graphics": opts.synth_graphics, "stroke_fonts": opts.synth_stroke_fonts,
-            "plain_ones": opts.synth_plain_ones}
+            "plain_ones": opts.synth_plain_ones, "stacked": opts.synth_stacked}
 
 
 def stream_styles(opts: TrainOptions) -> dict:

@@ -151,7 +151,8 @@ def start(opts: TrainOptions):
                                        ("--synth-plate-d", opts.synth_plate_d, plate_glyphs),
                                        ("--synth-graphics", opts.synth_graphics, us_plates),
                                        ("--synth-stroke-fonts", opts.synth_stroke_fonts, us_plates),
-                                       ("--synth-plain-ones", opts.synth_plain_ones, us_plates)):
+                                       ("--synth-plain-ones", opts.synth_plain_ones, us_plates),
+                                       ("--synth-stacked", opts.synth_stacked, us_plates)):
         if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != layout):
             raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout {layout} ({why})")
     parse_oversample(opts.oversample)  # refused before anything is written

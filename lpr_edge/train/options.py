@@ -54,6 +54,9 @@ class TrainOptions:
     synth_plain_ones: float = _opt(0.0, "with --synth-layout us: share of synthetic plates (of those with a 1) "
                                    "whose 1 is a plain bar, as a sans face draws its I (as Massachusetts "
                                    "plates draw their 1); 0 = off", metavar="SHARE")
+    synth_stacked: float = _opt(0.0, "with --synth-layout us: share of synthetic plates (of those without a picture) "
+                                "with two or three small characters stacked in a column beside the characters "
+                                "(county numbers, plate-type codes), not to be read; 0 = off", metavar="SHARE")
     stroke_weight: float = _opt(0.0, "share of training crops (real and synthetic) whose strokes are made thicker "
                                 "or thinner (grey-level erosion or dilation, 1.5-4%% of the crop height), for "
                                 "glyphs in other weights; 0 = off", metavar="SHARE")

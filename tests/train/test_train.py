@@ -26,17 +26,17 @@ def test_generator_is_deterministic_and_plausible():
 
 
 def test_a_runs_plate_styles_reach_its_cached_synthetic_pool(tmp_path):
-    """--synth-plain-ones (as every plate style) goes into the pool a run renders and into its cache's name;
-    the cache is read back as written."""
+    """--synth-plain-ones and --synth-stacked (as every plate style) go into the pool a run renders and into
+    its cache's name; the cache is read back as written."""
     from lpr_edge.train.data import pool_styles, synth_pool
     from lpr_edge.train.options import TrainOptions
 
-    opts = TrainOptions(augment="world", synth_graphics=0.3, synth_plain_ones=1.0)
+    opts = TrainOptions(augment="world", synth_graphics=0.3, synth_plain_ones=1.0, synth_stacked=0.5)
     styles = pool_styles(opts)
-    assert styles["plain_ones"] == 1.0 and styles["graphics"] == 0.3 and styles["emblems"]
+    assert styles["plain_ones"] == 1.0 and styles["graphics"] == 0.3 and styles["stacked"] == 0.5 and styles["emblems"]
     images, texts = synth_pool(40, 3, tmp_path, progress=False, **styles)
     (cache,) = tmp_path.glob("synth_pool_*.npz")
-    assert "plain1" in cache.name and "graphics0.3" in cache.name
+    assert "plain1" in cache.name and "graphics0.3" in cache.name and "stacked0.5" in cache.name
     again, texts_again = synth_pool(40, 3, tmp_path, progress=False, **styles)
     assert np.array_equal(images, again) and texts == texts_again
     plain, _ = synth_pool(40, 3, None, progress=False, **{**styles, "plain_ones": 0.0})
@@ -344,10 +344,12 @@ def test_align_box_teaches_the_aligner_where_the_plate_is(tmp_path, capsys):
     assert "--synth-plate-o 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
     assert main([*camera, "--synth-plate-d", "0.5", "--out", str(tmp_path / "no")]) == 2
     assert "--synth-plate-d 0.5" in capsys.readouterr().err and not (tmp_path / "no").exists()
-    # Printed pictures, stroke fonts and plain ones are drawn on US-like plates only, at a share 0 to 1.
+    # Printed pictures, stroke fonts, plain ones and stacked characters are drawn on US-like plates only,
+    # at a share 0 to 1.
     for bad in (["--synth-graphics", "0.3", "--synth-layout", "br"], ["--synth-graphics", "1.5"],
                 ["--synth-stroke-fonts", "0.3", "--synth-layout", "br"], ["--stroke-weight", "1.5"],
-                ["--synth-plain-ones", "0.3", "--synth-layout", "br"], ["--synth-plain-ones", "-0.1"]):
+                ["--synth-plain-ones", "0.3", "--synth-layout", "br"], ["--synth-plain-ones", "-0.1"],
+                ["--synth-stacked", "0.3", "--synth-layout", "br"], ["--synth-stacked", "2"]):
         assert main([*camera, *bad, "--out", str(tmp_path / "no")]) == 2
         assert f"{bad[0]} {float(bad[1])}" in capsys.readouterr().err and not (tmp_path / "no").exists()
 
