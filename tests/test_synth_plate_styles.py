@@ -65,21 +65,31 @@ def test_stroke_text_is_a_tight_mask_of_the_asked_height_and_stroke(face):
     assert (thick > 127).sum() > 1.2 * (thin > 127).sum()
 
 
-def test_stroke_fonts_are_seeded_and_off_changes_nothing(monkeypatch):
-    from lpr_edge.synth import plates
+def _off_draws_nothing(style: str) -> bool:
+    """A style at share 0 draws nothing from the generator: the plates of before it existed."""
+    return all(np.array_equal(render_clean(np.random.default_rng(s), emblems=True, graphics=0.3).image,
+                              render_clean(np.random.default_rng(s), emblems=True, graphics=0.3, **{style: 0.0}).image)
+               for s in range(5))
 
+
+def _times_drawn(monkeypatch, drawer: str, plates: int, **style) -> int:
+    """How many of ``plates`` seeded plates ``render_clean`` draws with ``lpr_edge.synth.plates.<drawer>``."""
+    from lpr_edge.synth import plates as module
+
+    drawn = []
+    real = getattr(module, drawer)
+    monkeypatch.setattr(module, drawer, lambda *a: drawn.append(1) or real(*a))
+    for s in range(plates):
+        render_clean(np.random.default_rng(s), **style)
+    return len(drawn)
+
+
+def test_stroke_fonts_are_seeded_and_off_changes_nothing(monkeypatch):
     one = render_clean(np.random.default_rng(5), stroke_fonts=1.0)
     again = render_clean(np.random.default_rng(5), stroke_fonts=1.0)
     assert np.array_equal(one.image, again.image) and one.text == again.text
-    assert all(np.array_equal(render_clean(np.random.default_rng(s), emblems=True).image,
-                              render_clean(np.random.default_rng(s), emblems=True, stroke_fonts=0.0).image)
-               for s in range(5))
-    drawn = []
-    real = plates._render_stroke_text
-    monkeypatch.setattr(plates, "_render_stroke_text", lambda *a: drawn.append(1) or real(*a))
-    for s in range(200):
-        render_clean(np.random.default_rng(s), stroke_fonts=0.25)
-    assert 30 <= len(drawn) <= 70
+    assert _off_draws_nothing("stroke_fonts")
+    assert 30 <= _times_drawn(monkeypatch, "_render_stroke_text", 200, stroke_fonts=0.25) <= 70
 
 
 @pytest.mark.parametrize("font", font_paths(extras=False))
@@ -139,19 +149,10 @@ def test_stacked_characters_sit_in_a_column_beside_the_characters_inside_the_pla
 
 
 def test_stacked_characters_are_seeded_left_out_of_the_label_and_off_changes_nothing(monkeypatch):
-    from lpr_edge.synth import plates
-
     one = render_clean(np.random.default_rng(7), emblems=True, stacked=1.0)
     again = render_clean(np.random.default_rng(7), emblems=True, stacked=1.0)
     plain = render_clean(np.random.default_rng(7), emblems=True)
     assert np.array_equal(one.image, again.image) and one.text == again.text == plain.text
     assert not np.array_equal(one.image, plain.image)
-    for s in range(5):  # off: nothing drawn from the generator, the plates of before
-        assert np.array_equal(render_clean(np.random.default_rng(s), emblems=True, graphics=0.3).image,
-                              render_clean(np.random.default_rng(s), emblems=True, graphics=0.3, stacked=0.0).image)
-    drawn = []
-    real = plates._stacked_beside
-    monkeypatch.setattr(plates, "_stacked_beside", lambda *a: drawn.append(1) or real(*a))
-    for s in range(300):
-        render_clean(np.random.default_rng(s), stacked=0.5)
-    assert 100 <= len(drawn) <= 200
+    assert _off_draws_nothing("stacked")
+    assert 100 <= _times_drawn(monkeypatch, "_stacked_beside", 300, stacked=0.5) <= 200
