@@ -50,10 +50,9 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
     a Hershey stroke font, ``plain_ones`` with their ``1`` a plain bar, ``stacked`` with small characters
     stacked beside them (not in the label); ``plate_o``: share of Brazilian plates with the plate font's
     narrow O, ``plate_d`` with its D."""
-    kind = (layout + ("_emblems" if emblems else "") + (f"_graphics{graphics:g}" if graphics else "")
-            + (f"_stroke{stroke_fonts:g}" if stroke_fonts else "") + (f"_plain1{plain_ones:g}" if plain_ones else "")
-            + (f"_stacked{stacked:g}" if stacked else "")
-            + (f"_plateo{plate_o:g}" if plate_o else "") + (f"_plated{plate_d:g}" if plate_d else ""))
+    shares = (("graphics", graphics), ("stroke", stroke_fonts), ("plain1", plain_ones), ("stacked", stacked),
+              ("plateo", plate_o), ("plated", plate_d))
+    kind = layout + ("_emblems" if emblems else "") + "".join(f"_{tag}{share:g}" for tag, share in shares if share)
     name = f"synth_pool_{seed}_{n}.npz" if kind == "us" else f"synth_pool_{kind}_{seed}_{n}.npz"
     cache = cache_dir / name if cache_dir else None
     if cache and cache.exists():
