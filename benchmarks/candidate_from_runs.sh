@@ -6,20 +6,33 @@
 # margin curve on held-out synthetic US plates. Everything lands under OUT_DIR.
 #   bash benchmarks/candidate_from_runs.sh OUT_DIR RUN_DIR [RUN_DIR ...]
 #   e.g. bash benchmarks/candidate_from_runs.sh runs/us/sp1 runs/us/sp1_s3 runs/us/sp1_s4
+# A "+" between run folders starts another member of a prediction ensemble (lpr-edge export onnx
+# --ensemble-with): each group is weight-averaged into one network, each plate read by the most
+# confident network, e.g.
+#   bash benchmarks/candidate_from_runs.sh runs/us/sel2 runs/us/sp1_s3 runs/us/sp1_s4 + runs/us/full_s0
+# COMBINE=mean picks the per-slice mean instead of the default per-plate selection (export --combine).
 set -euo pipefail
-usage="usage: candidate_from_runs.sh OUT_DIR RUN_DIR [RUN_DIR ...] (training run folders with last.pt)"
+usage="usage: candidate_from_runs.sh OUT_DIR RUN_DIR [RUN_DIR ...] [+ RUN_DIR ...] (training run folders with last.pt)"
 out=${1:?$usage}
 shift
 [ $# -ge 1 ] || { echo "$usage" >&2; exit 2; }
 here=$(dirname "$0")
 data=${LPR_DATA:-$here/../../shared/data}
-checkpoints=()
+groups=("")  # one comma-separated list of checkpoints per ensemble member
 for run in "$@"; do
+  if [ "$run" = "+" ]; then groups+=(""); continue; fi
   [ -f "$run/last.pt" ] || { echo "$run/last.pt: no such checkpoint; $usage" >&2; exit 2; }
-  checkpoints+=("$run/last.pt")
+  groups[-1]+="$run/last.pt,"
 done
+members=()
+for g in "${groups[@]}"; do
+  [ -n "$g" ] || { echo "an ensemble member without runs; $usage" >&2; exit 2; }
+  members+=(--ensemble-with "${g%,}")
+done
+IFS=, read -ra checkpoints <<< "${groups[0]%,}"
 mkdir -p "$out/eval"
-lpr-edge export onnx "${checkpoints[@]}" -o "$out/model.onnx"
+lpr-edge export onnx "${checkpoints[@]}" "${members[@]:2}" --combine "${COMBINE:-select}" \
+    -o "$out/model.onnx"
 lpr-edge framing --model "$out/model.onnx" --data "$data/openalpr-us-states" --synth-layout us -o "$out/framed.onnx"
 bash "$here/candidate_eval.sh" "$out/framed.onnx" "$out/eval"
 lpr-edge eval --model "$out/framed.onnx" --data "$data/openalpr-us-states" --split val \

@@ -2,7 +2,9 @@
 
   onnx CHECKPOINT -o OUT.onnx      a training checkpoint to the TAO-contract ONNX (``export CHECKPOINT``
                                    without the word onnx still works); several checkpoints of runs
-                                   fine-tuned from one --init export their weight average
+                                   fine-tuned from one --init export their weight average;
+                                   --ensemble-with CKPT[,CKPT...] adds a network: a prediction
+                                   ensemble, each plate read by its most confident member
   triton --out REPO                a Triton model repository entry (ONNX Runtime or TensorRT plan)
   deepstream --out DIR             the nvinfer config + dict.txt of DeepStream's LPR stage
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 
 from .common import require_torch
+
+ENSEMBLE_COMBINERS = ("select", "mean")  # lpr_edge.train.model's; that module needs torch
 
 TARGETS = ("onnx", "triton", "deepstream")
 
@@ -31,6 +35,14 @@ def add_parser(sub, name):
     o.add_argument("checkpoint", nargs="+", help="best.pt or last.pt from lpr-edge train; several (seeds of one "
                    "fine-tuning recipe, same --init) export the average of their weights")
     o.add_argument("-o", "--out", required=True, help="output .onnx")
+    o.add_argument("--ensemble-with", action="append", default=[], metavar="CKPT[,CKPT...]",
+                   help="another member of a prediction ensemble: a checkpoint, or several (comma-separated) to "
+                        "weight-average first; repeatable. Members may come from other starts or architectures "
+                        "(each costs one network's time)")
+    o.add_argument("--combine", choices=ENSEMBLE_COMBINERS, default="select",
+                   help="how an ensemble's members make one reading: select (default) = each plate takes the "
+                        "reading of the member most confident of it; mean = per-slice mean of the members' "
+                        "softmax (drops or doubles characters when members align characters differently)")
     o.add_argument("--check-data", default=None, help="labelled folder whose crops compare PyTorch and ONNX Runtime "
                                                       "(default: synthetic plates)")
     o.add_argument("--check-count", type=int, default=64)
@@ -74,8 +86,14 @@ def run_onnx(args) -> int:
         where = "crops"
     else:  # never skip the check: generated plates exercise every layer as well
         images, where = [p.image for p in synth.generate(args.check_count, seed=2027)], "synthetic crops"
-    report = export_onnx(args.checkpoint, args.out, check_images=images)
+    members = [[p for p in group.split(",") if p] for group in args.ensemble_with]
+    if any(not m for m in members):
+        raise InputError("--ensemble-with needs a checkpoint (or several, comma-separated)")
+    report = export_onnx(args.checkpoint, args.out, check_images=images, ensemble_with=members,
+                         combine=args.combine)
     averaged = f" (the weight average of {len(args.checkpoint)} runs)" if len(args.checkpoint) > 1 else ""
+    if members:
+        averaged += f", a prediction ensemble of {len(members) + 1} networks"
     print(f"wrote {args.out}{averaged}; ONNX Runtime vs PyTorch on {report['images']} {where}: argmax equal "
           f"{report['argmax_equal']:.4f}, max score difference {report['max_abs_diff']:.2e}")
     return 0

@@ -51,12 +51,28 @@ def load_checkpoint(path: str | os.PathLike):
     return net.eval(), spec
 
 
+def load_member(checkpoint: str | os.PathLike | Sequence[str | os.PathLike]):
+    """One network from one checkpoint, or the weight average of several (:mod:`lpr_edge.train.soup`)."""
+    if isinstance(checkpoint, (str, os.PathLike)):
+        return load_checkpoint(checkpoint)
+    if len(checkpoint) == 1:
+        return load_checkpoint(checkpoint[0])
+    from .soup import average_checkpoints
+
+    return average_checkpoints(checkpoint)
+
+
 def export_onnx(checkpoint: str | os.PathLike | Sequence[str | os.PathLike], out: str | os.PathLike, *,
-                check_images: Sequence[np.ndarray] = (), simplify: bool = True) -> dict:
+                check_images: Sequence[np.ndarray] = (), simplify: bool = True,
+                ensemble_with: Sequence[str | os.PathLike | Sequence[str | os.PathLike]] = (),
+                combine: str = "select") -> dict:
     """Write the ONNX, simplified and checked; compare it with PyTorch on ``check_images``.
 
     Several checkpoints (runs fine-tuned from one start) export their weight average
-    (:mod:`lpr_edge.train.soup`).
+    (:mod:`lpr_edge.train.soup`). Each entry of ``ensemble_with`` (a checkpoint or several to
+    average) adds a member to a prediction ensemble combined by ``combine``
+    (:class:`~lpr_edge.train.model.TaoHeads`); members may differ in start and architecture but
+    not in spec.
 
     Returns the comparison numbers (argmax agreement, largest score difference).
     """
@@ -65,15 +81,17 @@ def export_onnx(checkpoint: str | os.PathLike | Sequence[str | os.PathLike], out
     from ..runtime.preprocess import preprocess_batch
     from .model import TaoHeads
 
-    if isinstance(checkpoint, (str, os.PathLike)):
-        net, spec = load_checkpoint(checkpoint)
-    elif len(checkpoint) == 1:
-        net, spec = load_checkpoint(checkpoint[0])
-    else:
-        from .soup import average_checkpoints
-
-        net, spec = average_checkpoints(checkpoint)
-    heads = TaoHeads(net).eval()
+    net, spec = load_member(checkpoint)
+    nets = [net]
+    for other in ensemble_with:
+        other_net, other_spec = load_member(other)
+        if other_spec.replace(framing={}) != spec.replace(framing={}):
+            raise ModelFileError(f"ensemble member {other} has another model spec (charset, name or input) than "
+                                 f"{checkpoint}; members of one ensemble must read the same characters")
+        nets.append(other_net)
+    if len(nets) > 1:
+        spec = spec.replace(framing={})  # the ensemble's characters sit where they sit: fit its own framing
+    heads = TaoHeads(*nets, combine=combine).eval()
     model = module_to_onnx(heads, spec, "lpr-edge", simplify)
     data = model.SerializeToString()
     report = {"images": 0, "argmax_equal": 1.0, "max_abs_diff": 0.0}

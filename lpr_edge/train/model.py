@@ -136,16 +136,40 @@ class LPRNet(nn.Module):
         return x.squeeze(2).permute(0, 2, 1)                 # [N, 24, C]
 
 
-class TaoHeads(nn.Module):
-    """Wraps LPRNet with the TAO US export heads: softmax, then ArgMax (int32) and Max over classes."""
+ENSEMBLE_COMBINERS = ("select", "mean")
 
-    def __init__(self, net: LPRNet):
+
+class TaoHeads(nn.Module):
+    """Wraps LPRNet with the TAO US export heads: softmax, then ArgMax (int32) and Max over classes.
+
+    Several networks make a prediction ensemble (one network's time per member). ``combine``:
+    ``select`` gives each plate the whole reading of the member most confident of it (highest sum
+    over slices of the log max probability), so no two members' slice alignments are mixed;
+    ``mean`` averages the members' softmax per slice, which drops or doubles characters when
+    members place a character one slice apart (models README, ens2)."""
+
+    def __init__(self, *nets: LPRNet, combine: str = "select"):
         super().__init__()
-        self.net = net
+        if not nets:
+            raise ValueError("TaoHeads needs at least one network")
+        if combine not in ENSEMBLE_COMBINERS:
+            raise ValueError(f"combine must be one of {ENSEMBLE_COMBINERS}, not {combine!r}")
+        self.net = nets[0]  # its own name, so a single network's export keeps its node names (/net/...)
+        self.others = nn.ModuleList(nets[1:])
+        self.combine = combine
 
     def forward(self, image_input):
-        probs = torch.softmax(self.net(image_input), dim=-1)
-        scores, idx = probs.max(dim=-1)
+        probs = [torch.softmax(net(image_input), dim=-1) for net in (self.net, *self.others)]
+        if self.combine == "mean" and len(probs) > 1:
+            probs = [sum(probs) / len(probs)]
+        scores, idx = probs[0].max(dim=-1)
+        if len(probs) > 1:
+            best = torch.log(scores).sum(dim=1, keepdim=True)
+            for p in probs[1:]:
+                s, i = p.max(dim=-1)
+                conf = torch.log(s).sum(dim=1, keepdim=True)
+                take = conf > best
+                scores, idx, best = torch.where(take, s, scores), torch.where(take, i, idx), torch.maximum(conf, best)
         return idx.to(torch.int32), scores
 
 

@@ -73,6 +73,10 @@ def _from_onnx(path: Path) -> Source:
 
     model = load_onnx(path)
     spec = spec_from_model(model)
+    members = sum(n.op_type == "Softmax" for n in model.graph.node)
+    if members > 1:
+        raise ModelFileError(f"--init {path}: a prediction ensemble of {members} networks (lpr-edge export "
+                             "--ensemble-with); fine-tuning starts from one network: pass one member's checkpoint")
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
 
     def weights(op: str) -> list[tuple[np.ndarray, np.ndarray | None]]:

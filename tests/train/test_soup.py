@@ -1,4 +1,5 @@
-"""Weight averages of fine-tuning runs (``lpr-edge export onnx A.pt B.pt``): what is averaged, what is refused."""
+"""Weight averages of fine-tuning runs (``lpr-edge export onnx A.pt B.pt``): what is averaged, what is refused;
+and prediction ensembles (``--ensemble-with``), which combine networks the average refuses."""
 from __future__ import annotations
 
 import pytest
@@ -97,3 +98,91 @@ def test_train_says_how_to_export_and_frame_the_model(runs, tmp_path, capsys):
     last = train(tmp_path / "next", "--steps", "5", "--init", str(runs["base"]))
     said = capsys.readouterr().out
     assert f"next: lpr-edge export {last} -o MODEL.onnx" in said and "lpr-edge framing --model MODEL.onnx" in said
+
+
+def _member_readings(paths, x):
+    from lpr_edge.train.export import load_checkpoint
+
+    with torch.no_grad():
+        return [torch.softmax(load_checkpoint(p)[0](x), dim=-1).max(dim=-1) for p in paths]
+
+
+def _crops(spec, n=16):
+    from lpr_edge.runtime.preprocess import preprocess_batch
+
+    return preprocess_batch([p.image for p in synth.generate(n, seed=5)], spec)
+
+
+def test_an_ensemble_gives_each_plate_the_reading_of_its_most_confident_member(runs):
+    from lpr_edge.train.export import load_checkpoint
+    from lpr_edge.train.model import TaoHeads
+
+    (a, spec), (b, _) = load_checkpoint(runs["base"]), load_checkpoint(runs["elsewhere"])
+    x = torch.from_numpy(_crops(spec))
+    (sa, ia), (sb, ib) = _member_readings([runs["base"], runs["elsewhere"]], x)
+    with torch.no_grad():
+        idx, scores = TaoHeads(a, b).eval()(x)
+    take_b = sb.log().sum(dim=1) > sa.log().sum(dim=1)
+    assert 0 < int(take_b.sum()) < len(x)  # both members win some plates: the choice is exercised
+    assert torch.equal(idx, torch.where(take_b[:, None], ib, ia).to(torch.int32))
+    assert torch.equal(scores, torch.where(take_b[:, None], sb, sa))
+
+
+def test_export_with_ensemble_members_runs_in_onnx_runtime_as_in_pytorch(runs, tmp_path, capsys):
+    import onnxruntime as ort
+
+    from lpr_edge.formats.onnx_spec import load_onnx, spec_from_model
+
+    out = tmp_path / "ensemble.onnx"
+    # two runs from different starts: the weight average refuses them, an ensemble takes them
+    assert main(["export", str(runs["a"]), str(runs["b"]), "--ensemble-with", str(runs["elsewhere"]),
+                 "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "a prediction ensemble of 2 networks" in said and "argmax equal 1.0000" in said
+    spec = spec_from_model(load_onnx(out))
+    assert spec.framing == {}  # fitted for the ensemble, never inherited
+    x = _crops(spec)
+    idx, scores = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {spec.input_name: x})
+    from lpr_edge.train.soup import average_checkpoints
+
+    soup, _ = average_checkpoints([runs["a"], runs["b"]])
+    with torch.no_grad():
+        first = torch.softmax(soup(torch.from_numpy(x)), dim=-1).argmax(dim=-1).numpy()
+    (_, second), = _member_readings([runs["elsewhere"]], torch.from_numpy(x))
+    # every plate is read whole by one member: the soup of a and b, or the run from elsewhere
+    assert all((row == f).all() or (row == s).all() for row, f, s in zip(idx, first, second.numpy()))
+    # fine-tuning needs one network, and says so
+    assert main(["train", "--out", str(tmp_path / "ft"), *TINY, "--steps", "5", "--init", str(out)]) == 2
+    assert "a prediction ensemble of 2 networks" in capsys.readouterr().err
+    assert idx.dtype == "int32" and idx.shape == scores.shape == (len(x), spec.time_steps)
+
+
+def test_the_mean_combiner_averages_probabilities_per_slice(runs):
+    from lpr_edge.train.export import load_checkpoint
+    from lpr_edge.train.model import TaoHeads
+
+    (a, spec), (b, _) = load_checkpoint(runs["base"]), load_checkpoint(runs["elsewhere"])
+    x = torch.from_numpy(_crops(spec))
+    with torch.no_grad():
+        mean = (torch.softmax(a(x), dim=-1) + torch.softmax(b(x), dim=-1)) / 2
+        idx, scores = TaoHeads(a, b, combine="mean").eval()(x)
+    assert torch.allclose(scores, mean.max(dim=-1).values) and torch.equal(idx, mean.argmax(dim=-1).to(torch.int32))
+
+
+def test_ensemble_members_that_read_other_characters_are_refused(runs, tmp_path, capsys):
+    ck = torch.load(runs["b"], map_location="cpu", weights_only=False)
+    ck["spec"]["label_map"] = {**ck["spec"]["label_map"], "Q": "0"}
+    other = tmp_path / "other_spec.pt"
+    torch.save(ck, other)
+    out = tmp_path / "e.onnx"
+    assert main(["export", str(runs["a"]), "--ensemble-with", str(other), "-o", str(out)]) == 2
+    assert "members of one ensemble must read the same characters" in capsys.readouterr().err and not out.exists()
+    assert main(["export", str(runs["a"]), "--ensemble-with", ",", "-o", str(out)]) == 2
+    assert "--ensemble-with needs a checkpoint" in capsys.readouterr().err
+
+
+def test_the_combiners_the_cli_offers_are_the_models(runs):
+    from lpr_edge.cli.export import ENSEMBLE_COMBINERS as offered
+    from lpr_edge.train.model import ENSEMBLE_COMBINERS
+
+    assert offered == ENSEMBLE_COMBINERS
