@@ -19,13 +19,15 @@ import numpy as np
 
 from lpr_edge import Recognizer, synth
 from lpr_edge.environment import cpu_model
+from lpr_edge.synth import PlateStyles
 from lpr_edge.synth.plates import random_text, render_clean
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="us")
-    ap.add_argument("--style", choices=("graphics", "stroke_fonts", "plain_ones", "stacked"), default="graphics")
+    ap.add_argument("--style", choices=[f.name for f in PlateStyles.shares() if f.metadata["layout"] == "us"],
+                    default="graphics")
     ap.add_argument("--plates", type=int, default=400)
     args = ap.parse_args()
     with Recognizer(args.model, cross_check=False) as rec:
@@ -38,7 +40,7 @@ def main() -> int:
                 text = random_text(rng)
                 if args.style == "plain_ones" and "1" not in text:
                     continue
-                plate = render_clean(rng, text=text, emblems=True, **{args.style: share})
+                plate = render_clean(rng, text=text, styles=PlateStyles(emblems=True, **{args.style: share}))
                 crops.append(synth.camera_effects(plate.image, rng, 0.5))
                 texts.append(plate.text)
             right = np.mean([r.text == t for r, t in zip(rec.recognize_batch(crops), texts)])

@@ -1,10 +1,10 @@
 """Styles of synthetic US plates that training can ask for: printed pictures (``lpr_edge.synth.graphics``,
-``render_clean(graphics=...)``), Hershey stroke fonts (``render_clean(stroke_fonts=...)``) and plain-bar
-ones (``render_clean(plain_ones=...)``) and stacked small characters (``render_clean(stacked=...)``)."""
+``PlateStyles(graphics=...)``), Hershey stroke fonts (``stroke_fonts``), plain-bar ones (``plain_ones``)
+and stacked small characters (``stacked``), each a field of the ``styles`` that ``render_clean`` draws."""
 import numpy as np
 import pytest
 
-from lpr_edge.synth import font_paths
+from lpr_edge.synth import PlateStyles, font_paths
 from lpr_edge.synth.fonts import (
     STROKE_FACES,
     _render_stroke_text,
@@ -14,6 +14,11 @@ from lpr_edge.synth.fonts import (
 )
 from lpr_edge.synth.graphics import SHAPES, draw_picture
 from lpr_edge.synth.plates import _stacked_beside, random_text, render_clean
+
+
+def _plate(seed: int, **styles):
+    """The clean US plate of ``seed`` drawn with ``styles`` (PlateStyles' fields)."""
+    return render_clean(np.random.default_rng(seed), styles=PlateStyles(**styles))
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -34,11 +39,11 @@ def test_a_box_past_the_image_edge_is_clipped():
 
 
 def test_graphics_are_seeded_and_off_changes_nothing():
-    one = render_clean(np.random.default_rng(5), emblems=True, graphics=1.0)
-    again = render_clean(np.random.default_rng(5), emblems=True, graphics=1.0)
+    one = _plate(5, emblems=True, graphics=1.0)
+    again = _plate(5, emblems=True, graphics=1.0)
     assert np.array_equal(one.image, again.image) and one.text == again.text
-    before = [render_clean(np.random.default_rng(s), emblems=True).image for s in range(5)]
-    off = [render_clean(np.random.default_rng(s), emblems=True, graphics=0.0).image for s in range(5)]
+    before = [_plate(s, emblems=True).image for s in range(5)]
+    off = [_plate(s, emblems=True, graphics=0.0).image for s in range(5)]
     assert all(np.array_equal(a, b) for a, b in zip(before, off))
 
 
@@ -51,7 +56,7 @@ def test_pictures_appear_at_the_share_asked(monkeypatch):
     for share, low, high in ((1.0, 200, 200), (0.3, 40, 80), (0.0, 0, 0)):
         drawn.clear()
         for s in range(200):
-            render_clean(np.random.default_rng(s), emblems=True, graphics=share)
+            _plate(s, emblems=True, graphics=share)
         assert low <= len(drawn) <= high, (share, len(drawn))
 
 
@@ -67,8 +72,8 @@ def test_stroke_text_is_a_tight_mask_of_the_asked_height_and_stroke(face):
 
 def _off_draws_nothing(style: str) -> bool:
     """A style at share 0 draws nothing from the generator: the plates of before it existed."""
-    return all(np.array_equal(render_clean(np.random.default_rng(s), emblems=True, graphics=0.3).image,
-                              render_clean(np.random.default_rng(s), emblems=True, graphics=0.3, **{style: 0.0}).image)
+    return all(np.array_equal(_plate(s, emblems=True, graphics=0.3).image,
+                              _plate(s, emblems=True, graphics=0.3, **{style: 0.0}).image)
                for s in range(5))
 
 
@@ -80,13 +85,13 @@ def _times_drawn(monkeypatch, drawer: str, plates: int, **style) -> int:
     real = getattr(module, drawer)
     monkeypatch.setattr(module, drawer, lambda *a: drawn.append(1) or real(*a))
     for s in range(plates):
-        render_clean(np.random.default_rng(s), **style)
+        _plate(s, **style)
     return len(drawn)
 
 
 def test_stroke_fonts_are_seeded_and_off_changes_nothing(monkeypatch):
-    one = render_clean(np.random.default_rng(5), stroke_fonts=1.0)
-    again = render_clean(np.random.default_rng(5), stroke_fonts=1.0)
+    one = _plate(5, stroke_fonts=1.0)
+    again = _plate(5, stroke_fonts=1.0)
     assert np.array_equal(one.image, again.image) and one.text == again.text
     assert _off_draws_nothing("stroke_fonts")
     assert 30 <= _times_drawn(monkeypatch, "_render_stroke_text", 200, stroke_fonts=0.25) <= 70
@@ -112,14 +117,14 @@ def test_a_plain_one_is_a_full_bar_of_the_stroke_in_the_fonts_own_cell(font):
 def test_plain_ones_are_seeded_at_the_share_asked_and_off_changes_nothing(monkeypatch):
     from lpr_edge.synth import plates
 
-    one = render_clean(np.random.default_rng(25), emblems=True, plain_ones=1.0)
+    one = _plate(25, emblems=True, plain_ones=1.0)
     assert "1" in one.text
-    again = render_clean(np.random.default_rng(25), emblems=True, plain_ones=1.0)
+    again = _plate(25, emblems=True, plain_ones=1.0)
     assert np.array_equal(one.image, again.image) and one.text == again.text
-    assert not np.array_equal(one.image, render_clean(np.random.default_rng(25), emblems=True).image)
+    assert not np.array_equal(one.image, _plate(25, emblems=True).image)
     for s in range(5):  # off: nothing drawn from the generator, the plates of before
-        assert np.array_equal(render_clean(np.random.default_rng(s), emblems=True).image,
-                              render_clean(np.random.default_rng(s), emblems=True, plain_ones=0.0).image)
+        assert np.array_equal(_plate(s, emblems=True).image,
+                              _plate(s, emblems=True, plain_ones=0.0).image)
     drawn = []
     real = plates._render_text_plate_glyphs
     monkeypatch.setattr(plates, "_render_text_plate_glyphs", lambda *a, **k: drawn.append(a[0]) or real(*a, **k))
@@ -127,7 +132,7 @@ def test_plain_ones_are_seeded_at_the_share_asked_and_off_changes_nothing(monkey
     for s in range(300):
         rng = np.random.default_rng(s)
         with_one += "1" in random_text(rng)
-        render_clean(np.random.default_rng(s), plain_ones=0.5)
+        _plate(s, plain_ones=0.5)
     assert all("1" in body for body in drawn)  # only plates with a 1 are drawn another way
     assert 0.3 * with_one <= len(drawn) <= 0.7 * with_one
 
@@ -149,9 +154,9 @@ def test_stacked_characters_sit_in_a_column_beside_the_characters_inside_the_pla
 
 
 def test_stacked_characters_are_seeded_left_out_of_the_label_and_off_changes_nothing(monkeypatch):
-    one = render_clean(np.random.default_rng(7), emblems=True, stacked=1.0)
-    again = render_clean(np.random.default_rng(7), emblems=True, stacked=1.0)
-    plain = render_clean(np.random.default_rng(7), emblems=True)
+    one = _plate(7, emblems=True, stacked=1.0)
+    again = _plate(7, emblems=True, stacked=1.0)
+    plain = _plate(7, emblems=True)
     assert np.array_equal(one.image, again.image) and one.text == again.text == plain.text
     assert not np.array_equal(one.image, plain.image)
     assert _off_draws_nothing("stacked")

@@ -4,12 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 from lpr_edge import synth
+from lpr_edge.synth import PlateStyles
 from lpr_edge.synth.camera import camera_effects, camera_effects_with_box
 from lpr_edge.synth.world import light, stickers, surroundings, surroundings_with_box, world_effects
 
 
+def _br(seed: int, text: str | None = None, **styles):
+    """The clean Brazilian plate of ``seed`` (core fonts) drawn with ``styles`` (PlateStyles' fields)."""
+    return synth.render_br(np.random.default_rng(seed), text=text, extras=False, styles=PlateStyles(**styles))
+
+
 def plate(seed=0, **kw):
-    return synth.render_clean(np.random.default_rng(seed), extras=False, **kw)
+    return synth.render_clean(np.random.default_rng(seed), extras=False, styles=PlateStyles(**kw))
 
 
 def test_world_effects_are_deterministic_and_change_the_image():
@@ -76,9 +82,9 @@ def test_brazilian_plate_font_o_is_narrow_and_seeded():
     assert same.shape[0] == font_drawn.shape[0] and abs(same.shape[1] - w) <= 0.08 * w
     # plate_o=0 draws nothing extra from the stream: the same plates as before the option existed.
     a = synth.render_br(np.random.default_rng(4), extras=False)
-    assert np.array_equal(a.image, synth.render_br(np.random.default_rng(4), extras=False, plate_o=0.0).image)
-    b = synth.render_br(np.random.default_rng(4), text="OKM2371", extras=False, plate_o=1.0)
-    again = synth.render_br(np.random.default_rng(4), text="OKM2371", extras=False, plate_o=1.0)
+    assert np.array_equal(a.image, _br(4, plate_o=0.0).image)
+    b = _br(4, text="OKM2371", plate_o=1.0)
+    again = _br(4, text="OKM2371", plate_o=1.0)
     plain = synth.render_br(np.random.default_rng(4), text="OKM2371", extras=False)
     assert np.array_equal(b.image, again.image) and not np.array_equal(b.image, plain.image)
 
@@ -100,12 +106,12 @@ def test_brazilian_plate_font_d_has_a_square_stem_and_leaves_the_o_stream_alone(
     assert top_left(plate_o) < 128 and top_right(plate_o) < 128   # rounded all round
     # plate_d=0 draws nothing extra: v16's plates (plate_o only) are rendered as before the option.
     for seed in range(3):
-        a = synth.render_br(np.random.default_rng(seed), text="ODO8206", extras=False, plate_o=1.0)
-        b = synth.render_br(np.random.default_rng(seed), text="ODO8206", extras=False, plate_o=1.0, plate_d=0.0)
+        a = _br(seed, text="ODO8206", plate_o=1.0)
+        b = _br(seed, text="ODO8206", plate_o=1.0, plate_d=0.0)
         assert np.array_equal(a.image, b.image)
-    o_only = synth.render_br(np.random.default_rng(0), text="ODO8206", extras=False, plate_o=1.0)
-    c = synth.render_br(np.random.default_rng(0), text="ODO8206", extras=False, plate_o=1.0, plate_d=1.0)
-    again = synth.render_br(np.random.default_rng(0), text="ODO8206", extras=False, plate_o=1.0, plate_d=1.0)
+    o_only = _br(0, text="ODO8206", plate_o=1.0)
+    c = _br(0, text="ODO8206", plate_o=1.0, plate_d=1.0)
+    again = _br(0, text="ODO8206", plate_o=1.0, plate_d=1.0)
     assert np.array_equal(c.image, again.image) and not np.array_equal(c.image, o_only.image)
 
 

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from lpr_edge import synth
+from lpr_edge.synth import PlateStyles
 from lpr_edge.train.data import PlateStream
 from lpr_edge.train.setup import default_spec
 
@@ -23,7 +24,7 @@ def main() -> None:
     p.add_argument("--plates", type=int, default=500)
     args = p.parse_args()
     rng = np.random.default_rng(0)
-    pool = [synth.render(rng, "us", emblems=True) for _ in range(300)]
+    pool = [synth.render(rng, "us", styles=PlateStyles(emblems=True)) for _ in range(300)]
     images, texts = np.stack([s.image for s in pool]), [s.text for s in pool]
     print(f"{platform.processor() or platform.machine()}; one core; {args.plates} plates, median of 3 runs")
     for augment in ("camera", "world"):

@@ -27,9 +27,10 @@ from .plates import (
     render_br,
     render_clean,
 )
+from .styles import PlateStyles
 
-__all__ = ["SynthPlate", "render", "render_clean", "render_br", "camera_effects", "generate", "font_paths",
-           "random_text", "LETTERS", "DIGITS", "STATES", "SLOGANS", "PATTERNS", "BR_CITIES", "LAYOUTS"]
+__all__ = ["SynthPlate", "PlateStyles", "render", "render_clean", "render_br", "camera_effects", "generate",
+           "font_paths", "random_text", "LETTERS", "DIGITS", "STATES", "SLOGANS", "PATTERNS", "BR_CITIES", "LAYOUTS"]
 
 
 def generate(n: int, seed: int = 0, effects: float = 1.0, extras: bool = False) -> list[SynthPlate]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .fonts import STROKE_FACES, _paste, _render_stroke_text, _render_text, _render_text_plate_glyphs, font_paths
 from .graphics import draw_picture, picture_colour
+from .styles import PlateStyles
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
@@ -193,23 +194,23 @@ def _stacked_beside(canvas: np.ndarray, fg: np.ndarray, font: str, cx: int, cy: 
 
 
 def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
-                 emblems: bool = False, graphics: float = 0.0, stroke_fonts: float = 0.0,
-                 plain_ones: float = 0.0, stacked: float = 0.0) -> SynthPlate:
+                 styles: PlateStyles = PlateStyles()) -> SynthPlate:
     """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
 
     ``extras=False`` uses only the fonts every install has, so the result is the same everywhere.
+    ``styles`` (:class:`PlateStyles`, US fields):
     ``emblems``: often put an emblem or separator in the gap between character groups (as many
     states do; it must not be read); off, the same seed gives the same plates as before.
     ``graphics``: share of plates with a printed picture beside or behind the characters (a tree, a
-    bird, a building...; ``lpr_edge.synth.graphics``); 0 draws nothing from ``rng`` for it.
+    bird, a building...; ``lpr_edge.synth.graphics``).
     ``stroke_fonts``: share of plates whose characters are drawn in a thick Hershey stroke font
-    (``fonts.STROKE_FACES``) instead of a TrueType face; 0 draws nothing from ``rng`` for it.
+    (``fonts.STROKE_FACES``) instead of a TrueType face.
     ``plain_ones``: share of plates (of those with a ``1``, in a TrueType face) whose ``1`` is a plain
-    bar, as a sans face draws its ``I`` (Massachusetts plates, for one, draw their ``1`` so); 0
-    draws nothing from ``rng`` for it.
+    bar, as a sans face draws its ``I`` (Massachusetts plates, for one, draw their ``1`` so).
     ``stacked``: share of plates (of those without a picture beside or behind the characters)
     with two or three small characters stacked in a column beside the characters, not in the label
-    (``_stacked_beside``); 0 draws nothing from ``rng`` for it.
+    (``_stacked_beside``).
+    A share of 0 draws nothing from ``rng`` for its style.
     """
     fonts = font_paths(extras)
     if not fonts:
@@ -221,10 +222,10 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     # Main characters: tall, often condensed, centred in the middle band.
     font = fonts[rng.integers(len(fonts))]
     body = text.replace(" ", " " * int(rng.integers(1, 3)))
-    if stroke_fonts and rng.random() < stroke_fonts:
+    if styles.stroke_fonts and rng.random() < styles.stroke_fonts:
         face = STROKE_FACES[rng.integers(len(STROKE_FACES))]
         mask = _render_stroke_text(body, face, 64, float(rng.uniform(0.06, 0.16)))
-    elif plain_ones and "1" in text and rng.random() < plain_ones:
+    elif styles.plain_ones and "1" in text and rng.random() < styles.plain_ones:
         mask = _render_text_plate_glyphs(body, font, 64, {}, plain="1")
     else:
         mask = _render_text(body, font, 64, (0, 0, 0))
@@ -234,12 +235,12 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     cw = min(cw, W - int(rng.integers(8, 24)))
     cx = (W - cw) // 2 + int(rng.integers(-6, 7))
     cy = (H - ch) // 2 + int(rng.integers(-4, 9))
-    if graphics and rng.random() < graphics:
+    if styles.graphics and rng.random() < styles.graphics:
         cx, cw = _picture_beside_or_behind(canvas, fg, cx, cy, cw, ch, rng)
-    elif stacked and rng.random() < stacked:
+    elif styles.stacked and rng.random() < styles.stacked:
         cx, cw = _stacked_beside(canvas, fg, fonts[rng.integers(len(fonts))], cx, cy, cw, ch, rng)
     _paste(canvas, mask, cx, cy, cw, ch, tuple(int(v) for v in fg))
-    if emblems and " " in text and rng.random() < 0.6:
+    if styles.emblems and " " in text and rng.random() < 0.6:
         _emblem_in_gap(canvas, cv2.resize(mask, (cw, ch)), cx, cy, rng)
     if rng.random() < 0.3 and cx > 16:  # registration sticker in a free corner
         cv2.rectangle(canvas, (4, 6), (4 + int(rng.integers(8, 14)), 18),
@@ -262,11 +263,11 @@ BR_LETTER_WEIGHTS = np.array([2.0 if c in "ODQCG" else 1.0 for c in LETTERS]) / 
 
 
 def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = True,
-              plate_o: float = 0.0, plate_d: float = 0.0) -> SynthPlate:
+              styles: PlateStyles = PlateStyles()) -> SynthPlate:
     """An old Brazilian plate (3:1, about 300x100 px): city strip on top, ``LLL-9999`` below; grey
     with dark characters (private cars) or red with white ones (commercial). With probability
-    ``plate_o`` its O is the plate font's narrow rounded rectangle, with ``plate_d`` its D the plate
-    font's (square stem corners, rounded right ones; ``_render_text_plate_glyphs``)."""
+    ``styles.plate_o`` its O is the plate font's narrow rounded rectangle, with ``styles.plate_d`` its D
+    the plate font's (square stem corners, rounded right ones; ``_render_text_plate_glyphs``)."""
     fonts = font_paths(extras)
     if not fonts:
         raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
@@ -294,9 +295,9 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
     # rng is drawn for a plate glyph only when asked, so plate_o=0 and plate_d=0 render the same
     # plates as before the options existed (and plate_d=0 the same as before it did).
     shapes = {}
-    if plate_o and rng.random() < plate_o:
+    if styles.plate_o and rng.random() < styles.plate_o:
         shapes["O"] = (rng.uniform(0.5, 0.7), rng.uniform(0.2, 0.5))
-    if plate_d and rng.random() < plate_d:
+    if styles.plate_d and rng.random() < styles.plate_d:
         shapes["D"] = (rng.uniform(0.5, 0.7), rng.uniform(0.3, 0.5))
     mask = _render_text_plate_glyphs(body, font, 64, shapes) if shapes else _render_text(body, font, 64, color)
     bh = int(rng.integers(50, 66))
@@ -307,13 +308,10 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
     return SynthPlate(canvas, text)
 
 
-def render(rng: np.random.Generator, layout: str = "us", extras: bool = True, emblems: bool = False,
-           plate_o: float = 0.0, plate_d: float = 0.0, graphics: float = 0.0,
-           stroke_fonts: float = 0.0, plain_ones: float = 0.0, stacked: float = 0.0) -> SynthPlate:
-    """A clean plate of the given layout (``us`` or ``br``); ``emblems``, ``graphics``, ``stroke_fonts``,
-    ``plain_ones`` and ``stacked`` for US plates (see render_clean), ``plate_o`` and ``plate_d`` for Brazilian
-    ones (see render_br)."""
+def render(rng: np.random.Generator, layout: str = "us", extras: bool = True,
+           styles: PlateStyles = PlateStyles()) -> SynthPlate:
+    """A clean plate of the given layout (``us`` or ``br``, see render_clean and render_br); each reads
+    the fields of ``styles`` for its layout."""
     if layout == "br":
-        return render_br(rng, extras=extras, plate_o=plate_o, plate_d=plate_d)
-    return render_clean(rng, extras=extras, emblems=emblems, graphics=graphics, stroke_fonts=stroke_fonts,
-                        plain_ones=plain_ones, stacked=stacked)
+        return render_br(rng, extras=extras, styles=styles)
+    return render_clean(rng, extras=extras, styles=styles)

@@ -3,7 +3,7 @@
 A detector's box is never exact: crops come 0-30 % loose per side (or cut a little into the plate
 frame), and the margin holds the car body, the plate frame with dealer text, neighbouring marks and
 the bumper. On the plate itself: registration stickers with small digits (emblems between the
-character groups are drawn by ``render_clean(emblems=True)``, which knows where the gap is). And
+character groups are drawn by ``render_clean`` with ``PlateStyles(emblems=True)``, which knows where the gap is). And
 the light: night, infrared, glare, very low contrast. Each effect is drawn from ``rng`` only, so
 the same seed gives the same images.
 """
@@ -15,6 +15,7 @@ import numpy as np
 from .camera import Box, camera_effects_with_box
 from .fonts import _paste, _render_text, font_paths
 from .plates import DIGITS, LETTERS, render
+from .styles import PlateStyles
 
 DEALERS = ("AUTO MALL", "HONDA OF", "TOYOTA", "FORD", "CHEVROLET", "KIA", "NISSAN", "DRIVE", "MOTORS",
            "AUTO SALES", "SUBARU", "CARMAX", "DEALER", "MAZDA", "JEEP")
@@ -109,7 +110,7 @@ def plates_in_context(layout: str, n: int, seed: int, context: float = 0.3,
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        plate = render(rng, layout, graphics=graphics)
+        plate = render(rng, layout, styles=PlateStyles(graphics=graphics))
         img, box = surroundings_with_box(stickers(plate.image, rng), rng, border_marks=0.0, margins=(context,) * 4)
         img, box = camera_effects_with_box(light(img, rng), box, rng, float(rng.uniform(0.3, 1.0)), margins=False)
         out.append((img, box, plate.text))
@@ -154,8 +155,8 @@ def light(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def world_effects(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True,
                   border_marks: float = BORDER_MARKS) -> np.ndarray:
-    """Stickers (synthetic plates only: ``on_plate``; emblems come from ``render_clean(emblems=True)``),
-    detector-style surroundings, then light."""
+    """Stickers (synthetic plates only: ``on_plate``; emblems come from ``render_clean`` with
+    ``PlateStyles(emblems=True)``), detector-style surroundings, then light."""
     return world_effects_with_box(img, rng, on_plate, border_marks)[0]
 
 

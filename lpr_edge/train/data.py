@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..evaluation.datasets import Sample, load_images
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
+from ..synth import PlateStyles
 from ..synth.camera import Box, camera_effects_with_box
 from ..synth.stroke_weight import change_stroke_weight
 from ..synth.world import BORDER_MARKS, TIGHT_MARGIN, world_effects_with_box
@@ -40,19 +41,10 @@ def encode_label(text: str, spec: ModelSpec) -> list[int] | None:
 
 
 def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool = True,
-               layout: str = "us", emblems: bool = False, plate_o: float = 0.0,
-               plate_d: float = 0.0, graphics: float = 0.0,
-               stroke_fonts: float = 0.0, plain_ones: float = 0.0,
-               stacked: float = 0.0) -> tuple[np.ndarray, list[str]]:
-    """``n`` clean synthetic plates of ``layout`` (BGR, 200x100 us, 300x100 br), cached under ``cache_dir``;
-    ``emblems``: US plates often carry an emblem between character groups; ``graphics``: share of US
-    plates with a printed picture beside or behind the characters, ``stroke_fonts`` with characters in
-    a Hershey stroke font, ``plain_ones`` with their ``1`` a plain bar, ``stacked`` with small characters
-    stacked beside them (not in the label); ``plate_o``: share of Brazilian plates with the plate font's
-    narrow O, ``plate_d`` with its D."""
-    shares = (("graphics", graphics), ("stroke", stroke_fonts), ("plain1", plain_ones), ("stacked", stacked),
-              ("plateo", plate_o), ("plated", plate_d))
-    kind = layout + ("_emblems" if emblems else "") + "".join(f"_{tag}{share:g}" for tag, share in shares if share)
+               layout: str = "us", styles: PlateStyles = PlateStyles()) -> tuple[np.ndarray, list[str]]:
+    """``n`` clean synthetic plates of ``layout`` (BGR, 200x100 us, 300x100 br) drawn with ``styles``
+    (:class:`~lpr_edge.synth.PlateStyles`), cached under ``cache_dir``."""
+    kind = styles.cache_tag(layout)
     name = f"synth_pool_{seed}_{n}.npz" if kind == "us" else f"synth_pool_{kind}_{seed}_{n}.npz"
     cache = cache_dir / name if cache_dir else None
     if cache and cache.exists():
@@ -64,8 +56,7 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
         from tqdm import tqdm
 
         it = tqdm(it, desc="rendering synthetic plates", unit="plate")
-    plates = [synth.render(rng, layout, emblems=emblems, plate_o=plate_o, plate_d=plate_d, graphics=graphics,
-                           stroke_fonts=stroke_fonts, plain_ones=plain_ones, stacked=stacked) for _ in it]
+    plates = [synth.render(rng, layout, styles=styles) for _ in it]
     images = np.stack([p.image for p in plates])
     texts = [p.text for p in plates]
     if cache:
@@ -75,10 +66,10 @@ def synth_pool(n: int, seed: int, cache_dir: Path | None = None, progress: bool 
 
 
 def pool_styles(opts: TrainOptions) -> dict:
-    """The ``synth_pool`` keywords a run's options ask for (layout and what is drawn on its plates)."""
-    return {"layout": opts.synth_layout, "emblems": opts.augment == "world", "plate_o": opts.synth_plate_o,
-            "plate_d": opts.synth_plate_d, "graphics": opts.synth_graphics, "stroke_fonts": opts.synth_stroke_fonts,
-            "plain_ones": opts.synth_plain_ones, "stacked": opts.synth_stacked}
+    """The ``synth_pool`` keywords a run's options ask for: its layout, and its plate styles (each
+    share from its ``--synth-...`` option; emblems come with the world augmentation)."""
+    shares = {f.name: getattr(opts, f"synth_{f.name}") for f in PlateStyles.shares()}
+    return {"layout": opts.synth_layout, "styles": PlateStyles(emblems=opts.augment == "world", **shares)}
 
 
 def stream_styles(opts: TrainOptions) -> dict:

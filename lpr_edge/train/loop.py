@@ -26,6 +26,7 @@ from ..evaluation.metrics import score
 from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
+from ..synth import PlateStyles
 from ..synth.world import BORDER_MARKS, TIGHT_MARGIN
 from .data import (
     PlateStream,
@@ -145,16 +146,13 @@ def start(opts: TrainOptions):
     if not 0.0 <= opts.stroke_weight <= 1.0:
         raise InputError(f"--stroke-weight {opts.stroke_weight}: give the share of crops to draw with thicker or "
                          "thinner strokes, 0 to 1 (e.g. 0.3; 0 = off)")
-    plate_glyphs = ("br", "the plate glyphs are the Brazilian plate font's")
-    us_plates = ("us", "drawn on US-like plates")
-    for flag, share, (layout, why) in (("--synth-plate-o", opts.synth_plate_o, plate_glyphs),
-                                       ("--synth-plate-d", opts.synth_plate_d, plate_glyphs),
-                                       ("--synth-graphics", opts.synth_graphics, us_plates),
-                                       ("--synth-stroke-fonts", opts.synth_stroke_fonts, us_plates),
-                                       ("--synth-plain-ones", opts.synth_plain_ones, us_plates),
-                                       ("--synth-stacked", opts.synth_stacked, us_plates)):
+    why = {"br": "the plate glyphs are the Brazilian plate font's", "us": "drawn on US-like plates"}
+    for style in PlateStyles.shares():
+        share, layout = getattr(opts, f"synth_{style.name}"), style.metadata["layout"]
         if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != layout):
-            raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout {layout} ({why})")
+            flag = "--synth-" + style.name.replace("_", "-")
+            raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout {layout} "
+                             f"({why[layout]})")
     parse_oversample(opts.oversample)  # refused before anything is written
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)

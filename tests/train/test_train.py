@@ -1,6 +1,8 @@
 """The synthetic generator, a tiny training run, and export to the TAO contract."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -32,14 +34,15 @@ def test_a_runs_plate_styles_reach_its_cached_synthetic_pool(tmp_path):
     from lpr_edge.train.options import TrainOptions
 
     opts = TrainOptions(augment="world", synth_graphics=0.3, synth_plain_ones=1.0, synth_stacked=0.5)
-    styles = pool_styles(opts)
-    assert styles["plain_ones"] == 1.0 and styles["graphics"] == 0.3 and styles["stacked"] == 0.5 and styles["emblems"]
-    images, texts = synth_pool(40, 3, tmp_path, progress=False, **styles)
+    kw = pool_styles(opts)
+    styles = kw["styles"]
+    assert styles.plain_ones == 1.0 and styles.graphics == 0.3 and styles.stacked == 0.5 and styles.emblems
+    images, texts = synth_pool(40, 3, tmp_path, progress=False, **kw)
     (cache,) = tmp_path.glob("synth_pool_*.npz")
-    assert "plain1" in cache.name and "graphics0.3" in cache.name and "stacked0.5" in cache.name
-    again, texts_again = synth_pool(40, 3, tmp_path, progress=False, **styles)
+    assert cache.name == "synth_pool_us_emblems_graphics0.3_plain11_stacked0.5_3_40.npz"  # earlier runs' caches
+    again, texts_again = synth_pool(40, 3, tmp_path, progress=False, **kw)
     assert np.array_equal(images, again) and texts == texts_again
-    plain, _ = synth_pool(40, 3, None, progress=False, **{**styles, "plain_ones": 0.0})
+    plain, _ = synth_pool(40, 3, None, progress=False, layout="us", styles=dataclasses.replace(styles, plain_ones=0.0))
     with_one = [i for i, t in enumerate(texts) if "1" in t]
     assert with_one and not np.array_equal(images[with_one[0]], plain[with_one[0]])
 
