@@ -14,6 +14,11 @@ def _opt(default, help: str = "", *, flags: tuple[str, ...] = (), choices: tuple
     return field(default=default, metadata={"help": help, "flags": flags, "choices": choices, "metavar": metavar})
 
 
+def _share(layout: str, what: str):
+    """A plate style's option (``lpr_edge.synth.PlateStyles``): the share of synthetic plates drawn so."""
+    return _opt(0.0, f"with --synth-layout {layout}: share of synthetic plates {what}; 0 = off", metavar="SHARE")
+
+
 @dataclass
 class TrainOptions:
     """Everything a training run depends on (``lpr-edge train --help`` lists the same)."""
@@ -39,24 +44,19 @@ class TrainOptions:
                        choices=("none", "stem", "backbone"))
     name: str | None = _opt(None, "model name in the spec (default: from --init, else lprnet_us)")
     synth_layout: str = _opt("us", "synthetic plate layout", choices=("us", "br"))
-    synth_plate_o: float = _opt(0.0, "with --synth-layout br: share of synthetic plates whose O is drawn as the "
-                                "plate font draws it (a narrow rounded rectangle, close to D) instead of the "
-                                "font's round O; 0 = off", metavar="SHARE")
-    synth_plate_d: float = _opt(0.0, "with --synth-layout br: share of synthetic plates whose D is drawn as the "
-                                "plate font draws it (as its O, but with the stem's corners square); 0 = off",
-                                metavar="SHARE")
-    synth_graphics: float = _opt(0.0, "with --synth-layout us: share of synthetic plates with a printed picture "
-                                 "beside or behind the characters (tree, bird, building, mountains...), not to be "
-                                 "read; 0 = off", metavar="SHARE")
-    synth_stroke_fonts: float = _opt(0.0, "with --synth-layout us: share of synthetic plates whose characters are "
-                                     "drawn in a thick Hershey stroke font (OpenCV's; monoline glyphs like many "
-                                     "embossed US plates) instead of a TrueType face; 0 = off", metavar="SHARE")
-    synth_plain_ones: float = _opt(0.0, "with --synth-layout us: share of synthetic plates (of those with a 1) "
-                                   "whose 1 is a plain bar, as a sans face draws its I (as Massachusetts "
-                                   "plates draw their 1); 0 = off", metavar="SHARE")
-    synth_stacked: float = _opt(0.0, "with --synth-layout us: share of synthetic plates (of those without a picture) "
-                                "with two or three small characters stacked in a column beside the characters "
-                                "(county numbers, plate-type codes), not to be read; 0 = off", metavar="SHARE")
+    synth_plate_o: float = _share("br", "whose O is drawn as the plate font draws it (a narrow rounded rectangle, "
+                                  "close to D) instead of the font's round O")
+    synth_plate_d: float = _share("br", "whose D is drawn as the plate font draws it (as its O, but with the stem's "
+                                  "corners square)")
+    synth_graphics: float = _share("us", "with a printed picture beside or behind the characters (tree, bird, "
+                                   "building, mountains...), not to be read")
+    synth_stroke_fonts: float = _share("us", "whose characters are drawn in a thick Hershey stroke font (OpenCV's; "
+                                       "monoline glyphs like many embossed US plates) instead of a TrueType face")
+    synth_plain_ones: float = _share("us", "(of those with a 1) whose 1 is a plain bar, as a sans face draws its I "
+                                     "(as Massachusetts plates draw their 1)")
+    synth_stacked: float = _share("us", "(of those without a picture) with two or three small characters stacked "
+                                  "in a column beside the characters (county numbers, plate-type codes), not to "
+                                  "be read")
     stroke_weight: float = _opt(0.0, "share of training crops (real and synthetic) whose strokes are made thicker "
                                 "or thinner (grey-level erosion or dilation, 1.5-4%% of the crop height), for "
                                 "glyphs in other weights; 0 = off", metavar="SHARE")
