@@ -31,8 +31,9 @@ for g in "${groups[@]}"; do
 done
 IFS=, read -ra checkpoints <<< "${groups[0]%,}"
 mkdir -p "$out/eval"
-lpr-edge export onnx "${checkpoints[@]}" "${members[@]:2}" --combine "${COMBINE:-select}" \
-    -o "$out/model.onnx"
+combine=()
+[ ${#members[@]} -le 2 ] || combine=(--combine "${COMBINE:-select}")
+lpr-edge export onnx "${checkpoints[@]}" "${members[@]:2}" "${combine[@]}" -o "$out/model.onnx"
 lpr-edge framing --model "$out/model.onnx" --data "$data/openalpr-us-states" --synth-layout us -o "$out/framed.onnx"
 bash "$here/candidate_eval.sh" "$out/framed.onnx" "$out/eval"
 lpr-edge eval --model "$out/framed.onnx" --data "$data/openalpr-us-states" --split val \

@@ -39,7 +39,7 @@ def add_parser(sub, name):
                    help="another member of a prediction ensemble: a checkpoint, or several (comma-separated) to "
                         "weight-average first; repeatable. Members may come from other starts or architectures "
                         "(each costs one network's time)")
-    o.add_argument("--combine", choices=ENSEMBLE_COMBINERS, default="select",
+    o.add_argument("--combine", choices=ENSEMBLE_COMBINERS, default=None,
                    help="how an ensemble's members make one reading: select (default) = each plate takes the "
                         "reading of the member most confident of it; mean = per-slice mean of the members' "
                         "softmax (drops or doubles characters when members align characters differently)")
@@ -89,8 +89,11 @@ def run_onnx(args) -> int:
     members = [[p for p in group.split(",") if p] for group in args.ensemble_with]
     if any(not m for m in members):
         raise InputError("--ensemble-with needs a checkpoint (or several, comma-separated)")
+    if args.combine and not members:
+        raise InputError(f"--combine {args.combine}: combines the members of an ensemble; add --ensemble-with CKPT "
+                         "(or leave --combine out for one network)")
     report = export_onnx(args.checkpoint, args.out, check_images=images, ensemble_with=members,
-                         combine=args.combine)
+                         combine=args.combine or "select")
     averaged = f" (the weight average of {len(args.checkpoint)} runs)" if len(args.checkpoint) > 1 else ""
     if members:
         averaged += f", a prediction ensemble of {len(members) + 1} networks"

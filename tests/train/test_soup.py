@@ -179,6 +179,8 @@ def test_ensemble_members_that_read_other_characters_are_refused(runs, tmp_path,
     assert "members of one ensemble must read the same characters" in capsys.readouterr().err and not out.exists()
     assert main(["export", str(runs["a"]), "--ensemble-with", ",", "-o", str(out)]) == 2
     assert "--ensemble-with needs a checkpoint" in capsys.readouterr().err
+    assert main(["export", str(runs["a"]), "--combine", "mean", "-o", str(out)]) == 2
+    assert "--combine mean: combines the members of an ensemble" in capsys.readouterr().err and not out.exists()
 
 
 def test_the_combiners_the_cli_offers_are_the_models(runs):
