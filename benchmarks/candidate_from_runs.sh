@@ -24,16 +24,15 @@ for run in "$@"; do
   [ -f "$run/last.pt" ] || { echo "$run/last.pt: no such checkpoint; $usage" >&2; exit 2; }
   groups[-1]+="$run/last.pt,"
 done
-members=()
 for g in "${groups[@]}"; do
   [ -n "$g" ] || { echo "an ensemble member without runs; $usage" >&2; exit 2; }
-  members+=(--ensemble-with "${g%,}")
 done
 IFS=, read -ra checkpoints <<< "${groups[0]%,}"
+ensemble=()  # the other groups, and how the members combine
+for g in "${groups[@]:1}"; do ensemble+=(--ensemble-with "${g%,}"); done
+[ ${#ensemble[@]} -eq 0 ] || ensemble+=(--combine "${COMBINE:-select}")
 mkdir -p "$out/eval"
-combine=()
-[ ${#members[@]} -le 2 ] || combine=(--combine "${COMBINE:-select}")
-lpr-edge export onnx "${checkpoints[@]}" "${members[@]:2}" "${combine[@]}" -o "$out/model.onnx"
+lpr-edge export onnx "${checkpoints[@]}" "${ensemble[@]}" -o "$out/model.onnx"
 lpr-edge framing --model "$out/model.onnx" --data "$data/openalpr-us-states" --synth-layout us -o "$out/framed.onnx"
 bash "$here/candidate_eval.sh" "$out/framed.onnx" "$out/eval"
 lpr-edge eval --model "$out/framed.onnx" --data "$data/openalpr-us-states" --split val \

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..train.export import ENSEMBLE_COMBINERS
 from .common import require_torch
-
-ENSEMBLE_COMBINERS = ("select", "mean")  # lpr_edge.train.model's; that module needs torch
 
 TARGETS = ("onnx", "triton", "deepstream")
 

@@ -18,6 +18,7 @@ from ..errors import ModelFileError
 from ..spec import ModelSpec
 
 OPSET = 17
+ENSEMBLE_COMBINERS = ("select", "mean")  # how a prediction ensemble's members make one reading (TaoHeads)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

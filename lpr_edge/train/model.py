@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .export import ENSEMBLE_COMBINERS
+
 
 class ConvBN(nn.Sequential):
     def __init__(self, cin: int, cout: int, k=3, stride=1, relu: bool = True):
@@ -134,9 +136,6 @@ class LPRNet(nn.Module):
         x = self.context(self.collapse(x))
         x = self.classifier(self.dropout(x))                 # [N, C, 1, 24]
         return x.squeeze(2).permute(0, 2, 1)                 # [N, 24, C]
-
-
-ENSEMBLE_COMBINERS = ("select", "mean")
 
 
 class TaoHeads(nn.Module):

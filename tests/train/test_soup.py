@@ -182,9 +182,3 @@ def test_ensemble_members_that_read_other_characters_are_refused(runs, tmp_path,
     assert main(["export", str(runs["a"]), "--combine", "mean", "-o", str(out)]) == 2
     assert "--combine mean: combines the members of an ensemble" in capsys.readouterr().err and not out.exists()
 
-
-def test_the_combiners_the_cli_offers_are_the_models(runs):
-    from lpr_edge.cli.export import ENSEMBLE_COMBINERS as offered
-    from lpr_edge.train.model import ENSEMBLE_COMBINERS
-
-    assert offered == ENSEMBLE_COMBINERS
