@@ -129,6 +129,8 @@ class ModelSpec:
                             "spans": {n: list(span) for n, span in self.framing["spans"].items()}}
             if self.framing["keep"] != "own":    # specs fitted before the choice existed stay byte for byte
                 d["framing"]["keep"] = self.framing["keep"]
+            if self.framing["reread_below"] is not None:
+                d["framing"]["reread_below"] = self.framing["reread_below"]
         return d
 
     def to_json(self) -> str:
@@ -164,27 +166,31 @@ class ModelSpec:
 
 
 def _framing(value: Any, name: str) -> dict[str, Any]:
-    """The framing entry as ``{"margin": float, "spans": {"7": (start, end)}, "pad": ..., "keep": ...}``;
-    SpecError when malformed."""
+    """The framing entry as ``{"margin": float, "spans": {"7": (start, end)}, "pad": ..., "keep": ...,
+    "reread_below": float or None}``; SpecError when malformed."""
     if not value:
         return {}
     bad = SpecError(f"invalid model spec {name!r}: framing must be {{'margin': 0..0.5, 'spans': "
-                    f"{{'LENGTH': [start, end], ...}}, 'pad': none|replicate|median, 'keep': own|confident}} "
-                    "with 0 <= start < end <= 1; "
+                    f"{{'LENGTH': [start, end], ...}}, 'pad': none|replicate|median, 'keep': own|confident, "
+                    "'reread_below': 0..1 (optional)} with 0 <= start < end <= 1; "
                     "re-fit it with lpr-edge framing")
-    if (not isinstance(value, Mapping) or not {"margin", "spans"} <= set(value) <= {"margin", "spans", "pad", "keep"}
+    if (not isinstance(value, Mapping)
+            or not {"margin", "spans"} <= set(value) <= {"margin", "spans", "pad", "keep", "reread_below"}
             or not isinstance(value["spans"], Mapping) or value.get("pad", "none") not in FRAMING_PADS
             or value.get("keep", "own") not in CROSS_CHECK_KEEPS):
         raise bad
     try:
         margin = float(value["margin"])
         spans = {str(int(k)): (float(v[0]), float(v[1])) for k, v in value["spans"].items() if len(v) == 2}
+        below = None if value.get("reread_below") is None else float(value["reread_below"])
     except (TypeError, ValueError, KeyError, IndexError):
         raise bad from None
     if (not 0 <= margin <= 0.5 or not spans or len(spans) != len(value["spans"])
-            or any(int(k) < 1 or not 0 <= a < b <= 1 for k, (a, b) in spans.items())):
+            or any(int(k) < 1 or not 0 <= a < b <= 1 for k, (a, b) in spans.items())
+            or (below is not None and not 0 < below <= 1)):
         raise bad
-    return {"margin": margin, "spans": spans, "pad": value.get("pad", "none"), "keep": value.get("keep", "own")}
+    return {"margin": margin, "spans": spans, "pad": value.get("pad", "none"), "keep": value.get("keep", "own"),
+            "reread_below": below}
 
 
 def _triple(values: Sequence[float] | float, what: str) -> tuple[float, float, float]:

@@ -2,8 +2,9 @@
 training crops, so that loose crops are cut around their characters and read again
 (lpr_edge.runtime.reframe). The spans come from the training side of DIR's fixed split (crops read
 right). The margin: of those that read no fewer validation crops than first readings, the one that
-reads held-out synthetic loose crops of --synth-layout best (without it, the best on validation).
-OUT is the model with the framing in its spec (and, with --keep confident, the cross-check keeping the
+reads held-out synthetic loose crops of --synth-layout best (without it, the best on validation);
+then the pad, and the gate (--reread-below: first readings at least this sure keep it without a second
+pass), by the same two sets. OUT is the model with the framing in its spec (and, with --keep confident, the cross-check keeping the
 more confident of a crop's two readings)."""
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def add_parser(sub, name):
     p.add_argument("--pad", choices=("none", "replicate", "median"), default=None,
                    help="how to extend crops tighter than training (edge pixels, median colour) instead of choosing "
                         "it the same way as the margin")
+    p.add_argument("--reread-below", default=None, metavar="CONFIDENCE|off",
+                   help="re-read only crops whose first reading is less sure than this (0-1; off: every crop) "
+                        "instead of choosing the lowest that loses nothing on validation and the synthetic plates")
     p.add_argument("--keep", choices=("own", "confident"), default="own",
                    help="where a crop and its padded view read differently (the cross-check), keep the crop's own "
                         "reading (default) or the more confident one: better for tight detector boxes, "
@@ -59,6 +63,14 @@ def run(args) -> int:
         raise InputError(f"--synth-plates must be at least 1, got {args.synth_plates}")
     if args.margin is not None and not 0 <= args.margin <= 0.5:
         raise InputError(f"--margin must be between 0 and 0.5 (a fraction of the plate per side), got {args.margin}")
+    below = args.reread_below
+    if below is not None and below != "off":
+        try:
+            below = float(below)
+        except ValueError:
+            below = -1.0
+        if not 0 < below <= 1:
+            raise InputError(f"--reread-below must be a confidence in (0, 1] or off, got {args.reread_below!r}")
     path = resolve_model(args.model)
     if path.suffix != ".onnx":
         raise InputError(f"{path} is not an ONNX model; fit the framing on the .onnx and build the engine from it")
@@ -68,15 +80,18 @@ def run(args) -> int:
     train, _ = load_split(args.data, "train", relabel=args.relabel)
     val, _ = load_split(args.data, "val", relabel=args.relabel)
     fit = fit_framing(path, spec, train, val, min_count=args.min_count, threads=args.threads, margin=args.margin,
-                      synth_layout=args.synth_layout, synth_plates=args.synth_plates, pad=args.pad, keep=args.keep,
+                      synth_layout=args.synth_layout, synth_plates=args.synth_plates, pad=args.pad, reread_below=below,
+                      keep=args.keep,
                       say=lambda message: print(message + " ...", file=sys.stderr, flush=True))
     write_bytes(args.out, embed_spec(model, spec.replace(framing=fit.framing)).SerializeToString())
     scores, loose = _percent(fit.val_perfect), _percent(fit.loose_perfect)
     pad_val, pad_loose = _percent(fit.pad_val_perfect), _percent(fit.pad_loose_perfect)
+    gate_val, gate_loose = _percent(fit.gate_val_perfect), _percent(fit.gate_loose_perfect)
     if args.json:
         print(json.dumps({"out": args.out, "framing": fit.framing, "fitted_on": fit.fitted_on,
                           "val_perfect_match": scores, "synthetic_loose_perfect_match": loose,
-                          "pad_val_perfect_match": pad_val, "pad_synthetic_perfect_match": pad_loose}))
+                          "pad_val_perfect_match": pad_val, "pad_synthetic_perfect_match": pad_loose,
+                          "gate_val_perfect_match": gate_val, "gate_synthetic_perfect_match": gate_loose}))
         return 0
     spans = ", ".join(f"{n} characters {a:.3f}-{b:.3f}" for n, (a, b) in fit.framing["spans"].items())
     print(f"spans from {fit.fitted_on} training crops read right: {spans}")
@@ -86,8 +101,13 @@ def run(args) -> int:
               + _listed(loose))
     print("tight crops extended, at that margin, validation: " + _listed(pad_val)
           + (f"; synthetic: {_listed(pad_loose)}" if pad_loose else ""))
+    if len(gate_val) > 1:
+        print("re-reading only first readings less sure than, validation: " + _listed(gate_val)
+              + (f"; synthetic: {_listed(gate_loose)}" if gate_loose else ""))
     how = "given" if args.margin is not None else "chose"
+    gate = fit.framing.get("reread_below")
     print(f"{how} margin {fit.framing['margin']:g}, pad {fit.framing['pad']}"
+          + (f", re-read below {gate:g}" if gate is not None else ", every crop may be re-read")
           + (f", keep {fit.framing['keep']}" if fit.framing["keep"] != "own" else "") + f"; wrote {args.out}")
     return 0
 

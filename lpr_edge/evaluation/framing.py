@@ -9,7 +9,10 @@ layout in surroundings, cut at 0-25 % margin per side; validation crops are dete
 tight, so they barely tell margins apart). Without a synthetic layout, the best on validation. Ties
 go to the larger margin (the gentler cut). Then, at that margin, how crops tighter than training are
 extended (``reframe.PADS``: not at all, edge pixels, median colour), by the same two steps; ties go
-to not extending. No step looks at a test set. Which reading the cross-check keeps where a crop and
+to not extending. Last, which first readings are sure enough to keep without a second pass
+(``reread_below``, one of ``reframe.GATES``): of those that read no fewer validation crops and no
+fewer synthetic loose crops than re-reading every crop, the lowest (fewest second passes); none such,
+no gate. No step looks at a test set. Which reading the cross-check keeps where a crop and
 its padded view differ (``keep``) is not fitted: the crop's own unless given (README, ``cross_check``).
 """
 from __future__ import annotations
@@ -47,6 +50,8 @@ class FramingFit:
     #                                                    loose crops read right, all cuts (with a synthetic layout)
     pad_val_perfect: dict = field(default_factory=dict)    # pad -> validation share, at the chosen margin
     pad_loose_perfect: dict = field(default_factory=dict)  # pad -> synthetic share, at the chosen margin
+    gate_val_perfect: dict = field(default_factory=dict)   # reread_below ("off": every crop) -> validation share
+    gate_loose_perfect: dict = field(default_factory=dict)  # reread_below -> synthetic share
 
 
 def _first_readings(model: str | os.PathLike, spec: ModelSpec, images: Sequence[np.ndarray],
@@ -68,9 +73,11 @@ def _first_readings(model: str | os.PathLike, spec: ModelSpec, images: Sequence[
 def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sample], val: Sequence[Sample], *,
                 min_count: int = 20, threads: int = 0, margin: float | None = None,
                 synth_layout: str | None = None, synth_plates: int = 400, pad: str | None = None,
-                keep: str = "own", say: Callable[[str], None] = lambda message: None) -> FramingFit:
-    """Spans from ``train`` (crops read right); the margin as the module doc says, or ``margin`` if given;
-    ``keep`` goes into the framing as given. ``say`` hears what each stage is doing (the CLI prints it)."""
+                reread_below: float | str | None = None, keep: str = "own",
+                say: Callable[[str], None] = lambda message: None) -> FramingFit:
+    """Spans from ``train`` (crops read right); the margin, pad and gate as the module doc says, or as
+    given (``reread_below="off"``: every crop may be re-read); ``keep`` goes into the framing as given.
+    ``say`` hears what each stage is doing (the CLI prints it)."""
     images, kept, _ = load_images(train)
     say(f"reading {len(kept)} training crops for the spans")
     texts, classes = _first_readings(model, spec.replace(framing={}), images, threads)
@@ -80,8 +87,8 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
         raise DatasetError(f"the model reads no plate length right on at least {min_count} of the {len(kept)} "
                            "training crops; give more training crops (or a lower --min-count)")
 
-    def framed(m: float, how: str = "none") -> ModelSpec:
-        return spec.replace(framing={"margin": m, "spans": spans, "pad": how})
+    def framed(m: float, how: str = "none", below: float | None = None) -> ModelSpec:
+        return spec.replace(framing={"margin": m, "spans": spans, "pad": how, "reread_below": below})
 
     candidates = reframe.MARGINS if margin is None else (margin,)
     say(f"reading the validation crops with margins {', '.join(f'{m:g}' for m in candidates)} and without")
@@ -114,8 +121,33 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
         chosen_pad = max(pads_ok, key=lambda p: (pad_loose[p], preference[p]))
     else:
         chosen_pad = max(pads_ok, key=lambda p: (pad_val[p], preference[p]))
-    return FramingFit({"margin": best, "spans": spans, "pad": chosen_pad, "keep": keep}, len(right), val_scores,
-                      loose_scores, pad_val, pad_loose)
+
+    # last, which first readings are sure enough to keep: the lowest gate that loses nothing on either set
+    gate_val: dict = {"off": pad_val[chosen_pad]}
+    gate_loose: dict = {}
+    if reread_below is None:
+        if read_loose is not None:
+            gate_loose["off"] = (pad_loose[chosen_pad] if chosen_pad in pad_loose else loose_scores[best]
+                                 if chosen_pad == "none" else read_loose(framed(best, chosen_pad)))
+        say(f"reading the validation crops re-reading only first readings less sure than "
+            f"{', '.join(f'{g:g}' for g in reframe.GATES)}")
+        chosen_gate = None
+        for gate in reframe.GATES:
+            gate_val[gate] = read_val(framed(best, chosen_pad, gate))
+            if gate_val[gate] < gate_val["off"]:
+                continue
+            if read_loose is not None:
+                gate_loose[gate] = read_loose(framed(best, chosen_pad, gate))
+                if gate_loose[gate] < gate_loose["off"]:
+                    continue
+            chosen_gate = gate
+            break
+    else:
+        chosen_gate = None if reread_below == "off" else float(reread_below)
+    framing = {"margin": best, "spans": spans, "pad": chosen_pad, "keep": keep}
+    if chosen_gate is not None:
+        framing["reread_below"] = chosen_gate
+    return FramingFit(framing, len(right), val_scores, loose_scores, pad_val, pad_loose, gate_val, gate_loose)
 
 
 def _validation(val: Sequence[Sample]) -> tuple[list[np.ndarray], list[Sample]]:

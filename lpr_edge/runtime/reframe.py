@@ -11,7 +11,9 @@ the plate's estimated width per side (the height in the crop's own aspect, centr
 second time. A crop whose characters sit wider (cut into the plate's margin) is extended the same
 way if the framing's ``pad`` says how (edge pixels replicated, or the crop's median colour), else
 kept. Empty readings, reading lengths the framing does not know and crops the cut would hardly
-change keep their first reading.
+change keep their first reading; so do readings at least as confident as the framing's
+``reread_below`` (if it has one; fitted by ``lpr-edge framing``): a sure first reading is rarely
+changed for the better by a second, and skipping it saves most of the second passes.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ Window = Tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the crop
 
 MARGINS = (0.0, 0.05, 0.1)   # the margins `lpr-edge framing` chooses from (lpr_edge.evaluation.framing)
 MIN_CHANGE = 0.03            # cuts that keep more than 97 % of both sides are not worth a second pass
+GATES = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)  # the reread_below values `lpr-edge framing` chooses from
 
 
 def char_spans(indices: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,11 +62,12 @@ def windows(shapes: Sequence[tuple[int, ...]], indices: np.ndarray, results: Seq
             framing: Mapping, blank: int) -> list[Window | None]:
     """Where to cut each crop for its second reading, or None to keep the first one."""
     spans, margin = framing["spans"], framing["margin"]
+    sure = framing.get("reread_below") or 2.0  # a confidence never reached: every crop may be re-read
     start, end, anything = char_spans(indices, blank)
     out: list[Window | None] = []
     for shape, a, b, found, result in zip(shapes, start.tolist(), end.tolist(), anything.tolist(), results):
         ref = spans.get(str(len(result.text)))
-        if not found or ref is None:
+        if not found or ref is None or result.confidence >= sure:
             out.append(None)
             continue
         height, width = shape[:2]

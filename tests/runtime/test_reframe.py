@@ -59,6 +59,13 @@ def test_crops_that_keep_their_first_reading():
     assert windows([(6, 10, 3)], steps(8, 19), reading(), FRAMING, BLANK) == [None]      # too small to cut again
 
 
+def test_a_first_reading_as_sure_as_the_gate_is_kept():
+    shape = [(100, 300, 3)]  # reading() is 0.9 sure
+    assert windows(shape, steps(8, 19), reading(), {**FRAMING, "reread_below": 0.9}, BLANK) == [None]
+    assert windows(shape, steps(8, 19), reading(), {**FRAMING, "reread_below": 0.95}, BLANK) == [(67, 17, 267, 83)]
+    assert windows(shape, steps(8, 19), reading(), {**FRAMING, "reread_below": None}, BLANK) == [(67, 17, 267, 83)]
+
+
 def test_a_crop_tighter_than_training_is_extended_only_if_the_framing_says_how():
     shape = [(100, 300, 3)]
     # characters over steps 1..23: wider than in training (4..21), so the plate reaches beyond the crop
@@ -103,12 +110,19 @@ def test_spec_framing_round_trips_and_malformed_framing_is_refused():
     assert ModelSpec.from_json(confident.to_json()).framing["keep"] == "confident"
     with pytest.raises(SpecError, match="own|confident"):
         ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}, "keep": "best"})
+    assert older.framing["reread_below"] is None and "reread_below" not in older.to_dict()["framing"]
+    gated = ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}, "reread_below": 0.98})
+    assert ModelSpec.from_json(gated.to_json()).framing["reread_below"] == 0.98
+    for below in (0, 1.5, "sure"):
+        with pytest.raises(SpecError, match="reread_below"):
+            ModelSpec(framing={"margin": 0.1, "spans": {"7": [0.2, 0.9]}, "reread_below": below})
 
 
-@pytest.mark.parametrize("name, margin, pad", [("us", 0.1, "none"), ("br", 0.05, "replicate")])
-def test_bundled_models_carry_a_framing_and_reframe_by_default(name, margin, pad):
+@pytest.mark.parametrize("name, margin, pad, gate", [("us", 0.1, "replicate", 0.98), ("br", 0.05, "replicate", None)])
+def test_bundled_models_carry_a_framing_and_reframe_by_default(name, margin, pad, gate):
     with Recognizer(name) as rec:
         assert rec.reframe and (rec.spec.framing["margin"], rec.spec.framing["pad"]) == (margin, pad)
+        assert rec.spec.framing["reread_below"] == gate
         assert rec.spec.framing["keep"] == "own"
     with Recognizer(name, reframe=False) as rec:
         assert not rec.reframe
@@ -153,7 +167,7 @@ def test_framing_cli_fits_spans_chooses_a_margin_and_writes_a_copy(tmp_path, cap
     report = json.loads(capsys.readouterr().out)
     spec = read_model_spec(out)
     assert spec.framing == {"margin": report["framing"]["margin"], "pad": report["framing"]["pad"],
-                            "keep": report["framing"]["keep"],
+                            "keep": report["framing"]["keep"], "reread_below": report["framing"].get("reread_below"),
                             "spans": {k: tuple(v) for k, v in report["framing"]["spans"].items()}}
     assert report["framing"]["pad"] in ("none", "replicate", "median")
     assert spec.framing["margin"] in (0.0, 0.05, 0.1)
@@ -195,6 +209,29 @@ def test_framing_cli_chooses_among_harmless_margins_on_synthetic_loose_crops(tmp
     assert set(pad_loose) == (set(pads_ok) if len(pads_ok) > 1 else set())
     pad = max(pads_ok, key=lambda p: (scores[p], -("none", "replicate", "median").index(p)))
     assert read_model_spec(out).framing["pad"] == pad == report["framing"]["pad"]
+    # last the gate: the lowest that loses nothing on either set (gates are tried from the lowest up)
+    gate_val, gate_loose = report["gate_val_perfect_match"], report["gate_synthetic_perfect_match"]
+    tried = [g for g in gate_val if g != "off"]
+    assert tried == ["0.9", "0.95", "0.98", "0.99", "0.995", "0.999"][:len(tried)]
+    fine = [g for g in tried if gate_val[g] >= gate_val["off"] and gate_loose.get(g, -1) >= gate_loose["off"]]
+    assert fine == ([tried[-1]] if fine else [])  # the search stops at the first gate that loses nothing
+    gate = read_model_spec(out).framing["reread_below"]
+    assert gate == (float(fine[0]) if fine else None) == report["framing"].get("reread_below")
+
+
+def test_framing_cli_takes_a_given_gate_or_none(tmp_path, capsys):
+    folder = labelled_folder(tmp_path, n=40)
+    out = tmp_path / "framed.onnx"
+    for given, expected in (("0.97", 0.97), ("off", None)):
+        assert main(["framing", "--data", str(folder), "--min-count", "5", "--margin", "0.1", "--pad", "none",
+                     "--reread-below", given, "-o", str(out), "--threads", "1", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["gate_val_perfect_match"] == {"off": report["val_perfect_match"]["0.1"]}
+        assert read_model_spec(out).framing["reread_below"] == expected
+    out.unlink()
+    for bad in ("1.5", "0", "sure"):
+        assert main(["framing", "--data", str(folder), "--reread-below", bad, "-o", str(out)]) == 2
+        assert "--reread-below" in capsys.readouterr().err and not out.exists()
 
 
 def test_synthetic_plates_in_context_are_seeded_and_hold_their_box():
