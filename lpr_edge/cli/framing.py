@@ -4,8 +4,8 @@ training crops, so that loose crops are cut around their characters and read aga
 right). The margin: of those that read no fewer validation crops than first readings, the one that
 reads held-out synthetic loose crops of --synth-layout best (without it, the best on validation);
 then the pad, and the gate (--reread-below: first readings at least this sure keep it without a second
-pass), by the same two sets. OUT is the model with the framing in its spec (and, with --keep confident, the cross-check keeping the
-more confident of a crop's two readings)."""
+pass), by the same two sets. OUT is the model with the framing in its spec (and, with --keep confident,
+the cross-check keeping the more confident of a crop's two readings)."""
 from __future__ import annotations
 
 import json
