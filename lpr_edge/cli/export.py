@@ -50,7 +50,9 @@ def add_parser(sub, name):
     t = targets.add_parser("triton", help="a model repository for NVIDIA's Triton container")
     _model_args(t, "REPO", "model repository folder; the model goes to REPO/NAME")
     t.add_argument("--name", default="lpr", help="model name in the repository (default lpr)")
-    t.add_argument("--max-batch", type=int, default=32, help="max_batch_size (an engine's profile caps it)")
+    t.add_argument("--max-batch", type=int, default=64,
+                   help="max_batch_size (default 64: a client's 32 crops and their padded views in one request; "
+                        "an engine's profile caps it)")
     t.add_argument("--max-queue-delay-us", type=int, default=100, help="dynamic batching delay (microseconds)")
     t.add_argument("--instances", type=int, default=1, help="instance_group count")
     t.set_defaults(run=run_triton)

@@ -19,7 +19,9 @@ def add_parser(sub, name):
     p.add_argument("--http-port", type=int, default=8000)
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics (GET /metrics)")
-    p.add_argument("--max-batch", type=int, default=32, help="largest merged batch (Triton max_batch_size)")
+    p.add_argument("--max-batch", type=int, default=64,
+                   help="largest merged batch (Triton max_batch_size; default 64: a client's 32 crops and their 32 "
+                        "padded views in one request)")
     p.add_argument("--max-queue-delay-us", type=int, default=100,
                    help="how long Triton waits to merge requests into a batch (microseconds)")
     p.add_argument("--instances", type=int, default=1, help="model instances running batches in parallel")

@@ -58,7 +58,7 @@ def config_pbtxt(src: ExportSource, name: str, max_batch: int, max_queue_delay_u
 
 
 def export_triton(out: str | os.PathLike, model: str | None = None, engine: str | None = None, *, name: str = "lpr",
-                  max_batch: int = 32, max_queue_delay_us: int = 100, instances: int = 1,
+                  max_batch: int = 64, max_queue_delay_us: int = 100, instances: int = 1,
                   force: bool = False) -> Path:
     """Write ``out/name`` (a Triton model repository entry); returns its folder."""
     if max_batch < 1 or instances < 1 or max_queue_delay_us < 0:

@@ -40,7 +40,7 @@ class ServeOptions:
     http_port: int = 8000
     grpc_port: int = 8001
     metrics_port: int = 8002
-    max_batch: int = 32
+    max_batch: int = 64  # a client's 32 crops and their padded views in one request
     max_queue_delay_us: int = 100
     instances: int = 1
     threads: int = 0

@@ -1,8 +1,9 @@
 """Latency and accuracy harness behind ``lpr-edge bench``.
 
 Latency is measured end to end through :class:`~lpr_edge.Recognizer` (crops in, strings out) per
-batch size, split into stages; "compute" is the model alone (ONNX Runtime ``run`` or the
-TensorRT enqueue-to-sync time on CUDA events), which is what trtexec reports. Accuracy is scored
+batch size, split into stages; "compute" is the model alone on the first pass (ONNX Runtime ``run`` or
+the TensorRT enqueue-to-sync time on CUDA events), which is what trtexec reports; with the cross-check
+on and room in the backend that pass holds the crops and their padded views, twice the batch. Accuracy is scored
 on a labelled set; several models are compared side by side against the most precise one.
 """
 from __future__ import annotations
@@ -203,7 +204,8 @@ def to_markdown(report: dict) -> str:
              f"TensorRT {env.get('tensorrt') or 'absent'}" + (f"; GPU {env['cuda_device'].get('name')}"
                                                             if env.get("cuda_device", {}).get("available") else ""),
              f"Samples: {report['samples']}", "",
-             "Latency: end to end = crops in -> strings out (preprocess + model + decode); compute = the model alone.",
+             "Latency: end to end = crops in -> strings out (preprocess + model + decode); compute = the model alone "
+             "on the first pass (with the cross-check: the crops and their padded views, twice the batch).",
              "",
              "Several clients: each its own Recognizer on its own thread, all at once; latency per request, "
              "plates/s over the wall time.", "",

@@ -17,6 +17,10 @@ their reading may be the answer. Better for tight detector boxes, worse for very
 (``benchmarks/README.md``, "Cross-checked confidence": the bundled US model on another region's
 plates cut at the box +10 of 114, at 25 % margin −4), so not the bundled models' default.
 
+The Recognizer reads the crops and their padded views in one pass where its backend has room for
+both (it asks for twice its ``max_batch``; a TensorRT profile or a server's ``max_batch_size`` may
+give less, and then the views are read one after the other): the same readings and confidences.
+
 Measured (``benchmarks/README.md``, "Cross-checked confidence"): over both bundled models, nine
 rows each (validation as labelled and audited, another collection, six detector margins), the share
 of plates accepted at 99 % precision rises from 47 % to 59 % on average (the US validation split: 73 %

@@ -5,7 +5,10 @@ The data path of one batch, top to bottom: crops -> preprocess (into the backend
 and read again, if the model carries a framing -> the plate format's look-alike swaps, if given)
 -> the same path once more on each crop padded a little, and the confidence averaged over both
 readings (cross-check, on by default; where the views differ, the crop's own reading is kept, or the
-more confident one if the model's framing says ``keep: confident``).
+more confident one if the model's framing says ``keep: confident``). Where the backend has room for
+twice the chunk, the crops and their padded views go through the path together: one pass for both
+views and one for those read again, instead of two each (the same readings; a server sees half the
+requests).
 """
 from __future__ import annotations
 
@@ -60,12 +63,14 @@ class Recognizer:
             raise InputError(f"plate_format must be a format name or patterns such as 'LLL9999', got {plate_format!r}")
         self.plate_format = PlateFormat.parse(plate_format) if isinstance(plate_format, str) else plate_format
         self.model_path: Path | str = model_path if is_url(model_path) else resolve_model(model_path)
+        # room for a chunk and its padded views in one pass, where the backend allows it (_read_with_views)
+        rows = 2 * max_batch if cross_check else max_batch
         self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,
-                                     max_batch=max_batch, threads=threads, timeout=timeout)
+                                     max_batch=rows, threads=threads, timeout=timeout)
         self.spec: ModelSpec = self._backend.spec
         self.backend_name: str = self._backend.name
         self.precision: str = self._backend.precision
-        self.max_batch: int = self._backend.max_batch
+        self.max_batch: int = min(max_batch, self._backend.max_batch)
         self.min_length = min_length
         self.reframe: bool = bool(reframe and self.spec.framing)
         self.cross_check: bool = bool(cross_check)
@@ -98,16 +103,19 @@ class Recognizer:
         with self._lock:
             if self._closed:
                 raise ClosedError("this Recognizer is closed; create a new one")
-            results, timings, reframed = self._read(chunk, offset)
-            if self.cross_check:
-                t0 = time.perf_counter()
-                keep = self.cross_check_keep
-                # a padded view is looser than its crop: as a check it is read again only where the crop
-                # itself was; where its reading may be kept, it is read as any crop
-                padded, _, _ = self._read([cross_check.padded_view(c) for c in chunk], offset,
-                                          None if keep == "confident" else set(reframed))
-                results = cross_check.combine(results, padded, keep)
-                timings["cross_check"] = (time.perf_counter() - t0) * 1e3
+            keep = self.cross_check_keep
+            if self.cross_check and keep == "own" and 2 * len(chunk) <= self._backend.max_batch:
+                results, timings = self._read_with_views(chunk, offset)
+            else:
+                results, timings, reframed = self._read(chunk, offset)
+                if self.cross_check:
+                    t0 = time.perf_counter()
+                    # a padded view is looser than its crop: as a check it is read again only where the
+                    # crop itself was; where its reading may be kept, it is read as any crop
+                    padded, _, _ = self._read([cross_check.padded_view(c) for c in chunk], offset,
+                                              None if keep == "confident" else set(reframed))
+                    results = cross_check.combine(results, padded, keep)
+                    timings["cross_check"] = (time.perf_counter() - t0) * 1e3
             self.last_timings = timings
             return results
 
@@ -138,6 +146,53 @@ class Recognizer:
         if self.reframe:
             timings["reframe"] = (t4 - t3) * 1e3
         return results, timings, reframed
+
+    def _read_with_views(self, chunk: Sequence[np.ndarray], offset: int) -> tuple[list[PlateResult], dict[str, float]]:
+        """The cross-checked reading of a chunk (``keep="own"``) in two passes instead of four: the crops
+        and their padded views in one, then the crops the framing moves and the padded views of those
+        crops that it moves too, in another. Same readings and confidences as reading the views apart;
+        a server sees half the requests."""
+        n = len(chunk)
+        t0 = time.perf_counter()
+        try:  # the crops first: a bad one is refused before anything is made of it
+            preprocess_batch(chunk, self.spec, out=self._backend.input)
+        except CropError as exc:
+            raise exc.shifted(offset) from None
+        t_crops = time.perf_counter()
+        views = list(chunk) + [cross_check.padded_view(c) for c in chunk]
+        t_views = time.perf_counter()
+        preprocess_batch(views[n:], self.spec, out=self._backend.input[n:])
+        t1 = time.perf_counter()
+        outputs = self._backend.infer(2 * n)
+        t2 = time.perf_counter()
+        backend_timings = dict(self._backend.timings)
+        results = greedy_ctc(outputs, self.spec, self.min_length)
+        t3 = time.perf_counter()
+        if self.reframe:
+            cuts = reframing.windows([v.shape for v in views], step_classes(outputs, self.spec)[:2 * n], results,
+                                     self.spec.framing, self.spec.blank)
+            # a padded view is read again only where its crop was (as in _run_chunk's separate pass)
+            again = [i for i in range(n) if cuts[i] is not None]
+            again += [n + i for i in again if cuts[n + i] is not None]
+            if again:
+                pad = self.spec.framing["pad"]
+                preprocess_batch([reframing.cut(views[i], cuts[i], pad) for i in again], self.spec,
+                                 out=self._backend.input)
+                second = greedy_ctc(self._backend.infer(len(again)), self.spec, self.min_length)
+                results = list(results)
+                for i, result in zip(again, second):
+                    results[i] = result
+        t4 = time.perf_counter()
+        if self.plate_format is not None:
+            results = self.plate_format.fit_all(results)
+        t5 = time.perf_counter()
+        combined = cross_check.combine(results[:n], results[n:], "own")
+        t6 = time.perf_counter()
+        timings = {"preprocess": (t_crops - t0 + t1 - t_views) * 1e3, **backend_timings, "backend": (t2 - t1) * 1e3,
+                   "decode": (t3 - t2 + t5 - t4) * 1e3, "cross_check": (t_views - t_crops + t6 - t5) * 1e3}
+        if self.reframe:
+            timings["reframe"] = (t4 - t3) * 1e3
+        return combined, timings
 
     def _read_loose_again(self, chunk: Sequence[np.ndarray], outputs, results: list[PlateResult],
                           only: Collection[int] | None = None) -> tuple[list[PlateResult], list[int]]:

@@ -72,7 +72,7 @@ def test_bad_payloads_get_an_error_and_the_server_keeps_serving(server, crops, l
         "wrong dtype": np.zeros((1, 48, 96, 3), np.float32),
         "wrong shape": np.zeros((1, 10, 20, 3), np.uint8),
         "empty": np.zeros((0, 48, 96, 3), np.uint8),
-        "batch over max": np.zeros((33, 48, 96, 3), np.uint8),
+        "batch over max": np.zeros((65, 48, 96, 3), np.uint8),  # lpr-edge serve: --max-batch 64
     }
     for what, data in payloads.items():
         tensor = api.InferInput("crops", list(data.shape), api.np_to_triton_dtype(data.dtype))

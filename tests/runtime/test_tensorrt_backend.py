@@ -46,17 +46,23 @@ def test_copies_only_used_rows_in_order(engine):
 
 
 
-def test_cross_check_reads_the_padded_view_on_the_same_buffers(engine):
+def test_cross_check_reads_the_padded_views_on_the_same_buffers(engine):
     path, spec, trt, cuda = engine
     with Recognizer(path) as rec:
         cuda.log.clear()
         trt.calls.clear()
         results = rec.recognize_batch([toy_crop(BANDS, spec)] * 3)
         assert [r.text for r in results] == ["ABCA"] * 3
-        # one pass for the crops, one for their padded views: the same transfers twice, nothing allocated
-        assert [e[0] for e in cuda.log] == ["push", "htod", "execute", "dtoh", "dtoh", "sync", "pop"] * 2
-        assert [c for c in trt.calls if c[0] == "execute"] == [("execute", (3, 3, 16, 32))] * 2
+        # the crops and their padded views in one pass where the profile has room (3 + 3 of 16 rows)
+        assert [e[0] for e in cuda.log] == ["push", "htod", "execute", "dtoh", "dtoh", "sync", "pop"]
+        assert [c for c in trt.calls if c[0] == "execute"] == [("execute", (6, 3, 16, 32))]
         assert rec.last_timings["cross_check"] > 0 and rec.last_timings["compute"] > 0
+        cuda.log.clear()
+        trt.calls.clear()
+        # without room (10 + 10 > 16) one pass for the crops, one for their padded views, nothing allocated
+        assert [r.text for r in rec.recognize_batch([toy_crop(BANDS, spec)] * 10)] == ["ABCA"] * 10
+        assert [e[0] for e in cuda.log] == ["push", "htod", "execute", "dtoh", "dtoh", "sync", "pop"] * 2
+        assert [c for c in trt.calls if c[0] == "execute"] == [("execute", (10, 3, 16, 32))] * 2
 
 def test_buffers_allocated_once_for_profile_max(engine):
     path, spec, trt, cuda = engine
