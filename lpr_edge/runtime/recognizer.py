@@ -168,20 +168,8 @@ class Recognizer:
         backend_timings = dict(self._backend.timings)
         results = greedy_ctc(outputs, self.spec, self.min_length)
         t3 = time.perf_counter()
-        if self.reframe:
-            cuts = reframing.windows([v.shape for v in views], step_classes(outputs, self.spec)[:2 * n], results,
-                                     self.spec.framing, self.spec.blank)
-            # a padded view is read again only where its crop was (as in _run_chunk's separate pass)
-            again = [i for i in range(n) if cuts[i] is not None]
-            again += [n + i for i in again if cuts[n + i] is not None]
-            if again:
-                pad = self.spec.framing["pad"]
-                preprocess_batch([reframing.cut(views[i], cuts[i], pad) for i in again], self.spec,
-                                 out=self._backend.input)
-                second = greedy_ctc(self._backend.infer(len(again)), self.spec, self.min_length)
-                results = list(results)
-                for i, result in zip(again, second):
-                    results[i] = result
+        if self.reframe:  # a padded view is read again only where its crop is (as in the separate passes)
+            results, _ = self._read_loose_again(views, outputs, results, views_from=n)
         t4 = time.perf_counter()
         if self.plate_format is not None:
             results = self.plate_format.fit_all(results)
@@ -195,13 +183,19 @@ class Recognizer:
         return combined, timings
 
     def _read_loose_again(self, chunk: Sequence[np.ndarray], outputs, results: list[PlateResult],
-                          only: Collection[int] | None = None) -> tuple[list[PlateResult], list[int]]:
+                          only: Collection[int] | None = None, views_from: int = 0
+                          ) -> tuple[list[PlateResult], list[int]]:
         """Second readings of the crops the framing cuts tighter (or extends), of those in ``only`` if
-        given; the others keep their first. Also returns where the second readings went."""
+        given; the others keep their first. With ``views_from`` n, rows from n on are the padded views of
+        rows 0..n-1 and are read again only where their crop is. Also returns where the second readings
+        went."""
         # windows are taken before the second infer(), which may overwrite the first outputs' buffers
         cuts = reframing.windows([c.shape for c in chunk], step_classes(outputs, self.spec)[:len(chunk)], results,
                                  self.spec.framing, self.spec.blank)
         again = [i for i, window in enumerate(cuts) if window is not None and (only is None or i in only)]
+        if views_from:
+            crops = {i for i in again if i < views_from}
+            again = [i for i in again if i < views_from or i - views_from in crops]
         if not again:
             return results, again
         pad = self.spec.framing["pad"]
