@@ -82,6 +82,11 @@ class ModelInstance:
     def precision(self) -> str:
         return self._backend.precision
 
+    @property
+    def max_batch(self) -> int:
+        """Rows one call can take: ``--max-batch``, or less where an engine's profile ends sooner."""
+        return self._backend.max_batch
+
     def input_shape(self) -> tuple[int, ...]:
         return self.spec.input_shape if self.wire == "float32" else (self.spec.height, self.spec.width, 3)
 
@@ -211,7 +216,7 @@ def serve(opts: ServeOptions, on_ready: Callable[[dict], None] | None = None,
                           log_verbose=0, log_file=opts.log_file,
                           # GPU metrics need NVML, which prints an error on machines without a GPU.
                           allow_gpu_metrics=first.backend_name == "tensorrt")
-    model_config = ModelConfig(max_batch_size=opts.max_batch,
+    model_config = ModelConfig(max_batch_size=first.max_batch,  # Triton must not merge more than the backend takes
                                batcher=DynamicBatcher(max_queue_delay_microseconds=opts.max_queue_delay_us))
     stop = stop or threading.Event()
     handlers = _stop_on_signals(stop)
@@ -292,7 +297,7 @@ def _wait(triton, stop: threading.Event, opts: ServeOptions) -> None:
 def _endpoints(opts: ServeOptions, instance: ModelInstance) -> dict:
     host = "localhost" if opts.address in ("0.0.0.0", "::") else opts.address
     return {"name": opts.name, "model": str(opts.model or "us"), "backend": instance.backend_name,
-            "precision": instance.precision, "instances": opts.instances, "max_batch": opts.max_batch,
+            "precision": instance.precision, "instances": opts.instances, "max_batch": instance.max_batch,
             "wire": opts.wire, "grpc": f"grpc://{host}:{opts.grpc_port}/{opts.name}",
             "http": f"http://{host}:{opts.http_port}/{opts.name}",
             # Triton answers /v2/health/ready before PyTriton has loaded the model: probe the model.

@@ -176,3 +176,14 @@ def test_loose_crops_are_read_again_on_the_same_buffers(monkeypatch, tmp_path):
         trt.calls.clear()
         assert rec.recognize(loose).text == "AB"
         assert [c for c in trt.calls if c[0] == "execute"] == [("execute", (1, 3, 16, 32))]
+
+
+def test_a_server_merges_no_more_rows_than_the_engine_takes(engine):
+    from lpr_edge.deploy.triton_server import ModelInstance, ServeOptions
+
+    path, spec, trt, cuda = engine
+    instance = ModelInstance(ServeOptions(model=str(path), backend="tensorrt", max_batch=64), threads=1)
+    try:
+        assert instance.max_batch == 16  # the profile's end, not --max-batch: what Triton is told it may merge
+    finally:
+        instance.close()
