@@ -104,8 +104,13 @@ class Recognizer:
             if self._closed:
                 raise ClosedError("this Recognizer is closed; create a new one")
             keep = self.cross_check_keep
-            if self.cross_check and keep == "own" and 2 * len(chunk) <= self._backend.max_batch:
-                results, timings = self._read_with_views(chunk, offset)
+            n = len(chunk)
+            if self.cross_check and keep == "own" and 2 * n <= self._backend.max_batch:
+                # both views in the same passes: half the requests to a server, the same readings
+                views, timings, _ = self._read(chunk, offset, with_views=True)
+                t0 = time.perf_counter()
+                results = cross_check.combine(views[:n], views[n:], keep)
+                timings["cross_check"] += (time.perf_counter() - t0) * 1e3
             else:
                 results, timings, reframed = self._read(chunk, offset)
                 if self.cross_check:
@@ -119,68 +124,45 @@ class Recognizer:
             self.last_timings = timings
             return results
 
-    def _read(self, chunk: Sequence[np.ndarray], offset: int, reframe_only: Collection[int] | None = None
-              ) -> tuple[list[PlateResult], dict[str, float], list[int]]:
+    def _read(self, chunk: Sequence[np.ndarray], offset: int, reframe_only: Collection[int] | None = None,
+              with_views: bool = False) -> tuple[list[PlateResult], dict[str, float], list[int]]:
         """One view of a chunk: preprocess, infer, decode, reframing (of the crops in ``reframe_only``,
-        if given) and the plate format; with timings and the positions of the crops read again."""
+        if given) and the plate format; with timings and the positions of the crops read again. With
+        ``with_views``, the crops' padded views go along in the same passes (results for the crops, then
+        for their views; a view is read again only where its crop is)."""
+        n = len(chunk)
         t0 = time.perf_counter()
-        try:
+        try:  # the crops first: a bad one is refused before a view is made of it
             preprocess_batch(chunk, self.spec, out=self._backend.input)
         except CropError as exc:
             raise exc.shifted(offset) from None
+        views, made = list(chunk), 0.0
+        if with_views:
+            t_views = time.perf_counter()
+            views += [cross_check.padded_view(c) for c in chunk]
+            made = time.perf_counter() - t_views
+            preprocess_batch(views[n:], self.spec, out=self._backend.input[n:])
         t1 = time.perf_counter()
-        outputs = self._backend.infer(len(chunk))
+        outputs = self._backend.infer(len(views))
         t2 = time.perf_counter()
         backend_timings = dict(self._backend.timings)  # the first pass's; a second one would overwrite them
         results = greedy_ctc(outputs, self.spec, self.min_length)
         t3 = time.perf_counter()
         reframed: list[int] = []
         if self.reframe:
-            results, reframed = self._read_loose_again(chunk, outputs, results, reframe_only)
+            results, reframed = self._read_loose_again(views, outputs, results, reframe_only,
+                                                       views_from=n if with_views else 0)
         t4 = time.perf_counter()
         if self.plate_format is not None:
             results = self.plate_format.fit_all(results)
         t5 = time.perf_counter()
-        timings = {"preprocess": (t1 - t0) * 1e3, **backend_timings, "backend": (t2 - t1) * 1e3,
+        timings = {"preprocess": (t1 - t0 - made) * 1e3, **backend_timings, "backend": (t2 - t1) * 1e3,
                    "decode": (t3 - t2 + t5 - t4) * 1e3}
+        if with_views:
+            timings["cross_check"] = made * 1e3
         if self.reframe:
             timings["reframe"] = (t4 - t3) * 1e3
         return results, timings, reframed
-
-    def _read_with_views(self, chunk: Sequence[np.ndarray], offset: int) -> tuple[list[PlateResult], dict[str, float]]:
-        """The cross-checked reading of a chunk (``keep="own"``) in two passes instead of four: the crops
-        and their padded views in one, then the crops the framing moves and the padded views of those
-        crops that it moves too, in another. Same readings and confidences as reading the views apart;
-        a server sees half the requests."""
-        n = len(chunk)
-        t0 = time.perf_counter()
-        try:  # the crops first: a bad one is refused before anything is made of it
-            preprocess_batch(chunk, self.spec, out=self._backend.input)
-        except CropError as exc:
-            raise exc.shifted(offset) from None
-        t_crops = time.perf_counter()
-        views = list(chunk) + [cross_check.padded_view(c) for c in chunk]
-        t_views = time.perf_counter()
-        preprocess_batch(views[n:], self.spec, out=self._backend.input[n:])
-        t1 = time.perf_counter()
-        outputs = self._backend.infer(2 * n)
-        t2 = time.perf_counter()
-        backend_timings = dict(self._backend.timings)
-        results = greedy_ctc(outputs, self.spec, self.min_length)
-        t3 = time.perf_counter()
-        if self.reframe:  # a padded view is read again only where its crop is (as in the separate passes)
-            results, _ = self._read_loose_again(views, outputs, results, views_from=n)
-        t4 = time.perf_counter()
-        if self.plate_format is not None:
-            results = self.plate_format.fit_all(results)
-        t5 = time.perf_counter()
-        combined = cross_check.combine(results[:n], results[n:], "own")
-        t6 = time.perf_counter()
-        timings = {"preprocess": (t_crops - t0 + t1 - t_views) * 1e3, **backend_timings, "backend": (t2 - t1) * 1e3,
-                   "decode": (t3 - t2 + t5 - t4) * 1e3, "cross_check": (t_views - t_crops + t6 - t5) * 1e3}
-        if self.reframe:
-            timings["reframe"] = (t4 - t3) * 1e3
-        return combined, timings
 
     def _read_loose_again(self, chunk: Sequence[np.ndarray], outputs, results: list[PlateResult],
                           only: Collection[int] | None = None, views_from: int = 0
