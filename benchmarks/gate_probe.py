@@ -17,7 +17,7 @@ import numpy as np
 
 from lpr_edge import Recognizer
 from lpr_edge.evaluation.datasets import load_images, load_split
-from lpr_edge.evaluation.framing import _loose_crops
+from lpr_edge.evaluation.framing import loose_crops
 from lpr_edge.runtime import reframe
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -31,7 +31,7 @@ def main() -> int:
     ap.add_argument("--data", default=str(DATA / "openalpr-us-states"), help="the model's labelled folder")
     ap.add_argument("--plates", type=int, default=400)
     args = ap.parse_args()
-    crops, samples = _loose_crops(args.layout, args.plates)
+    crops, samples = loose_crops(args.layout, args.plates)
     val, _ = load_split(args.data, "val")
     images, kept, _ = load_images(val)
     moved: list[bool] = []

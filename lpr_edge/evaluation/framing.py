@@ -102,7 +102,7 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
     read_loose: Reader | None = None
     if synth_layout:
         say(f"reading {synth_plates} synthetic {synth_layout} plates cut at {len(LOOSE_CUTS)} margins")
-        read_loose = _reader(model, *_loose_crops(synth_layout, synth_plates), threads)
+        read_loose = _reader(model, *loose_crops(synth_layout, synth_plates), threads)
         loose_scores = {m: read_loose(spec.replace(framing={}) if m is None else framed(m)) for m in [None, *harmless]}
         best = max(harmless, key=lambda m: (loose_scores[m], m))
     else:
@@ -126,9 +126,9 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
     gate_val: dict = {"off": pad_val[chosen_pad]}
     gate_loose: dict = {}
     if reread_below is None:
-        if read_loose is not None:
-            gate_loose["off"] = (pad_loose[chosen_pad] if chosen_pad in pad_loose else loose_scores[best]
-                                 if chosen_pad == "none" else read_loose(framed(best, chosen_pad)))
+        if read_loose is not None:  # every crop re-read, at the chosen margin and pad: read already if compared
+            known = {"none": loose_scores[best], **pad_loose}
+            gate_loose["off"] = known[chosen_pad] if chosen_pad in known else read_loose(framed(best, chosen_pad))
         say(f"reading the validation crops re-reading only first readings less sure than "
             f"{', '.join(f'{g:g}' for g in reframe.GATES)}")
         chosen_gate = None
@@ -157,7 +157,7 @@ def _validation(val: Sequence[Sample]) -> tuple[list[np.ndarray], list[Sample]]:
     return images, kept
 
 
-def _loose_crops(layout: str, n: int) -> tuple[list[np.ndarray], list[Sample]]:
+def loose_crops(layout: str, n: int) -> tuple[list[np.ndarray], list[Sample]]:
     """Held-out synthetic plates, each cut at every margin of ``LOOSE_CUTS`` (the same number of crops per
     margin, so the share read right over all of them is the mean over the margins)."""
     from ..synth.world import plates_in_context
