@@ -63,7 +63,7 @@ class Recognizer:
             raise InputError(f"plate_format must be a format name or patterns such as 'LLL9999', got {plate_format!r}")
         self.plate_format = PlateFormat.parse(plate_format) if isinstance(plate_format, str) else plate_format
         self.model_path: Path | str = model_path if is_url(model_path) else resolve_model(model_path)
-        # room for a chunk and its padded views in one pass, where the backend allows it (_read_with_views)
+        # room for a chunk and its padded views in one pass, where the backend allows it (_read, with_views)
         rows = 2 * max_batch if cross_check else max_batch
         self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,
                                      max_batch=rows, threads=threads, timeout=timeout)
