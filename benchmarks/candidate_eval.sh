@@ -18,7 +18,7 @@ from pathlib import Path
 out = Path(sys.argv[1])
 for name in ("val", "br"):
     d = json.loads((out / f"{name}.json").read_text())
-    rc = next(r for r in d["risk_coverage"] if r["score"] == "product")
+    rc = next(r for r in d["risk_coverage"] if r["score"] == "plate")
     print(f"{name}: {d['perfect_match']:.2%} perfect / {d['per_char_match']:.2%} per char; "
           f"99 % precision at {rc['coverage_at_target']:.1%} coverage")
 m = json.loads((out / "margins.json").read_text())

@@ -10,6 +10,7 @@ import sys
 
 from ..runtime.backends import BACKENDS
 from ..spec import PRESETS
+from .common import add_cross_check_flags
 
 
 def _int_list(text: str, flag: str = "--batch") -> list[int]:
@@ -43,9 +44,7 @@ def add_parser(sub, name):
     p.add_argument("--timeout", type=float, default=30.0, help="seconds a server may take per request (default 30)")
     p.add_argument("--no-reframe", dest="reframe", action="store_false",
                    help="time first readings only (default: loose crops are read again, for models with a framing)")
-    p.add_argument("--no-cross-check", dest="cross_check", action="store_false",
-                   help="time one view per crop (default: each crop is also read padded, for the cross-checked "
-                        "confidence)")
+    add_cross_check_flags(p)
     p.add_argument("--json", default=None, metavar="OUT.json")
     p.add_argument("--markdown", default=None, metavar="OUT.md")
     p.add_argument("--plot", default=None, metavar="OUT.png")

@@ -23,10 +23,19 @@ def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled 
     p.add_argument("--no-reframe", dest="reframe", action="store_false",
                    help="keep every first reading (default: crops looser than the model's training crops are cut "
                         "around their characters and read again, for models with a framing, as the bundled ones)")
-    p.add_argument("--no-cross-check", dest="cross_check", action="store_false",
-                   help="the first reading's confidence, about twice as fast (default: each crop is read again "
-                        "padded a little and the confidence averaged over both readings, a differing one "
-                        "counting 0)")
+    add_cross_check_flags(p)
+
+
+def add_cross_check_flags(p: argparse.ArgumentParser) -> None:
+    """``--cross-check`` / ``--no-cross-check``; neither: the Recognizer's default (only where the
+    confidence is the character product)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--cross-check", dest="cross_check", action="store_const", const=True, default=None,
+                   help="read each crop again padded a little and average the character product over both "
+                        "readings, a differing one counting 0 (default: only for models whose confidence is "
+                        "that product; the bundled models' confidence, the CTC posterior, ranks better alone)")
+    g.add_argument("--no-cross-check", dest="cross_check", action="store_const", const=False,
+                   help="never read a crop twice for its confidence")
 
 
 def require_torch(what: str) -> None:
@@ -47,4 +56,4 @@ def open_recognizer(args: argparse.Namespace, model: str | None = None):
     return Recognizer(model if model is not None else args.model, args.backend, spec=spec, preset=args.preset,
                       max_batch=args.max_batch, threads=args.threads, timeout=getattr(args, "timeout", 30.0),
                       plate_format=getattr(args, "plate_format", None), reframe=getattr(args, "reframe", True),
-                      cross_check=getattr(args, "cross_check", True))
+                      cross_check=getattr(args, "cross_check", None))

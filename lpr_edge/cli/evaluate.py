@@ -9,6 +9,7 @@ import sys
 
 from ..evaluation.datasets import load_split
 from ..evaluation.relabel import correction_counts
+from ..evaluation.risk import SCORES
 from .common import add_model_args, open_recognizer
 
 
@@ -44,7 +45,7 @@ def run(args) -> int:
     summary = {**main_report.to_dict(), "skipped_rows": len(skipped_rows), **info, "data": args.data,
                "split": args.split, "relabel": args.relabel,
                "relabelled": relabelled,
-               "risk_coverage": [main_report.risk(s).to_dict() for s in ("product", "weakest")]}
+               "risk_coverage": [main_report.risk(s).to_dict() for s in SCORES]}
     if args.margin:
         summary["margins"] = [{"margin": m, **r.to_dict()} for m, r in reports]
     if args.json:
@@ -63,8 +64,8 @@ def run(args) -> int:
     if args.relabel:
         print(f"  labels as corrected by {args.relabel}: {relabelled} relabelled, "
               f"{left_out} crop(s) left out")
-    for score in ("product", "weakest"):
-        print("  confidence " + main_report.risk(score).describe())
+    for score in SCORES:
+        print("  " + main_report.risk(score).describe())
     if args.margin and len(reports) > 1:
         values = [r.accuracy.perfect_match for _, r in reports]
         print(f"  margins: worst {min(values):.2%}, best {max(values):.2%} (spread {max(values) - min(values):.2%})")

@@ -70,7 +70,9 @@ class ModelInstance:
                                      threads=threads)
         self.spec = self._backend.spec
         self.wire = opts.wire
-        self.info = np.array([model_info(self.spec, self._backend.precision, self._backend.name).encode()],
+        probabilities = getattr(self._backend, "probabilities", None)
+        info = model_info(self.spec, self._backend.precision, self._backend.name, probabilities)
+        self.info = np.array([info.encode()],
                              dtype=object)
         self.outputs = self._warm_up()
 

@@ -37,7 +37,7 @@ class BenchConfig:
     clients: Sequence[int] = (1,)
     timeout: float = 30.0
     reframe: bool = True    # loose crops read again (models with a framing; lpr_edge.runtime.reframe)
-    cross_check: bool = True  # every crop also read padded (lpr_edge.runtime.cross_check)
+    cross_check: bool | None = None  # every crop also read padded (lpr_edge.runtime.cross_check); None: the default
 
 
 def stats(values_ms: Sequence[float]) -> dict:

@@ -26,7 +26,7 @@ class EvalReport:
         d["skipped"] = len(self.skipped)
         return d
 
-    def risk(self, score: str = "product", target: float = 0.99):
+    def risk(self, score: str = "plate", target: float = 0.99):
         """Risk-coverage of these readings (see :mod:`lpr_edge.evaluation.risk`)."""
         from .risk import plate_scores, risk_coverage
 

@@ -13,7 +13,8 @@ from typing import Sequence
 import numpy as np
 
 COVERAGES = (0.5, 0.8, 0.9, 1.0)
-SCORES = ("product", "weakest")  # product of character confidences (PlateResult.confidence), weakest character
+SCORES = ("plate", "weakest")  # PlateResult.confidence (CTC posterior or character product), weakest character
+LABELS = {"plate": "plate confidence", "weakest": "weakest character"}
 
 
 @dataclass
@@ -38,10 +39,10 @@ class RiskCoverage:
         target = (f"{self.target_precision:.0%} precision at {self.coverage_at_target:.1%} coverage "
                   f"(min_confidence {self.threshold:.3f})" if self.threshold is not None
                   else f"{self.target_precision:.0%} precision never reached")
-        return f"{self.score}: precision at coverage {at}; {target}"
+        return f"{LABELS.get(self.score, self.score)}: precision at coverage {at}; {target}"
 
 
-def risk_coverage(confidences: Sequence[float], correct: Sequence[bool], score: str = "product",
+def risk_coverage(confidences: Sequence[float], correct: Sequence[bool], score: str = "plate",
                   target: float = 0.99) -> RiskCoverage:
     """Risk-coverage of ``correct`` readings ranked by ``confidences`` (ties keep their order)."""
     conf = np.asarray(confidences, np.float64)
@@ -65,7 +66,7 @@ def risk_coverage(confidences: Sequence[float], correct: Sequence[bool], score: 
 
 
 def plate_scores(results, score: str) -> list[float]:
-    """The confidence of each PlateResult under ``score``: ``product`` or ``weakest`` character."""
+    """The confidence of each PlateResult under ``score``: ``plate`` (its confidence) or ``weakest`` character."""
     if score == "weakest":
         return [min(r.char_confidences) if r.char_confidences else 0.0 for r in results]
     return [r.confidence for r in results]

@@ -67,6 +67,48 @@ def _dims(value_info: onnx.ValueInfoProto) -> list[int | str]:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in shape.dim]
 
 
+def probability_tensor(model: onnx.ModelProto, spec: ModelSpec) -> str | None:
+    """The per-step class probabilities [N, T, C] behind a TAO-style model's Max head, or None.
+
+    TAO's LPRNet export (and ours) ends in Softmax over the classes, then ReduceMax (the scores output)
+    and ArgMax. The Softmax output holds what the plate's CTC posterior needs; it is not a graph
+    output (DeepStream's parser takes the first float output as the scores, so the files keep two),
+    and a backend that wants it asks for it by this name.
+    """
+    if spec.output_kind != "argmax_max":
+        return None
+    producer = {out: node for node in model.graph.node for out in node.output}
+    head = producer.get(spec.outputs[1])
+    if head is None or head.op_type != "ReduceMax" or _last_axis(head, "axes", [-1], rank=3) is False:
+        return None
+    softmax = producer.get(head.input[0])
+    if softmax is None or softmax.op_type != "Softmax" or _last_axis(softmax, "axis", -1, rank=3) is False:
+        return None
+    return head.input[0]
+
+
+def _last_axis(node: onnx.NodeProto, key: str, default, rank: int) -> bool | None:
+    """Whether ``node``'s axis attribute names the last of ``rank`` axes (None: given as an input)."""
+    values = [onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == key]
+    if not values:
+        return None if len(node.input) > 1 else default in (-1, [-1])
+    value = values[0]
+    return value in (-1, rank - 1, [-1], [rank - 1])
+
+
+def expose_probabilities(model: onnx.ModelProto, spec: ModelSpec) -> str | None:
+    """Add :func:`probability_tensor` to ``model``'s graph outputs (in place); its name, or None."""
+    name = probability_tensor(model, spec)
+    outputs = {o.name: o for o in model.graph.output}
+    if name is not None and name not in outputs:
+        # a full shape (onnxsim wants one): the scores output's batch dimension, then [T, C]
+        batch = outputs[spec.outputs[1]].type.tensor_type.shape.dim[:1] if spec.outputs[1] in outputs else []
+        first = (batch[0].dim_param or batch[0].dim_value or "N") if batch else "N"
+        model.graph.output.append(onnx.helper.make_tensor_value_info(
+            name, onnx.TensorProto.FLOAT, [first, spec.time_steps, spec.num_classes]))
+    return name
+
+
 def validate_spec(model: onnx.ModelProto, spec: ModelSpec, source: str = "model") -> None:
     """Check the spec against the graph: names, input shape, output shapes, class count."""
     inits = {i.name for i in model.graph.initializer}

@@ -27,9 +27,13 @@ SCHEMES = ("grpc", "http")
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
 
 
-def model_info(spec, precision: str, backend: str) -> str:
-    """The ``lpr_edge_model`` JSON a server publishes for its model."""
-    return json.dumps({"spec": spec.to_dict(), "precision": precision, "backend": backend}, ensure_ascii=False)
+def model_info(spec, precision: str, backend: str, probabilities: str | None = None) -> str:
+    """The ``lpr_edge_model`` JSON a server publishes for its model; ``probabilities``: the output
+    holding the per-step class probabilities, where the server sends them (the CTC posterior)."""
+    info = {"spec": spec.to_dict(), "precision": precision, "backend": backend}
+    if probabilities:
+        info["probabilities"] = probabilities
+    return json.dumps(info, ensure_ascii=False)
 
 
 def is_url(model: object) -> bool:

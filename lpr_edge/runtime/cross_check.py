@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from ..spec import CROSS_CHECK_KEEPS
-from .decode import PlateResult
+from .decode import PlateResult, char_product
 from .preprocess import within_limit
 
 PAD = 0.04  # of the crop's width and height, per side
@@ -58,8 +58,8 @@ def combine(first: Sequence[PlateResult], second: Sequence[PlateResult], keep: s
     for a, b in zip(first, second):
         if a.text == b.text:
             chars = tuple((x + y) / 2 for x, y in zip(a.char_confidences, b.char_confidences))
-            out.append(PlateResult(a.text, (a.confidence + b.confidence) / 2, chars))
+            out.append(PlateResult(a.text, (char_product(a) + char_product(b)) / 2, chars))
         else:
-            kept = b if keep == "confident" and b.confidence > a.confidence else a
-            out.append(PlateResult(kept.text, kept.confidence / 2, tuple(x / 2 for x in kept.char_confidences)))
+            kept = b if keep == "confident" and char_product(b) > char_product(a) else a
+            out.append(PlateResult(kept.text, char_product(kept) / 2, tuple(x / 2 for x in kept.char_confidences)))
     return out

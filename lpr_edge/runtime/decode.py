@@ -3,8 +3,12 @@
 Best path: take the most likely class at every time step, merge runs of the same class, drop
 blanks. A blank between two equal symbols keeps both ("A, blank, A" -> "AA"), as in TAO and
 DeepStream. Each character's confidence is the max probability at the first step of its run
-(DeepStream's choice); the plate confidence is the product of its character confidences, and
-0.0 for an empty reading so a confidence threshold never passes an empty plate.
+(DeepStream's choice). The plate confidence is, where the model's per-step class probabilities
+are at hand (logits models, and TAO-style models whose backend exposes the softmax behind their
+Max head), the **CTC posterior** of the reading: its probability summed over every alignment of
+the text to the steps, so a character the best path drops or adds at an uncertain step lowers it
+(``benchmarks/README.md``, "Posterior confidence"); otherwise the product of the character
+confidences (DeepStream's). Both are 0.0 for an empty reading, so a threshold never passes one.
 """
 from __future__ import annotations
 
@@ -95,6 +99,59 @@ def _results(n: int, rows: np.ndarray, symbols: list[str], kept_scores: np.ndarr
     return results
 
 
+def char_product(result: PlateResult) -> float:
+    """The product of a reading's character confidences (DeepStream's plate confidence; 0 if empty)."""
+    return float(np.prod(result.char_confidences)) if result.char_confidences else 0.0
+
+
+def ctc_posterior(probs: np.ndarray, labels: Sequence[Sequence[int]], blank: int) -> np.ndarray:
+    """P(label | steps) per plate, summed over every CTC alignment: ``probs`` [N, T, C] per-step class
+    probabilities, ``labels`` the class indices of each plate's text; 0 for an empty label.
+
+    The forward algorithm over the label with blanks between and around its symbols, vectorised over
+    the batch and rescaled at every step (probabilities, not logs: a tenth of the time).
+    """
+    probs = np.asarray(probs, np.float64)
+    n, steps = probs.shape[:2]
+    lengths = np.array([len(label) for label in labels], np.int64)
+    if n == 0 or not lengths.any():
+        return np.zeros(n)
+    # one width for every batch (the most symbols T steps can emit): a plate's posterior must not
+    # depend on which plates share its batch, to the last bit
+    width = 2 * steps + 1
+    ext = np.full((n, width), blank, np.int64)        # blank, c1, blank, c2, ..., blank
+    for i, label in enumerate(labels):
+        ext[i, 1:2 * len(label):2] = label
+    # a step may skip the blank between two symbols only where they differ
+    skip = ((ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])).astype(np.float64)
+    emit = np.take_along_axis(probs, np.broadcast_to(ext[:, None, :], (n, steps, width)), axis=2)  # [N, T, W]
+    alpha = np.zeros((n, width))
+    alpha[:, :2] = emit[:, 0, :2]
+    log_scale = np.zeros(n)
+    for t in range(1, steps):
+        moved = alpha.copy()
+        moved[:, 1:] += alpha[:, :-1]
+        moved[:, 2:] += skip * alpha[:, :-2]
+        moved *= emit[:, t]
+        total = moved.sum(axis=1)
+        total[total == 0] = 1.0
+        alpha = moved / total[:, None]
+        log_scale += np.log(total)
+    plates = np.arange(n)
+    end = 2 * lengths
+    last = alpha[plates, end] + alpha[plates, np.maximum(end - 1, 0)] * (lengths > 0)
+    with np.errstate(divide="ignore"):
+        out = np.exp(np.log(last) + log_scale)
+    return np.where(lengths > 0, np.minimum(out, 1.0), 0.0)
+
+
+def with_posterior(results: list[PlateResult], probs: np.ndarray, charset: str, blank: int) -> list[PlateResult]:
+    """``results`` with each plate confidence replaced by its CTC posterior under ``probs`` [N, T, C]."""
+    index = {c: i + (i >= blank) for i, c in enumerate(charset)}
+    posterior = ctc_posterior(probs[:len(results)], [[index[c] for c in r.text] for r in results], blank).tolist()
+    return [PlateResult(r.text, p, r.char_confidences) if r.text else r for r, p in zip(results, posterior)]
+
+
 def decode_argmax(indices: np.ndarray, scores: np.ndarray, charset: str, blank: int,
                   min_length: int = 0, num_classes: int | None = None) -> list[PlateResult]:
     """Decode best-path class indices [N, T] with their scores [N, T].
@@ -154,13 +211,28 @@ def step_classes(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec:
 
 
 def greedy_ctc(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec,
-               min_length: int = 0) -> list[PlateResult]:
-    """Decode a backend's outputs as the spec says (logits NTC/NCT, or TAO ArgMax/Max heads)."""
+               min_length: int = 0, probabilities: str | None = None) -> list[PlateResult]:
+    """Decode a backend's outputs as the spec says (logits NTC/NCT, or TAO ArgMax/Max heads).
+
+    The plate confidence is the CTC posterior for logits, and for TAO heads where ``outputs`` also
+    holds the per-step class probabilities under the name ``probabilities``; else the character product.
+    """
     arrays = _arrays(outputs, spec)
     if spec.output_kind == "logits":
-        return decode_logits(_logits_ntc(arrays, spec), spec.charset, spec.blank, min_length)
+        logits = _logits_ntc(arrays, spec)
+        results = decode_logits(logits, spec.charset, spec.blank, min_length)
+        return with_posterior(results, _softmax(logits), spec.charset, spec.blank)
     indices, scores = arrays[0], arrays[1]
-    return decode_argmax(indices, scores, spec.charset, spec.blank, min_length, num_classes=spec.num_classes)
+    results = decode_argmax(indices, scores, spec.charset, spec.blank, min_length, num_classes=spec.num_classes)
+    if probabilities is not None and isinstance(outputs, Mapping) and probabilities in outputs:
+        return with_posterior(results, outputs[probabilities], spec.charset, spec.blank)
+    return results
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def decode_reference(logits: np.ndarray, charset: str, blank: int) -> list[PlateResult]:

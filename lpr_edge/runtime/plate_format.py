@@ -70,8 +70,10 @@ class PlateFormat:
             return PlateResult(text, 0.0, result.char_confidences) if result.confidence else result
         if best[0] == 0:
             return result
-        # per-character scores known: their product, with the swapped bounds
-        confidence = math.prod(best[2]) if len(best[2]) == len(text) else result.confidence
+        # per-character scores known: each swapped character's score becomes its bound, and the plate
+        # confidence (a product or a posterior) is scaled by the same factors
+        scaled = [new / old for old, new in zip(result.char_confidences, best[2]) if new != old]
+        confidence = result.confidence * math.prod(scaled) if len(best[2]) == len(text) else result.confidence
         return PlateResult(best[1], confidence, best[2])
 
     def fit_all(self, results: Sequence[PlateResult]) -> list[PlateResult]:

@@ -1,14 +1,15 @@
 """``Recognizer``: plate crops in, plate strings with confidences out.
 
 The data path of one batch, top to bottom: crops -> preprocess (into the backend's input buffer)
--> backend.infer(n) -> greedy CTC decode -> PlateResult (-> loose crops cut around their characters
-and read again, if the model carries a framing -> the plate format's look-alike swaps, if given)
--> the same path once more on each crop padded a little, and the confidence averaged over both
-readings (cross-check, on by default; where the views differ, the crop's own reading is kept, or the
-more confident one if the model's framing says ``keep: confident``). Where the backend has room for
-twice the chunk, the crops and their padded views go through the path together: one pass for both
-views and one for those read again, instead of two each (the same readings; a server sees half the
-requests).
+-> backend.infer(n) -> greedy CTC decode -> PlateResult, its confidence the reading's CTC posterior
+where the backend gives the class probabilities (-> loose crops cut around their characters and read
+again, if the model carries a framing -> the plate format's look-alike swaps, if given) -> for models
+whose confidence is the character product, the same path once more on each crop padded a little,
+and the product averaged over both readings (cross-check; where the views differ, the crop's own
+reading is kept, or the more confident one if the model's framing says ``keep: confident``). Where
+the backend has room for twice the chunk, the crops and their padded views go through the path
+together: one pass for both views and one for those read again, instead of two each (the same
+readings; a server sees half the requests).
 """
 from __future__ import annotations
 
@@ -46,17 +47,20 @@ class Recognizer:
     swaps letter/digit look-alikes in readings that misfit the region's format. ``reframe``: crops
     looser than the model's training crops are cut around the characters of their first reading and
     read again (``lpr_edge.runtime.reframe``; only for models whose spec carries a framing, as the
-    bundled ones do; ``False`` keeps every first reading). ``cross_check``: each crop is read again
-    padded a little and the confidence is averaged over both readings, a differing one counting 0
-    (``lpr_edge.runtime.cross_check``; a confidence that separates right from wrong far better, for
-    about twice the compute per crop; ``False`` for the first reading's confidence at full speed).
+    bundled ones do; ``False`` keeps every first reading). The confidence is the reading's CTC
+    posterior (``lpr_edge.runtime.decode``) where the backend gives the per-step class probabilities
+    (the bundled models on ONNX Runtime, engines ``lpr-edge build`` made, ``lpr-edge serve``), else the
+    product of the character confidences. ``cross_check``: each crop is read again padded a little and
+    the character product is averaged over both readings, a differing one counting 0
+    (``lpr_edge.runtime.cross_check``; about twice the compute per crop). ``None`` (default): only
+    where the confidence is the product, whose ranking it improves; the posterior ranks better alone.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, backend: str = "auto", *,
                  spec: ModelSpec | None = None, preset: str | None = None, max_batch: int = 32,
                  threads: int = 0, min_length: int = 0, timeout: float = 30.0,
                  plate_format: str | PlateFormat | None = None, reframe: bool = True,
-                 cross_check: bool = True):
+                 cross_check: bool | None = None):
         if not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch must be a positive integer, got {max_batch!r}")
         if not isinstance(plate_format, (str, PlateFormat, type(None))):
@@ -64,7 +68,7 @@ class Recognizer:
         self.plate_format = PlateFormat.parse(plate_format) if isinstance(plate_format, str) else plate_format
         self.model_path: Path | str = model_path if is_url(model_path) else resolve_model(model_path)
         # room for a chunk and its padded views in one pass, where the backend allows it (_read, with_views)
-        rows = 2 * max_batch if cross_check else max_batch
+        rows = max_batch if cross_check is False else 2 * max_batch
         self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,
                                      max_batch=rows, threads=threads, timeout=timeout)
         self.spec: ModelSpec = self._backend.spec
@@ -73,7 +77,8 @@ class Recognizer:
         self.max_batch: int = min(max_batch, self._backend.max_batch)
         self.min_length = min_length
         self.reframe: bool = bool(reframe and self.spec.framing)
-        self.cross_check: bool = bool(cross_check)
+        self.probabilities: str | None = getattr(self._backend, "probabilities", None)
+        self.cross_check: bool = self.probabilities is None if cross_check is None else bool(cross_check)
         # which reading the cross-check keeps where the two views differ (the model's framing says)
         self.cross_check_keep: str = self.spec.framing.get("keep", "own")
         self.last_timings: dict[str, float] = {}
@@ -146,7 +151,7 @@ class Recognizer:
         outputs = self._backend.infer(len(views))
         t2 = time.perf_counter()
         backend_timings = dict(self._backend.timings)  # the first pass's; a second one would overwrite them
-        results = greedy_ctc(outputs, self.spec, self.min_length)
+        results = greedy_ctc(outputs, self.spec, self.min_length, self.probabilities)
         t3 = time.perf_counter()
         reframed: list[int] = []
         if self.reframe:
@@ -182,7 +187,7 @@ class Recognizer:
             return results, again
         pad = self.spec.framing["pad"]
         preprocess_batch([reframing.cut(chunk[i], cuts[i], pad) for i in again], self.spec, out=self._backend.input)
-        second = greedy_ctc(self._backend.infer(len(again)), self.spec, self.min_length)
+        second = greedy_ctc(self._backend.infer(len(again)), self.spec, self.min_length, self.probabilities)
         results = list(results)
         for i, result in zip(again, second):
             results[i] = result

@@ -12,7 +12,8 @@ second time. A crop whose characters sit wider (cut into the plate's margin) is 
 way if the framing's ``pad`` says how (edge pixels replicated, or the crop's median colour), else
 kept. Empty readings, reading lengths the framing does not know and crops the cut would hardly
 change keep their first reading; so do readings at least as confident as the framing's
-``reread_below`` (if it has one; fitted by ``lpr-edge framing``): a sure first reading is rarely
+``reread_below`` (if it has one; fitted by ``lpr-edge framing``; compared with the product of the
+character confidences, whatever the plate confidence is): a sure first reading is rarely
 changed for the better by a second, and skipping it saves most of the second passes.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..spec import FRAMING_PADS as PADS  # how a crop tighter than training is extended  # noqa: F401
-from .decode import PlateResult
+from .decode import PlateResult, char_product
 from .preprocess import within_limit
 
 Window = Tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the crop
@@ -67,7 +68,7 @@ def windows(shapes: Sequence[tuple[int, ...]], indices: np.ndarray, results: Seq
     out: list[Window | None] = []
     for shape, a, b, found, result in zip(shapes, start.tolist(), end.tolist(), anything.tolist(), results):
         ref = spans.get(str(len(result.text)))
-        if not found or ref is None or result.confidence >= sure:
+        if not found or ref is None or char_product(result) >= sure:
             out.append(None)
             continue
         height, width = shape[:2]

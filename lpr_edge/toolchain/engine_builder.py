@@ -91,7 +91,7 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
                  preset: str | None = None, say: Callable[[str], None] = _say) -> tuple[Path, Manifest]:
     """Build an engine from ``onnx_path``; returns the engine path and its manifest."""
     from .. import trt_compat
-    from ..formats.onnx_spec import load_onnx, resolve_spec
+    from ..formats.onnx_spec import load_onnx, probability_tensor, resolve_spec
     from ..gpu_stack import import_tensorrt
     from .onnx_prep import prepare
 
@@ -110,7 +110,7 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
         net_input = network_input(trt, plan, prepared, spec, opts, stack, stem, say)
         serialized, seconds = _build(trt, feats, plan, net_input, spec, opts, onnx_path.name, say)
     return _write_engine(bytes(serialized), seconds, onnx_path, stem, spec, opts, feats.version, plan, net_input,
-                         say)
+                         say, probability_tensor(prepared, spec))
 
 
 def network_input(trt, plan: str, prepared, spec: ModelSpec, opts: BuildOptions, stack: contextlib.ExitStack,
@@ -168,7 +168,7 @@ def _build(trt, feats, plan: str, net_input: NetworkInput, spec: ModelSpec, opts
 
 def _write_engine(serialized: bytes, seconds: float, onnx_path: Path, stem: str, spec: ModelSpec,
                   opts: BuildOptions, trt_version: str, plan: str, net_input: NetworkInput,
-                  say) -> tuple[Path, Manifest]:
+                  say, probabilities: str | None = None) -> tuple[Path, Manifest]:
     """Engine and manifest, both written atomically, named by model, precision, TensorRT and GPU."""
     from ..environment import cuda_device
 
@@ -180,7 +180,9 @@ def _write_engine(serialized: bytes, seconds: float, onnx_path: Path, stem: str,
                         compute_capability=gpu.get("compute_capability", ""), profile=tuple(opts.batch),
                         onnx=_relative(onnx_path, engine_path.parent), onnx_sha256=sha256_file(onnx_path),
                         cache_sha256=net_input.cache_sha, dla_core=opts.dla_core, build_seconds=round(seconds, 2),
-                        built_at=time.strftime("%Y-%m-%dT%H:%M:%S"), extra={"plan": plan, **net_input.cache_info})
+                        built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                        extra={"plan": plan, **net_input.cache_info,
+                               **({"probabilities": probabilities} if probabilities else {})})
     write_manifest(engine_path, manifest)
     say(f"wrote {engine_path} ({len(serialized) / 1e6:.1f} MB) in {seconds:.1f} s")
     return engine_path, manifest

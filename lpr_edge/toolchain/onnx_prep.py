@@ -7,7 +7,7 @@ import warnings
 import onnx
 
 from ..errors import ModelFileError
-from ..formats.onnx_spec import embed_spec, validate_spec
+from ..formats.onnx_spec import embed_spec, expose_probabilities, validate_spec
 from ..spec import ModelSpec
 
 # Kept in FP32 by the FP16 conversion: the TAO heads, so confidences and indices stay exact.
@@ -26,8 +26,11 @@ def make_batch_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def prepare(model: onnx.ModelProto, spec: ModelSpec, simplify: bool = True) -> onnx.ModelProto:
-    """onnxsim-simplified, batch-dynamic model whose I/O matches ``spec`` (spec embedded)."""
+    """onnxsim-simplified, batch-dynamic model whose I/O matches ``spec`` (spec embedded); a TAO-style
+    model also outputs its per-step class probabilities (``onnx_spec.probability_tensor``), so the
+    engine gives the plate's CTC posterior."""
     model = make_batch_dynamic(model)
+    expose_probabilities(model, spec)
     if simplify and importlib.util.find_spec("onnxsim") is None:
         warnings.warn("onnxsim is not installed, so the model is not simplified (TensorRT folds most of what it "
                       "would); pip install 'lpr-edge[toolchain]' to simplify", stacklevel=2)

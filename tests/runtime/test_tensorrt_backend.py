@@ -187,3 +187,23 @@ def test_a_server_merges_no_more_rows_than_the_engine_takes(engine):
         assert instance.max_batch == 16  # the profile's end, not --max-batch: what Triton is told it may merge
     finally:
         instance.close()
+
+
+def test_engines_of_tao_style_models_give_the_posterior(monkeypatch, tmp_path):
+    from lpr_edge.bundled import resolve_model
+    from lpr_edge.evaluation.datasets import load_dataset, load_images
+
+    from ..conftest import US_DATA, need
+
+    crops, _, _ = load_images(load_dataset(need(US_DATA)).samples[:12])
+    with Recognizer("us") as local:
+        want = local.recognize_batch(crops)
+    doubles.install(monkeypatch, "10.3.0")
+    path, manifest = build_engine(resolve_model("us"), BuildOptions(precision="fp16", batch=(1, 8, 16),
+                                                                    out_dir=str(tmp_path)), say=lambda m: None)
+    assert manifest.extra["probabilities"] == "/Softmax_output_0"  # lpr-edge build marks the softmax an output
+    with Recognizer(path) as rec:
+        assert rec.backend_name == "tensorrt" and rec.probabilities == "/Softmax_output_0" and not rec.cross_check
+        got = rec.recognize_batch(crops)
+    assert [r.text for r in got] == [r.text for r in want]
+    assert [r.confidence for r in got] == pytest.approx([r.confidence for r in want], abs=1e-6)

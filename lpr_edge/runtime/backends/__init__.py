@@ -41,12 +41,14 @@ def open_backend(model_path: str | os.PathLike, backend: str = "auto", *, spec: 
 
 
 def _open_onnx(path: Path, spec, preset, max_batch, threads) -> Backend:
-    from ...formats.onnx_spec import load_onnx, onnx_precision, resolve_spec
+    from ...formats.onnx_spec import expose_probabilities, load_onnx, onnx_precision, resolve_spec
     from .onnxruntime_backend import OnnxRuntimeBackend
 
     model = load_onnx(path)
     spec = resolve_spec(model, spec=spec, preset_name=preset, source=str(path))
-    return OnnxRuntimeBackend(path, spec, max_batch, threads, precision=onnx_precision(model))
+    probabilities = expose_probabilities(model, spec)
+    return OnnxRuntimeBackend(path, spec, max_batch, threads, precision=onnx_precision(model),
+                              model=model if probabilities else None, probabilities=probabilities)
 
 
 def _open_engine(path: Path, backend: str, spec, max_batch, threads) -> Backend:

@@ -14,8 +14,10 @@ class Backend(Protocol):
     ``input`` is a float32 array [max_batch, *spec.input_shape] that preprocessing writes into
     (page-locked host memory on TensorRT), or for a remote model that takes pixels, uint8
     [max_batch, H, W, 3] resized BGR crops; ``infer(n)`` runs the first ``n`` rows and returns the
-    outputs named in the spec, each with ``n`` rows. ``timings`` holds the last call's stage times
-    in milliseconds (keys such as ``h2d``, ``compute``, ``d2h`` or ``infer``).
+    outputs named in the spec, each with ``n`` rows, and where ``probabilities`` names one, the
+    per-step class probabilities [n, T, C] under that name (for the plate's CTC posterior).
+    ``timings`` holds the last call's stage times in milliseconds (keys such as ``h2d``, ``compute``,
+    ``d2h`` or ``infer``).
     """
 
     name: str
@@ -24,6 +26,7 @@ class Backend(Protocol):
     max_batch: int
     input: np.ndarray
     timings: dict[str, float]
+    probabilities: str | None
 
     def infer(self, n: int) -> dict[str, np.ndarray]: ...
 

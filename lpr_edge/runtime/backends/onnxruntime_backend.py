@@ -16,7 +16,9 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
 
     def __init__(self, model_path: str | os.PathLike, spec: ModelSpec, max_batch: int = 32,
-                 threads: int = 0, precision: str = "fp32"):
+                 threads: int = 0, precision: str = "fp32", *, model=None, probabilities: str | None = None):
+        """``model``: the loaded ONNX to run instead of reading ``model_path`` (e.g. with
+        ``probabilities``, the per-step class probabilities, added to its outputs)."""
         try:
             import onnxruntime as ort
         except ImportError:  # pragma: no cover - onnxruntime is a hard dependency
@@ -28,7 +30,8 @@ class OnnxRuntimeBackend:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+            source = model.SerializeToString() if model is not None else str(model_path)
+            self._session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelFileError(f"ONNX Runtime cannot load {model_path}: {str(exc).splitlines()[0][:300]}") from None
         self.spec = spec
@@ -36,7 +39,8 @@ class OnnxRuntimeBackend:
         self.precision = precision
         self.input = np.zeros((max_batch, *spec.input_shape), np.float32)
         self.timings: dict[str, float] = {}
-        self._outputs = list(spec.outputs)
+        self.probabilities = probabilities
+        self._outputs = list(spec.outputs) + ([probabilities] if probabilities else [])
 
     def infer(self, n: int) -> dict[str, np.ndarray]:
         """Run the first ``n`` rows of :attr:`input`."""

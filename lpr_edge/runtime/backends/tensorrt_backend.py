@@ -110,7 +110,11 @@ class TensorRTBackend:
         if missing:
             raise ModelFileError(f"engine lacks outputs {missing} named in its manifest")
         self.input = self._tensors[self.spec.input_name].host
-        self._outputs = [self._tensors[n] for n in self.spec.outputs]
+        # engines built by lpr-edge since 2026-12-07 also output the softmax behind the Max head
+        wanted = self.manifest.extra.get("probabilities")
+        self.probabilities = wanted if wanted in self._tensors and wanted not in self.spec.outputs else None
+        read = (*self.spec.outputs, *([self.probabilities] if self.probabilities else []))
+        self._outputs = [self._tensors[n] for n in read]
         self._stream = self._cuda.Stream()
         self._events = [self._cuda.Event() for _ in range(4)] if timing else None
         self.timings: dict[str, float] = {}

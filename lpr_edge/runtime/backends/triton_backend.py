@@ -42,6 +42,9 @@ class TritonBackend:
         self.spec: ModelSpec = ModelSpec.from_dict(served["spec"])
         self.precision: str = served.get("precision", "unknown")
         self.served_backend: str = served.get("backend", config.get("backend") or config.get("platform", ""))
+        sent = {o["name"] for o in metadata.get("outputs", [])}
+        self.probabilities: str | None = served.get("probabilities") if served.get("probabilities") in sent else None
+        self._wanted = (*self.spec.outputs, *([self.probabilities] if self.probabilities else []))
         server_batch = int(config.get("max_batch_size", 0))
         if server_batch < 1:
             raise ServerError(f"{self.address} has no batch dimension (max_batch_size 0); serve it with dynamic "
@@ -60,8 +63,8 @@ class TritonBackend:
         if not 1 <= n <= self.max_batch:
             raise InputError(f"batch of {n} is outside 1..{self.max_batch}")
         t0 = time.perf_counter()
-        result = self._infer(self.input[:n], self.spec.outputs)
-        outputs = {name: result.as_numpy(name) for name in self.spec.outputs}
+        result = self._infer(self.input[:n], self._wanted)
+        outputs = {name: result.as_numpy(name) for name in self._wanted}
         self.timings = {"infer": (time.perf_counter() - t0) * 1e3}
         for name, value in outputs.items():
             if value is None or len(value) != n:
