@@ -53,7 +53,8 @@ class Recognizer:
     product of the character confidences. ``cross_check``: each crop is read again padded a little and
     the character product is averaged over both readings, a differing one counting 0
     (``lpr_edge.runtime.cross_check``; about twice the compute per crop). ``None`` (default): only
-    where the confidence is the product, whose ranking it improves; the posterior ranks better alone.
+    where the confidence is the product, whose ranking it improves (the posterior ranks better alone),
+    or where the model's framing says ``keep: confident`` (the padded view may then give the reading).
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, backend: str = "auto", *,
@@ -78,7 +79,10 @@ class Recognizer:
         self.min_length = min_length
         self.reframe: bool = bool(reframe and self.spec.framing)
         self.probabilities: str | None = getattr(self._backend, "probabilities", None)
-        self.cross_check: bool = self.probabilities is None if cross_check is None else bool(cross_check)
+        # the plate confidence is the CTC posterior (logits, or a backend that gives the probabilities)
+        self.posterior: bool = self.spec.output_kind == "logits" or self.probabilities is not None
+        keeps_surer = self.spec.framing.get("keep") == "confident"  # the padded view may give the reading
+        self.cross_check: bool = (not self.posterior or keeps_surer) if cross_check is None else bool(cross_check)
         # which reading the cross-check keeps where the two views differ (the model's framing says)
         self.cross_check_keep: str = self.spec.framing.get("keep", "own")
         self.last_timings: dict[str, float] = {}

@@ -4,15 +4,17 @@ import numpy as np
 import pytest
 
 from lpr_edge.errors import SpecError
-from lpr_edge.runtime.decode import EMPTY, decode_argmax, decode_logits, decode_reference, greedy_ctc, max_softmax
+from lpr_edge.runtime.decode import (EMPTY, ctc_posterior, decode_argmax, decode_logits, decode_reference,
+                                     greedy_ctc, max_softmax)
 from lpr_edge.spec import US_CHARSET, ModelSpec
 
 from ..conftest import toy_spec
 
 
-def assert_same(a, b):
+def assert_same(a, b, plate_confidence: bool = True):
     assert [r.text for r in a] == [r.text for r in b]
-    np.testing.assert_allclose([r.confidence for r in a], [r.confidence for r in b], rtol=1e-5, atol=1e-12)
+    if plate_confidence:
+        np.testing.assert_allclose([r.confidence for r in a], [r.confidence for r in b], rtol=1e-5, atol=1e-12)
     for x, y in zip(a, b):
         np.testing.assert_allclose(x.char_confidences, y.char_confidences, rtol=1e-5)
 
@@ -33,7 +35,15 @@ def test_greedy_ctc_layouts_and_heads(blank, layout):
     expect = decode_reference(logits, US_CHARSET, blank)
     spec = ModelSpec(output_kind="logits", outputs=("y",), logits_layout=layout, blank=blank)
     arr = logits if layout == "NTC" else logits.transpose(0, 2, 1).copy()
-    assert_same(greedy_ctc({"y": arr}, spec), expect)
+    got = greedy_ctc({"y": arr}, spec)
+    assert_same(got, expect, plate_confidence=False)
+    # a logits model's plate confidence is the reading's CTC posterior under its softmax
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    classes = [c for c in US_CHARSET]
+    classes.insert(blank, "")
+    labels = [[classes.index(c) for c in r.text] for r in expect]
+    np.testing.assert_allclose([r.confidence for r in got], ctc_posterior(probs, labels, blank), rtol=1e-6, atol=1e-15)
     idx, prob = max_softmax(logits)
     heads = ModelSpec(blank=blank)
     assert_same(greedy_ctc({"tf_op_layer_ArgMax": idx.astype(np.int32), "tf_op_layer_Max": prob}, heads), expect)

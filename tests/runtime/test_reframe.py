@@ -35,7 +35,7 @@ def steps(first: int, last: int, n: int = 7) -> np.ndarray:
 
 
 def reading(text: str = "ABC1234") -> list[PlateResult]:
-    return [PlateResult(text, 0.9, (0.9,) * len(text))]
+    return [PlateResult(text, 0.9, (0.9,) + (1.0,) * (len(text) - 1))]  # character product 0.9
 
 
 def test_char_spans_are_the_first_and_one_past_the_last_non_blank_step():
