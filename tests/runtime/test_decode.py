@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from lpr_edge.errors import SpecError
-from lpr_edge.runtime.decode import (EMPTY, ctc_posterior, decode_argmax, decode_logits, decode_reference,
-                                     greedy_ctc, max_softmax)
+from lpr_edge.runtime.decode import (
+    EMPTY,
+    ctc_posterior,
+    decode_argmax,
+    decode_logits,
+    decode_reference,
+    greedy_ctc,
+    max_softmax,
+)
 from lpr_edge.spec import US_CHARSET, ModelSpec
 
 from ..conftest import toy_spec
