@@ -4,7 +4,8 @@
 
 Parameters: ``model_path`` (default: bundled model), ``backend`` (auto/onnxruntime/tensorrt),
 ``batch_size`` (8), ``max_wait_ms`` (50), ``min_confidence`` (0.5; choose it with ``lpr-edge eval``),
-``cross_check`` (true: the confidence checked on a padded view; false for twice the speed).
+``cross_check`` (auto: the Recognizer's default, a second padded reading only for models whose
+confidence is the character product; true / false to force it).
 Subscribes to ``plate_crops`` (sensor_msgs/Image, bgr8/rgb8/mono8/bgra8) and publishes ``plates``
 (std_msgs/String with JSON: text, confidence, char_confidences, frame_id, stamp). rclpy is imported
 only in ``main()``; the message conversion and batching are plain functions tested without ROS
@@ -60,9 +61,13 @@ def main(argv=None) -> int:  # pragma: no cover - needs a ROS 2 installation
             super().__init__("lpr_edge")
             p = {n: self.declare_parameter(n, v).value for n, v in (
                 ("model_path", ""), ("backend", "auto"), ("batch_size", 8), ("max_wait_ms", 50),
-                ("min_confidence", 0.5), ("cross_check", True))}
+                ("min_confidence", 0.5), ("cross_check", "auto"))}
+            check = {"auto": None, "true": True, "false": False}.get(str(p["cross_check"]).lower())
+            if check is None and str(p["cross_check"]).lower() != "auto":
+                self.get_logger().error(f"cross_check must be auto, true or false, not {p['cross_check']!r}")
+                raise SystemExit(2)
             self.rec = Recognizer(p["model_path"] or None, p["backend"], max_batch=int(p["batch_size"]),
-                                  cross_check=bool(p["cross_check"]))
+                                  cross_check=check)
             self.get_logger().info(f"lpr-edge: {self.rec!r}")
             self.pub = self.create_publisher(String, "plates", 10)
             self.batcher = PlateBatcher(self.rec, self._publish, batch_size=int(p["batch_size"]),

@@ -27,13 +27,13 @@ def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled 
 
 
 def add_cross_check_flags(p: argparse.ArgumentParser) -> None:
-    """``--cross-check`` / ``--no-cross-check``; neither: the Recognizer's default (only where the
-    confidence is the character product)."""
+    """``--cross-check`` / ``--no-cross-check``; neither: the Recognizer's default."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--cross-check", dest="cross_check", action="store_const", const=True, default=None,
                    help="read each crop again padded a little and average the character product over both "
-                        "readings, a differing one counting 0 (default: only for models whose confidence is "
-                        "that product; the bundled models' confidence, the CTC posterior, ranks better alone)")
+                        "readings, a differing one counting 0 (default: on, except for the bundled models and "
+                        "other TAO-style models whose softmax the backend gives: their CTC posterior ranks "
+                        "better alone)")
     g.add_argument("--no-cross-check", dest="cross_check", action="store_const", const=False,
                    help="never read a crop twice for its confidence")
 

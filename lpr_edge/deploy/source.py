@@ -25,6 +25,12 @@ class ExportSource:
     engine_path: Path | None = None
     manifest: Manifest | None = None
 
+    @property
+    def probabilities(self) -> str | None:
+        """The engine's output of per-step class probabilities (``lpr-edge build`` adds it to TAO-style
+        models, for the CTC posterior); None for an ONNX source, whose file keeps the spec's outputs."""
+        return self.manifest.extra.get("probabilities") if self.engine_path and self.manifest else None
+
 
 def export_source(model: str | os.PathLike | None, engine: str | os.PathLike | None = None) -> ExportSource:
     """Resolve ``model`` (bundled name or .onnx; default: the engine's own ONNX, else ``us``) and ``engine``."""

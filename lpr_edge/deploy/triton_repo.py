@@ -13,6 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+import onnx
+
 from ..atomic import atomic_dir
 from ..errors import InputError
 from ..formats.triton_wire import MODEL_KEY, model_info
@@ -39,7 +41,9 @@ def config_pbtxt(src: ExportSource, name: str, max_batch: int, max_queue_delay_u
     for out in spec.outputs:
         dims = out_dims or [-1, -1]  # logits: [T, C] or [C, T] as the spec's layout says
         outputs.append(_tensor(out, src.output_types[out], dims))
-    info = model_info(spec, src.precision, "tensorrt" if src.engine_path else "onnxruntime")
+    if src.probabilities:  # after the spec's outputs, as in the engine
+        outputs.append(_tensor(src.probabilities, onnx.TensorProto.FLOAT, [spec.time_steps, spec.num_classes]))
+    info = model_info(spec, src.precision, "tensorrt" if src.engine_path else "onnxruntime", src.probabilities)
     return "\n".join([
         f'name: "{name}"',
         f'platform: "{platform}"',

@@ -13,8 +13,10 @@ from typing import Sequence
 import numpy as np
 
 COVERAGES = (0.5, 0.8, 0.9, 1.0)
-SCORES = ("plate", "weakest")  # PlateResult.confidence (CTC posterior or character product), weakest character
-LABELS = {"plate": "plate confidence", "weakest": "weakest character"}
+# PlateResult.confidence (CTC posterior or cross-checked product), the characters' product (what DeepStream's
+# parser gives), the weakest character
+SCORES = ("plate", "product", "weakest")
+LABELS = {"plate": "plate confidence", "product": "character product", "weakest": "weakest character"}
 
 
 @dataclass
@@ -66,7 +68,10 @@ def risk_coverage(confidences: Sequence[float], correct: Sequence[bool], score: 
 
 
 def plate_scores(results, score: str) -> list[float]:
-    """The confidence of each PlateResult under ``score``: ``plate`` (its confidence) or ``weakest`` character."""
+    """The confidence of each PlateResult under ``score``: ``plate`` (its confidence), ``product`` of its
+    character confidences or ``weakest`` character."""
     if score == "weakest":
         return [min(r.char_confidences) if r.char_confidences else 0.0 for r in results]
+    if score == "product":
+        return [float(np.prod(r.char_confidences)) if r.char_confidences else 0.0 for r in results]
     return [r.confidence for r in results]

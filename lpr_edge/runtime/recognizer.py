@@ -2,14 +2,14 @@
 
 The data path of one batch, top to bottom: crops -> preprocess (into the backend's input buffer)
 -> backend.infer(n) -> greedy CTC decode -> PlateResult, its confidence the reading's CTC posterior
-where the backend gives the class probabilities (-> loose crops cut around their characters and read
-again, if the model carries a framing -> the plate format's look-alike swaps, if given) -> for models
-whose confidence is the character product, the same path once more on each crop padded a little,
-and the product averaged over both readings (cross-check; where the views differ, the crop's own
-reading is kept, or the more confident one if the model's framing says ``keep: confident``). Where
-the backend has room for twice the chunk, the crops and their padded views go through the path
-together: one pass for both views and one for those read again, instead of two each (the same
-readings; a server sees half the requests).
+where the class probabilities are at hand (-> loose crops cut around their characters and read
+again, if the model carries a framing -> the plate format's look-alike swaps, if given) -> unless
+the backend gave a TAO-style model's probabilities, the same path once more on each crop padded a
+little, and the character product averaged over both readings (cross-check; where the views differ,
+the crop's own reading is kept, or the more confident one if the model's framing says ``keep:
+confident``). Where the backend has room for twice the chunk, the crops and their padded views go
+through the path together: one pass for both views and one for those read again, instead of two
+each (the same readings; a server sees half the requests).
 """
 from __future__ import annotations
 
@@ -52,9 +52,11 @@ class Recognizer:
     (the bundled models on ONNX Runtime, engines ``lpr-edge build`` made, ``lpr-edge serve``), else the
     product of the character confidences. ``cross_check``: each crop is read again padded a little and
     the character product is averaged over both readings, a differing one counting 0
-    (``lpr_edge.runtime.cross_check``; about twice the compute per crop). ``None`` (default): only
-    where the confidence is the product, whose ranking it improves (the posterior ranks better alone),
-    or where the model's framing says ``keep: confident`` (the padded view may then give the reading).
+    (``lpr_edge.runtime.cross_check``; about twice the compute per crop). ``None`` (default): on,
+    except where the backend gives a TAO-style model's probabilities (the bundled models), whose
+    posterior ranks better alone at half the compute; on again there if the model's framing says
+    ``keep: confident`` (the padded view may then give the reading). A logits model's own confidence
+    is the posterior too, but the cross-check lifts it further (LPRNet_Pytorch: ``benchmarks/README.md``).
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, backend: str = "auto", *,
@@ -78,11 +80,11 @@ class Recognizer:
         self.max_batch: int = min(max_batch, self._backend.max_batch)
         self.min_length = min_length
         self.reframe: bool = bool(reframe and self.spec.framing)
+        # the softmax behind a TAO-style model's heads, where the backend gives it (the CTC posterior)
         self.probabilities: str | None = getattr(self._backend, "probabilities", None)
-        # the plate confidence is the CTC posterior (logits, or a backend that gives the probabilities)
-        self.posterior: bool = self.spec.output_kind == "logits" or self.probabilities is not None
         keeps_surer = self.spec.framing.get("keep") == "confident"  # the padded view may give the reading
-        self.cross_check: bool = (not self.posterior or keeps_surer) if cross_check is None else bool(cross_check)
+        auto = self.probabilities is None or keeps_surer
+        self.cross_check: bool = auto if cross_check is None else bool(cross_check)
         # which reading the cross-check keeps where the two views differ (the model's framing says)
         self.cross_check_keep: str = self.spec.framing.get("keep", "own")
         self.last_timings: dict[str, float] = {}

@@ -23,13 +23,13 @@ def parse_config(path):
     return text_format.Parse(path.read_text(encoding="utf-8"), model_config_pb2.ModelConfig())
 
 
-def fake_engine(tmp_path, profile=(1, 8, 16), precision="fp16"):
+def fake_engine(tmp_path, profile=(1, 8, 16), precision="fp16", extra=None):
     """An engine file (bytes TensorRT would write) with the manifest lpr-edge build writes beside it."""
     engine = tmp_path / "us.engine"
     engine.write_bytes(b"plan bytes")
     write_manifest(engine, Manifest(spec=read_model_spec(bundled_path("us")), precision=precision,
                                     trt_version="10.3.0", gpu_name="Orin", compute_capability="8.7",
-                                    profile=profile, onnx=str(bundled_path("us"))))
+                                    profile=profile, onnx=str(bundled_path("us")), extra=extra or {}))
     return engine
 
 
@@ -60,6 +60,19 @@ def test_triton_repository_for_a_tensorrt_plan_caps_the_batch_at_the_profile(tmp
     assert (cfg.platform, cfg.max_batch_size) == ("tensorrt_plan", 16)
     assert json.loads(cfg.parameters[MODEL_KEY].string_value)["precision"] == "fp16"
     assert (tmp_path / "repo" / "lpr" / "1" / "model.plan").read_bytes() == b"plan bytes"
+    assert [o.name for o in cfg.output] == ["tf_op_layer_ArgMax", "tf_op_layer_Max"]  # an engine of before 2026-12-07
+
+
+def test_triton_repository_serves_the_probabilities_an_engine_has(tmp_path):
+    engine = fake_engine(tmp_path, extra={"plan": "flags", "probabilities": "/Softmax_output_0"})
+    assert main(["export", "triton", "--engine", str(engine), "--out", str(tmp_path / "repo")]) == 0
+    cfg = parse_config(tmp_path / "repo" / "lpr" / "config.pbtxt")
+    from tritonclient.grpc import model_config_pb2 as pb
+
+    outputs = [(o.name, o.data_type, list(o.dims)) for o in cfg.output]
+    assert outputs[2:] == [("/Softmax_output_0", pb.TYPE_FP32, [24, 36])]
+    # the client Recognizer asks for it by this name, for the CTC posterior
+    assert json.loads(cfg.parameters[MODEL_KEY].string_value)["probabilities"] == "/Softmax_output_0"
 
 
 def test_exports_refuse_to_overwrite_without_force_and_keep_the_old_on_failure(tmp_path, capsys):

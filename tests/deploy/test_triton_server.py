@@ -37,6 +37,7 @@ def test_readings_identical_to_a_local_recognizer(server, crops, local_readings,
         assert rec.backend_name == "triton" and rec.precision == "fp32" and rec.spec.name == "lprnet_us"
         assert rec._backend.input.dtype == np.uint8  # resized pixels on the wire
         assert rec.reframe  # the served spec carries the framing: loose crops are read again, as locally
+        assert rec.probabilities == "/Softmax_output_0" and not rec.cross_check  # served: the posterior's input
         remote = rec.recognize_batch(crops)  # 96 crops: three requests of 32
     assert remote == local_readings  # text, confidence and every character confidence
 

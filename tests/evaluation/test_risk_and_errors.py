@@ -35,8 +35,9 @@ def test_ties_are_accepted_together():
 def test_weakest_character_score():
     from lpr_edge.evaluation.risk import plate_scores
 
-    results = [PlateResult("AB", 0.5, (0.9, 0.5555)), PlateResult("", 0.0, ())]
-    assert plate_scores(results, "weakest") == [0.5555, 0.0] and plate_scores(results, "plate") == [0.5, 0.0]
+    results = [PlateResult("AB", 0.3, (0.9, 0.5555)), PlateResult("", 0.0, ())]  # 0.3: a posterior
+    assert plate_scores(results, "weakest") == [0.5555, 0.0] and plate_scores(results, "plate") == [0.3, 0.0]
+    assert plate_scores(results, "product") == [pytest.approx(0.9 * 0.5555), 0.0]
 
 
 def test_crop_at_margin_and_parse():
@@ -84,7 +85,7 @@ def test_eval_cli_margin_risk_and_errors_image(tmp_path, capsys):
     assert main(["eval", "--data", str(folder), "--margin", "0,0.2", "--errors-image", str(sheet), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [m["margin"] for m in out["margins"]] == [0.0, 0.2] and all(m["plates"] == 6 for m in out["margins"])
-    assert {r["score"] for r in out["risk_coverage"]} == {"plate", "weakest"}
+    assert {r["score"] for r in out["risk_coverage"]} == {"plate", "product", "weakest"}
     assert cv2.imread(str(sheet)) is not None
     assert main(["eval", "--data", str(folder),
                  "--margin", "x"]) == 2
