@@ -99,6 +99,9 @@ def _results(n: int, rows: np.ndarray, symbols: list[str], kept_scores: np.ndarr
     return results
 
 
+RESCALE_EVERY = 6  # steps between rescalings of the forward variables: (1/C)^6 >= 1e-12 for C <= 100
+
+
 def char_product(result: PlateResult) -> float:
     """The product of a reading's character confidences (DeepStream's plate confidence; 0 if empty)."""
     return float(np.prod(result.char_confidences)) if result.char_confidences else 0.0
@@ -129,14 +132,18 @@ def ctc_posterior(probs: np.ndarray, labels: Sequence[Sequence[int]], blank: int
     alpha[:, :2] = emit[:, 0, :2]
     log_scale = np.zeros(n)
     for t in range(1, steps):
-        moved = alpha.copy()
-        moved[:, 1:] += alpha[:, :-1]
-        moved[:, 2:] += skip * alpha[:, :-2]
-        moved *= emit[:, t]
-        total = moved.sum(axis=1)
-        total[total == 0] = 1.0
-        alpha = moved / total[:, None]
-        log_scale += np.log(total)
+        stay = alpha.copy()
+        stay[:, 1:] += alpha[:, :-1]
+        stay[:, 2:] += skip * alpha[:, :-2]
+        stay *= emit[:, t]
+        alpha = stay
+        if t % RESCALE_EVERY == 0 or t == steps - 1:
+            # a greedy reading's own best path keeps the total above (1/C)^t: rescaling every few
+            # steps is enough to stay far from underflow, and cheaper than every step
+            total = alpha.sum(axis=1)
+            total[total == 0] = 1.0
+            alpha /= total[:, None]
+            log_scale += np.log(total)
     plates = np.arange(n)
     end = 2 * lengths
     last = alpha[plates, end] + alpha[plates, np.maximum(end - 1, 0)] * (lengths > 0)
