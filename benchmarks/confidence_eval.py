@@ -8,8 +8,10 @@ plates, margins 0/10/20 %): the share of plates accepted at 99 % precision (cove
 under the risk-coverage curve (AURC, lower is better). Readings are the same every way; only the
 confidence differs.
 
-Reproduce: python benchmarks/confidence_eval.py --json benchmarks/results/confidence_cross_check.json
-    --markdown benchmarks/results/confidence_cross_check.md
+Reproduce: python benchmarks/confidence_eval.py --json benchmarks/results/confidence_posterior.json
+    --markdown benchmarks/results/confidence_posterior.md
+(``benchmarks/results/confidence_cross_check.*`` are the two-way records of the fifteenth and
+twenty-first sessions, made by this script before the posterior column.)
 """
 from __future__ import annotations
 
