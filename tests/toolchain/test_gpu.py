@@ -56,7 +56,12 @@ def test_bundled_model_engine_reads_us_validation_like_fp32(tmp_path, precision)
     engine, _ = build_engine(bundled_path(), BuildOptions(precision=precision, calib_cache=cache,
                                                                 batch=(1, 8, 32), out_dir=str(tmp_path)))
     with Recognizer() as fp32, Recognizer(engine) as gpu:
+        assert gpu.probabilities == fp32.probabilities == "/Softmax_output_0"  # the engine outputs the softmax
         ref, got = evaluate(fp32, val), evaluate(gpu, val)
+    if precision == "fp16":  # the CTC posterior from the engine's probabilities, as on the CPU
+        same = [a.confidence for a, b in zip(ref.results, got.results) if a.text == b.text]
+        assert same == pytest.approx([b.confidence for a, b in zip(ref.results, got.results) if a.text == b.text],
+                                     abs=0.02)
     change = paired_change([r.text for r in ref.results], [r.text for r in got.results], ref.labels)
     if precision == "fp16":
         assert change.changed <= 1
