@@ -78,21 +78,31 @@ def probability_tensor(model: onnx.ModelProto, spec: ModelSpec) -> str | None:
     if spec.output_kind != "argmax_max":
         return None
     producer = {out: node for node in model.graph.node for out in node.output}
+    constants = {init.name: init for init in model.graph.initializer}
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     head = producer.get(spec.outputs[1])
-    if head is None or head.op_type != "ReduceMax" or _last_axis(head, "axes", [-1], rank=3) is False:
+    # ReduceMax without axes reduces every axis; Softmax's default axis is the last from opset 13 on
+    if head is None or head.op_type != "ReduceMax" or not _last_axis(head, "axes", None, constants):
         return None
     softmax = producer.get(head.input[0])
-    if softmax is None or softmax.op_type != "Softmax" or _last_axis(softmax, "axis", -1, rank=3) is False:
+    if softmax is None or softmax.op_type != "Softmax" or \
+            not _last_axis(softmax, "axis", -1 if opset >= 13 else 1, constants):
         return None
     return head.input[0]
 
 
-def _last_axis(node: onnx.NodeProto, key: str, default, rank: int) -> bool | None:
-    """Whether ``node``'s axis attribute names the last of ``rank`` axes (None: given as an input)."""
+def _last_axis(node: onnx.NodeProto, key: str, default, constants: Mapping[str, onnx.TensorProto],
+               rank: int = 3) -> bool:
+    """Whether ``node``'s axis (attribute, or from opset 18 on for reductions a constant input) is only
+    the last of ``rank`` axes."""
     values = [onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == key]
-    if not values:
-        return None if len(node.input) > 1 else default in (-1, [-1])
-    value = values[0]
+    if values:
+        value = values[0]
+    elif len(node.input) > 1:
+        given = constants.get(node.input[1])
+        value = onnx.numpy_helper.to_array(given).tolist() if given is not None else None
+    else:
+        value = default
     return value in (-1, rank - 1, [-1], [rank - 1])
 
 

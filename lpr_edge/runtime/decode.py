@@ -232,7 +232,9 @@ def greedy_ctc(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: M
     indices, scores = arrays[0], arrays[1]
     results = decode_argmax(indices, scores, spec.charset, spec.blank, min_length, num_classes=spec.num_classes)
     if probabilities is not None and isinstance(outputs, Mapping) and probabilities in outputs:
-        return with_posterior(results, outputs[probabilities], spec.charset, spec.blank)
+        probs = np.asarray(outputs[probabilities])
+        if probs.ndim == 3 and probs.shape[1:] == (spec.time_steps, spec.num_classes):
+            return with_posterior(results, probs, spec.charset, spec.blank)
     return results
 
 

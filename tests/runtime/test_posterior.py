@@ -147,3 +147,28 @@ def test_gate_cross_check_and_plate_format_weigh_the_character_product():
     # a look-alike swapped: the plate confidence is scaled by the swapped character's bound / score
     fitted = PlateFormat.parse("LLL9999").fit(PlateResult("AB81234", 0.5, (1.0, 1.0, 0.8) + (1.0,) * 4))
     assert fitted.text == "ABB1234" and fitted.confidence == pytest.approx(0.5 * 0.2 / 0.8)
+
+
+def test_a_reduce_max_over_every_axis_or_an_old_softmax_is_not_taken():
+    spec = toy_spec("argmax_max")
+    model = _head(-1, [-1])
+    del model.graph.node[1].attribute[:]                  # ReduceMax with no axes: every axis
+    assert probability_tensor(model, spec) is None
+    model = _head(-1, [-1])
+    del model.graph.node[0].attribute[:]                  # Softmax's default axis: the last from opset 13 on
+    assert probability_tensor(model, spec) == "p"
+    model.opset_import[0].version = 11                    # before it, axis 1
+    assert probability_tensor(model, spec) is None
+    model = _head(-1, [-1])                               # opset 18: the axes as a constant input
+    del model.graph.node[1].attribute[:]
+    model.graph.node[1].attribute.extend([helper.make_attribute("keepdims", 0)])
+    model.graph.node[1].input.append("axes")
+    model.graph.initializer.append(helper.make_tensor("axes", TensorProto.INT64, [1], [-1]))
+    assert probability_tensor(model, spec) == "p"
+
+
+def test_probabilities_of_the_wrong_shape_leave_the_character_product():
+    spec = toy_spec("argmax_max")
+    indices = np.array([[0, 3, 1, 3, 2, 3, 3, 3]], np.int32)
+    outputs = {"indices": indices, "scores": np.full((1, 8), 0.9, np.float32), "p": np.ones((1, 4, 8), np.float32)}
+    assert greedy_ctc(outputs, spec, probabilities="p") == greedy_ctc(outputs, spec)
