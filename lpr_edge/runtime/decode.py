@@ -112,7 +112,7 @@ def ctc_posterior(probs: np.ndarray, labels: Sequence[Sequence[int]], blank: int
     probabilities, ``labels`` the class indices of each plate's text; 0 for an empty label.
 
     The forward algorithm over the label with blanks between and around its symbols, vectorised over
-    the batch and rescaled at every step (probabilities, not logs: a tenth of the time).
+    the batch, in probabilities rescaled every ``RESCALE_EVERY`` steps.
     """
     probs = np.asarray(probs, np.float64)
     n, steps = probs.shape[:2]

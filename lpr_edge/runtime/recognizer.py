@@ -48,9 +48,9 @@ class Recognizer:
     looser than the model's training crops are cut around the characters of their first reading and
     read again (``lpr_edge.runtime.reframe``; only for models whose spec carries a framing, as the
     bundled ones do; ``False`` keeps every first reading). The confidence is the reading's CTC
-    posterior (``lpr_edge.runtime.decode``) where the backend gives the per-step class probabilities
-    (the bundled models on ONNX Runtime, engines ``lpr-edge build`` made, ``lpr-edge serve``), else the
-    product of the character confidences. ``cross_check``: each crop is read again padded a little and
+    posterior (``lpr_edge.runtime.decode``) for logits models and where the backend gives a TAO-style
+    model's per-step class probabilities (the bundled models on ONNX Runtime, engines ``lpr-edge build``
+    made, ``lpr-edge serve``; ``probabilities`` names them), else the product of the character confidences. ``cross_check``: each crop is read again padded a little and
     the character product is averaged over both readings, a differing one counting 0
     (``lpr_edge.runtime.cross_check``; about twice the compute per crop). ``None`` (default): on,
     except where the backend gives a TAO-style model's probabilities (the bundled models), whose
