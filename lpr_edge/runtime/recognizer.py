@@ -50,8 +50,9 @@ class Recognizer:
     bundled ones do; ``False`` keeps every first reading). The confidence is the reading's CTC
     posterior (``lpr_edge.runtime.decode``) for logits models and where the backend gives a TAO-style
     model's per-step class probabilities (the bundled models on ONNX Runtime, engines ``lpr-edge build``
-    made, ``lpr-edge serve``; ``probabilities`` names them), else the product of the character confidences. ``cross_check``: each crop is read again padded a little and
-    the character product is averaged over both readings, a differing one counting 0
+    made, ``lpr-edge serve``; ``probabilities`` names them), else the product of the character
+    confidences. ``cross_check``: each crop is read again padded a little and the character product
+    is averaged over both readings, a differing one counting 0
     (``lpr_edge.runtime.cross_check``; about twice the compute per crop). ``None`` (default): on,
     except where the backend gives a TAO-style model's probabilities (the bundled models), whose
     posterior ranks better alone at half the compute; on again there if the model's framing says
