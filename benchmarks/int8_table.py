@@ -4,6 +4,7 @@ all 740 US plates, ``openalpr-br`` and 3,000 synthetic plates (seed 2026): perfe
 lost and the exact McNemar p-value. The table in ``calibration/README.md``.
 
 Reproduce: python benchmarks/int8_table.py   (writes benchmarks/results/int8_us.json)
+A candidate recipe: python benchmarks/int8_table.py --int8 C.qdq.onnx --int8-cpu C.cpu.qdq.onnx --json OUT.json
 """
 from __future__ import annotations
 
@@ -26,14 +27,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--json", default=str(REPO / "benchmarks/results/int8_us.json"))
+    ap.add_argument("--int8", default=str(MODELS["int8"]), help="TensorRT Q/DQ model (default: the shipped one)")
+    ap.add_argument("--int8-cpu", default=str(MODELS["int8_cpu"]), help="CPU Q/DQ model (default: the shipped one)")
     args = ap.parse_args()
+    models = {"fp32": MODELS["fp32"], "int8": Path(args.int8).resolve(), "int8_cpu": Path(args.int8_cpu).resolve()}
     data = Path(args.data)
     sets = [("US val", str(data / "openalpr-us-states"), "val"), ("US all", str(data / "openalpr-us-states"), "all"),
             ("Brazil", str(data / "openalpr-br"), "all"), ("synthetic", "synthetic", "all")]
-    out = {"cpu": cpu_model(), "models": {k: str(v.relative_to(REPO)) for k, v in MODELS.items()}, "sets": {}}
+    out = {"cpu": cpu_model(), "models": {k: _shown(v) for k, v in models.items()}, "sets": {}}
     for name, folder, side in sets:
         sample_set = eval_sample_set(folder, side)
-        readings = {k: read_model(str(path), sample_set, cross_check=False) for k, path in MODELS.items()}
+        readings = {k: read_model(str(path), sample_set, cross_check=False) for k, path in models.items()}
         row = {"plates": len(sample_set.images), "fp32": readings["fp32"].accuracy.perfect_match}
         for k in ("int8", "int8_cpu"):
             row[k] = {"perfect_match": readings[k].accuracy.perfect_match,
@@ -44,6 +48,13 @@ def main() -> int:
             for k in ("int8", "int8_cpu")), flush=True)
     write_text(args.json, json.dumps(out, indent=1) + "\n")
     return 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:  # a candidate outside the repository
+        return str(path)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,11 @@ def add_parser(sub, name):
                    help="output Q/DQ ONNX for TensorRT (default calibration/<model>.qdq.onnx)")
     p.add_argument("--cpu-qdq", default=None,
                    help="output Q/DQ ONNX for ONNX Runtime on the CPU (default calibration/<model>.cpu.qdq.onnx)")
-    p.add_argument("--keep-float", default="first,last,align",
+    p.add_argument("--keep-float", default=None,
                    help="layers left in FP16/FP32: 'first' (input convolution), 'last' (classifier), 'align' (the "
                         "spatial transformer of --align models), node names, comma-separated; '' quantizes "
-                        "everything (default first,last,align)")
+                        "everything (default first,last,align); with --from-cache, these layers are also taken "
+                        "out of the given cache (the new cache goes to --cache)")
     p.add_argument("--from-cache", default=None, help="skip statistics: make the Q/DQ ONNX from this existing cache")
     p.add_argument("--eval-data", default=None,
                    help="labelled folder to compare FP32 and INT8 on, or 'synthetic' for generated plates "
@@ -64,7 +65,7 @@ def run(args) -> int:
     from ..bundled import resolve_model
     from ..formats.onnx_spec import load_onnx, resolve_spec
     from ..formats.trt_cache import read_cache, write_cache
-    from ..toolchain.calibrate import calibration_cache, float_kept_tensors
+    from ..toolchain.calibrate import KEEP_FLOAT, calibration_cache, drop_scales, float_kept_tensors
     from ..toolchain.qdq import make_qdq_models
 
     onnx_path = resolve_model(args.onnx)
@@ -74,13 +75,19 @@ def run(args) -> int:
     cache_path, qdq_path, cpu_path = output_paths(args, stem)
     eval_set = _check(args)  # bad options and a bad --eval-data fail before any work
     report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path), "cpu_qdq": str(cpu_path)}
+    keep = None if args.keep_float is None else [k for k in args.keep_float.split(",") if k]
+    if keep is not None:
+        float_kept_tensors(model, keep)  # a bad --keep-float fails before any work
     if args.from_cache:
         cache = read_cache(args.from_cache)
         report["from_cache"] = args.from_cache
+        if keep is not None:  # a cache has no scales to give back, so layers can only be taken out of INT8
+            cache = drop_scales(cache, float_kept_tensors(model, keep))
+            write_cache(cache_path, cache)
+            report.update({"keep_float": keep, "tensors": len(cache.scales)})
     else:
         images = calibration_images(args.data, args.split, args.samples)
-        keep = [k for k in args.keep_float.split(",") if k]
-        float_kept_tensors(model, keep)  # a bad --keep-float fails before the statistics are collected
+        keep = list(KEEP_FLOAT) if keep is None else keep
         cache = calibration_cache(onnx_path, images, spec, method=args.method, trt_version=args.trt_version,
                                   keep_float=keep, progress=sys.stderr.isatty())
         write_cache(cache_path, cache)
@@ -119,7 +126,8 @@ def _print(args, report: dict) -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"wrote {report['cache'] if not args.from_cache else '(cache given)'}, {report['qdq']} and "
+    wrote_cache = not args.from_cache or "keep_float" in report
+    print(f"wrote {report['cache'] if wrote_cache else '(cache given)'}, {report['qdq']} and "
           f"{report['cpu_qdq']}")
     c = report.get("comparison")
     if c:

@@ -187,6 +187,25 @@ def test_keep_float_drops_scales_and_skips_those_nodes(tmp_path):
         float_kept_tensors(model, ["middle"])
 
 
+def test_keep_float_with_from_cache_takes_layers_out_of_the_given_cache(tmp_path):
+    # --keep-float used to be ignored with --from-cache: the Q/DQ models came out all-INT8 as cached.
+    from lpr_edge.cli import main
+
+    path, spec, crops = _toy(tmp_path)
+    given = tmp_path / "given.cache"
+    write_cache(given, make_cache(collect_amax(path, crops, spec, "max"), "10.3", "max"))
+    out = tmp_path / "out"
+    args = ["calibrate", "--onnx", str(path), "--from-cache", str(given), "--cache", str(out / "k.cache"),
+            "--qdq", str(out / "k.qdq.onnx"), "--cpu-qdq", str(out / "k.cpu.qdq.onnx")]
+    assert main(args) == 0
+    assert not (out / "k.cache").exists()  # nothing asked of the cache: used as given
+    assert "pooled" in {n.input[0] for n in onnx.load(out / "k.qdq.onnx").graph.node if n.op_type == "QuantizeLinear"}
+    assert main(args + ["--keep-float", "last"]) == 0
+    assert "pooled" not in read_cache(out / "k.cache").scales and "pooled" in read_cache(given).scales
+    conv = [n for n in onnx.load(out / "k.qdq.onnx").graph.node if n.op_type == "Conv"][0]
+    assert conv.input[0] == "pooled"
+    assert main(args + ["--keep-float", "middle"]) == 2
+
 def _zero_point_types(q) -> dict[str, int]:
     """Q/DQ input tensor -> element type of its zero point."""
     inits = {i.name: i for i in q.graph.initializer}
