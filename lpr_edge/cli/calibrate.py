@@ -76,13 +76,12 @@ def run(args) -> int:
     eval_set = _check(args)  # bad options and a bad --eval-data fail before any work
     report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path), "cpu_qdq": str(cpu_path)}
     keep = None if args.keep_float is None else [k for k in args.keep_float.split(",") if k]
-    if keep is not None:
-        float_kept_tensors(model, keep)  # a bad --keep-float fails before any work
+    kept = None if keep is None else float_kept_tensors(model, keep)  # a bad --keep-float fails before any work
     if args.from_cache:
         cache = read_cache(args.from_cache)
         report["from_cache"] = args.from_cache
-        if keep is not None:  # a cache has no scales to give back, so layers can only be taken out of INT8
-            cache = drop_scales(cache, float_kept_tensors(model, keep))
+        if kept is not None:  # a cache has no scales to give back, so layers can only be taken out of INT8
+            cache = drop_scales(cache, kept)
             write_cache(cache_path, cache)
             report.update({"keep_float": keep, "tensors": len(cache.scales)})
     else:

@@ -206,6 +206,7 @@ def test_keep_float_with_from_cache_takes_layers_out_of_the_given_cache(tmp_path
     assert conv.input[0] == "pooled"
     assert main(args + ["--keep-float", "middle"]) == 2
 
+
 def _zero_point_types(q) -> dict[str, int]:
     """Q/DQ input tensor -> element type of its zero point."""
     inits = {i.name: i for i in q.graph.initializer}
