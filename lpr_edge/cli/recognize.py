@@ -20,52 +20,61 @@ def add_parser(sub, name):
     p.set_defaults(run=run)
 
 
-def image_paths(args: list[str]) -> list[str]:
+def image_paths(names: list[str]) -> list[str]:
     """The image files named, a folder standing for its images sorted by name (not recursive)."""
     from ..errors import DatasetError
-    from ..evaluation.datasets import IMAGE_SUFFIXES
+    from ..evaluation.datasets import IMAGE_SUFFIX_LIST, image_files
 
     paths: list[str] = []
-    for arg in args:
-        p = Path(arg)
+    for name in names:
+        p = Path(name)
         if p.is_dir():
-            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            found = [str(f) for f in image_files(p) if f.is_file()]
             if not found:
-                raise DatasetError(f"folder {arg} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+                raise DatasetError(f"folder {name} holds no images ({IMAGE_SUFFIX_LIST})")
             paths += found
         elif not p.is_file():
-            raise DatasetError(f"image {arg} does not exist")
+            raise DatasetError(f"image {name} does not exist")
         else:
-            paths.append(arg)
+            paths.append(name)
     return paths
 
 
-def run(args) -> int:
+def decode(paths: list[str], *, strict: bool) -> tuple[list[str], list]:
+    """The paths decoded and their crops; one that cannot be decoded raises if ``strict``, else gets a line."""
     from ..errors import DatasetError
     from ..evaluation.datasets import read_image
 
+    kept, crops = [], []
+    for path in paths:
+        try:
+            crops.append(read_image(path))
+            kept.append(path)
+        except DatasetError as exc:
+            if strict:
+                raise
+            print(f"lpr-edge: skipped {exc}", file=sys.stderr)
+    return kept, crops
+
+
+def run(args) -> int:
     paths = image_paths(args.images)
-    # A lone file that cannot be decoded is an error before the model loads; in a longer run it is
-    # skipped with a line on stderr so one bad frame does not lose the others (exit status 1).
-    if len(paths) == 1:
-        read_image(paths[0])
-    skipped = 0
+    chunks = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
+    # The first chunk is decoded before the model loads: a lone image that cannot be decoded is an error
+    # then. In a longer run such an image is skipped with a line, so one bad frame does not lose the others.
+    decoded = decode(chunks[0], strict=len(paths) == 1)
+    read = 0
     with open_recognizer(args) as rec:
-        for start in range(0, len(paths), CHUNK):
-            chunk, crops = [], []
-            for path in paths[start:start + CHUNK]:
-                try:
-                    crops.append(read_image(path))
-                    chunk.append(path)
-                except DatasetError as exc:
-                    skipped += 1
-                    print(f"lpr-edge: skipped {exc}", file=sys.stderr)
-            for path, r in zip(chunk, rec.recognize_batch(crops) if crops else []):
+        for i, chunk in enumerate(chunks):
+            kept, crops = decoded if i == 0 else decode(chunk, strict=False)
+            read += len(kept)
+            for path, r in zip(kept, rec.recognize_batch(crops) if crops else []):
                 if args.json:
                     print(json.dumps({"image": path, **r.to_dict()}, ensure_ascii=False))
                 else:
                     print(f"{path}\t{r.text}\t{r.confidence:.3f}")
             sys.stdout.flush()
-    if skipped:
-        print(f"lpr-edge: {skipped} of {len(paths)} image(s) could not be decoded", file=sys.stderr)
-    return 1 if skipped else 0
+    if read < len(paths):
+        print(f"lpr-edge: {len(paths) - read} of {len(paths)} image(s) could not be decoded", file=sys.stderr)
+        return 1
+    return 0

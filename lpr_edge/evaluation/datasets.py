@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import DatasetError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIX_LIST = ", ".join(sorted(IMAGE_SUFFIXES))
 SPLIT_SEED = 20261125
 
 
@@ -68,14 +69,17 @@ def load_dataset(root: str | Path, *, labelled: bool = True, drop_suspect: bool 
         return _from_csv(root, csv_path, drop_suspect)
     skipped: list[str] = []
     samples = []
-    for p in sorted(root.iterdir()):
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for p in image_files(root):
         text = re.split(r"[_\-.]", p.name, maxsplit=1)[0] if labelled else ""
         samples.append(Sample(p, text.upper() if text.isascii() else text))
     if not samples:
-        raise DatasetError(f"{root} holds no labels.csv and no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise DatasetError(f"{root} holds no labels.csv and no images ({IMAGE_SUFFIX_LIST})")
     return Dataset(root, samples, skipped)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The entries of a folder with an image suffix, sorted by name (not recursive)."""
+    return [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def _from_csv(root: Path, csv_path: Path, drop_suspect: bool) -> Dataset:
