@@ -27,7 +27,7 @@ setup(
         "Topic :: Scientific/Engineering :: Image Recognition",
     ],
     packages=find_packages(include=["lpr_edge", "lpr_edge.*"]),
-    package_data={"lpr_edge": ["models/*.onnx", "models/*.md", "models/*.json"]},
+    package_data={"lpr_edge": ["models/*.onnx", "models/*.md", "train/recipes/*.json"]},
     # The runtime (Recognizer, recognize/eval/bench/info). Each resolves to wheels on x86_64 and on
     # aarch64 for every JetPack's Python and glibc (tests/test_platforms.py checks it).
     install_requires=[
@@ -58,9 +58,12 @@ setup(
                   "font-rhd==0.1.3"],
         # Triton client only (Recognizer("grpc://HOST:8001/lpr") on robots and cameras).
         "client": ["tritonclient[grpc,http]>=2.40"],
-        # lpr-edge serve: PyTriton ships Triton's server binary (x86_64 and aarch64, glibc >= 2.35).
-        "serve": ["nvidia-pytriton>=0.5", "tritonclient[grpc,http]>=2.40"],
-        "dev": ["pytest>=7", "ruff>=0.6"],
+        # lpr-edge serve: PyTriton ships Triton's server binary (x86_64 and aarch64, glibc >= 2.35). Pinned
+        # to the releases lpr_edge/deploy/pytriton_patch.py was tested with (its TESTED range).
+        "serve": ["nvidia-pytriton>=0.7,<0.8", "tritonclient[grpc,http]>=2.40"],
+        # mkdocs: the manual in docs/, built with --strict by the tests and CI.
+        "dev": ["pytest>=7", "ruff>=0.6", "mkdocs>=1.6,<2; python_version>='3.9'",
+                "mkdocs-material>=9.5,<10; python_version>='3.9'"],
     },
     entry_points={"console_scripts": ["lpr-edge=lpr_edge.cli:main_exit"]},
 )

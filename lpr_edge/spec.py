@@ -22,7 +22,6 @@ DIGITS = "0123456789"
 
 OUTPUT_KINDS = ("logits", "argmax_max")
 FRAMING_PADS = ("none", "replicate", "median")  # how reframing extends a crop tighter than training
-CROSS_CHECK_KEEPS = ("own", "confident")  # which reading the cross-check keeps where its two views differ
 LOGITS_LAYOUTS = ("NTC", "NCT")
 
 
@@ -127,8 +126,6 @@ class ModelSpec:
         if self.framing:
             d["framing"] = {"margin": self.framing["margin"], "pad": self.framing["pad"],
                             "spans": {n: list(span) for n, span in self.framing["spans"].items()}}
-            if self.framing["keep"] != "own":    # specs fitted before the choice existed stay byte for byte
-                d["framing"]["keep"] = self.framing["keep"]
             if self.framing["reread_below"] is not None:
                 d["framing"]["reread_below"] = self.framing["reread_below"]
         return d
@@ -166,18 +163,21 @@ class ModelSpec:
 
 
 def _framing(value: Any, name: str) -> dict[str, Any]:
-    """The framing entry as ``{"margin": float, "spans": {"7": (start, end)}, "pad": ..., "keep": ...,
+    """The framing entry as ``{"margin": float, "spans": {"7": (start, end)}, "pad": ...,
     "reread_below": float or None}``; SpecError when malformed."""
     if not value:
         return {}
+    if isinstance(value, Mapping) and value.get("keep", "own") != "own":
+        raise SpecError(f"model spec {name!r}: framing 'keep: {value['keep']}' (the cross-check keeping the more "
+                        "confident view) is retired; re-fit the framing with lpr-edge framing")
     bad = SpecError(f"invalid model spec {name!r}: framing must be {{'margin': 0..0.5, 'spans': "
-                    f"{{'LENGTH': [start, end], ...}}, 'pad': none|replicate|median, 'keep': own|confident, "
+                    f"{{'LENGTH': [start, end], ...}}, 'pad': none|replicate|median, "
                     "'reread_below': 0..1 (optional)} with 0 <= start < end <= 1; "
                     "re-fit it with lpr-edge framing")
     if (not isinstance(value, Mapping)
             or not {"margin", "spans"} <= set(value) <= {"margin", "spans", "pad", "keep", "reread_below"}
             or not isinstance(value["spans"], Mapping) or value.get("pad", "none") not in FRAMING_PADS
-            or value.get("keep", "own") not in CROSS_CHECK_KEEPS):
+            ):
         raise bad
     try:
         margin = float(value["margin"])
@@ -189,8 +189,7 @@ def _framing(value: Any, name: str) -> dict[str, Any]:
             or any(int(k) < 1 or not 0 <= a < b <= 1 for k, (a, b) in spans.items())
             or (below is not None and not 0 < below <= 1)):
         raise bad
-    return {"margin": margin, "spans": spans, "pad": value.get("pad", "none"), "keep": value.get("keep", "own"),
-            "reread_below": below}
+    return {"margin": margin, "spans": spans, "pad": value.get("pad", "none"), "reread_below": below}
 
 
 def _triple(values: Sequence[float] | float, what: str) -> tuple[float, float, float]:

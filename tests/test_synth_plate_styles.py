@@ -13,7 +13,7 @@ from lpr_edge.synth.fonts import (
     _stroke_width,
 )
 from lpr_edge.synth.graphics import SHAPES, draw_picture
-from lpr_edge.synth.plates import _stacked_beside, random_text, render_clean
+from lpr_edge.synth.plates import random_text, render_clean
 
 
 def _plate(seed: int, **styles):
@@ -135,29 +135,3 @@ def test_plain_ones_are_seeded_at_the_share_asked_and_off_changes_nothing(monkey
         _plate(s, plain_ones=0.5)
     assert all("1" in body for body in drawn)  # only plates with a 1 are drawn another way
     assert 0.3 * with_one <= len(drawn) <= 0.7 * with_one
-
-
-def test_stacked_characters_sit_in_a_column_beside_the_characters_inside_the_plate():
-    font = font_paths()[0]
-    for seed in range(40):
-        canvas = np.full((100, 200, 3), 255, np.uint8)
-        cx, cw = _stacked_beside(canvas, np.zeros(3, np.uint8), font, 20, 25, 160, 50, np.random.default_rng(seed))
-        ink = (canvas != 255).any(axis=2)
-        cols, rows = np.flatnonzero(ink.any(axis=0)), np.flatnonzero(ink.any(axis=1))
-        assert cols.size, f"seed {seed}: nothing drawn"
-        assert 0 < cx and cw <= 160 and cx + cw < 200  # the characters shrink or move over, on the plate
-        assert cols[-1] < cx or cols[0] >= cx + cw, f"seed {seed}: drawn over the characters"
-        assert 0 < cols[0] and cols[-1] < 199 and cols[-1] - cols[0] < 0.5 * 50
-        assert 25 - 4 <= rows[0] and rows[-1] <= 25 + 50 + 4, f"seed {seed}: taller than the characters"
-        glyphs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
-        assert len(glyphs) in (2, 3), f"seed {seed}: {len(glyphs)} glyphs stacked"
-
-
-def test_stacked_characters_are_seeded_left_out_of_the_label_and_off_changes_nothing(monkeypatch):
-    one = _plate(7, emblems=True, stacked=1.0)
-    again = _plate(7, emblems=True, stacked=1.0)
-    plain = _plate(7, emblems=True)
-    assert np.array_equal(one.image, again.image) and one.text == again.text == plain.text
-    assert not np.array_equal(one.image, plain.image)
-    assert _off_draws_nothing("stacked")
-    assert 100 <= _times_drawn(monkeypatch, "_stacked_beside", 300, stacked=0.5) <= 200

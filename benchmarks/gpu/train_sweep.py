@@ -29,16 +29,6 @@ RECIPES = {  # name -> flags beyond the common ones (all: --augment world, the v
     "world_2x": ["--seed", "0"],
     "world_2x_s1": ["--seed", "1"],
     "wide_2x": ["--seed", "0", "--widths", "48,96,144", "--head", "256"],
-    # The aligner taught the plate box, from the shipped model, one-cycle of 3,000 steps: the seed sweep
-    # the CPU runs could not afford (their validation spread, ±1-2 plates, is the size of the rule).
-    **{f"align_box_s{seed}": ["--seed", str(seed), "--init", "us", "--align", "--align-box", "10", "--steps", "3000",
-                              "--lr", "1e-3"] for seed in (1, 3)},
-    # The same with two looks (--align-passes 2 flattened the margin curve to -5.3 pt on the CPU, one seed).
-    **{f"align2_s{seed}": ["--seed", str(seed), "--init", "us", "--align", "--align-box", "10", "--align-passes", "2",
-                           "--steps", "3000", "--lr", "1e-3"] for seed in (1, 3)},
-    # Fewer border marks (off: tight crops and validation better, loose crops and the confidence worse; one
-    # CPU probe): world_2x + 3,000 steps as w2x_cont, with a tenth of the crops marked instead of a quarter.
-    "w2x_marks10_s3": ["--seed", "3", "--init", "us", "--steps", "3000", "--lr", "1e-3", "--border-marks", "0.1"],
 }
 PART = 15 * 2**20
 
@@ -46,8 +36,8 @@ PART = 15 * 2**20
 def launch(name: str, extra: list[str], args, work: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "lpr_edge.train", "--out", str(work / name), "--real", args.data,
            "--augment", "world", "--device", args.device, "--workers", str(args.workers), "--threads", "1",
-           "--steps", str(args.steps), "--synth", str(args.synth), "--eval-every", "500", "--ckpt-every", "250",
-           "--no-progress", *extra]
+           "--steps", str(args.steps), "--synth", str(args.synth), "--eval-every", "500",
+           *extra]
     (work / name).mkdir(parents=True, exist_ok=True)
     log = open(work / name / "stdout.log", "w")
     print(" ".join(cmd), flush=True)

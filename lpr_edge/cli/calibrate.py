@@ -33,10 +33,9 @@ def add_parser(sub, name):
     p.add_argument("--cpu-qdq", default=None,
                    help="output Q/DQ ONNX for ONNX Runtime on the CPU (default calibration/<model>.cpu.qdq.onnx)")
     p.add_argument("--keep-float", default=None,
-                   help="layers left in FP16/FP32: 'first' (input convolution), 'last' (classifier), 'align' (the "
-                        "spatial transformer of --align models), node names, comma-separated; '' quantizes "
-                        "everything (default first,last,align); with --from-cache, these layers are also taken "
-                        "out of the given cache (the new cache goes to --cache)")
+                   help="layers left in FP16/FP32: 'first' (input convolution), 'last' (classifier), node names, "
+                        "comma-separated; '' quantizes everything (default first,last); with --from-cache, these "
+                        "layers are also taken out of the given cache (the new cache goes to --cache)")
     p.add_argument("--from-cache", default=None, help="skip statistics: make the Q/DQ ONNX from this existing cache")
     p.add_argument("--eval-data", default=None,
                    help="labelled folder to compare FP32 and INT8 on, or 'synthetic' for generated plates "
@@ -98,7 +97,7 @@ def run(args) -> int:
 
         report["comparison"] = compare({"fp32": onnx_path, "int8": qdq_path, "int8_cpu": cpu_path}, eval_set, spec)
         if args.sensitivity:
-            from ..evaluation.sensitivity import layer_sensitivity
+            from ..toolchain.sensitivity import layer_sensitivity
 
             report["sensitivity"] = layer_sensitivity(onnx_path, cache, eval_set, spec, progress=sys.stderr.isatty())
     _print(args, report)
@@ -138,14 +137,14 @@ def _print(args, report: dict) -> None:
               f"{describe_change(c['int8']['paired'])}; CPU Q/DQ {c['cpu_perfect_match_delta_pt']:+.2f} pt, "
               f"{describe_change(c['int8_cpu']['paired'])}; CPU speed-up {c['speedup']:.2f}x")
     if "sensitivity" in report:
-        from ..evaluation.sensitivity import sensitivity_table
+        from ..toolchain.sensitivity import sensitivity_table
 
         print(sensitivity_table(report["sensitivity"]))
 
 
 def calibration_images(data: str, split_side: str, samples: int):
     """Crops to calibrate on: a folder (one side of its fixed split), or generated plates (seed 11)."""
-    from ..evaluation.datasets import load_images, load_split
+    from ..datasets import load_images, load_split
 
     if data == "synthetic":
         from .. import synth

@@ -7,8 +7,7 @@ import csv
 import json
 import sys
 
-from ..evaluation.datasets import load_split
-from ..evaluation.relabel import correction_counts
+from ..datasets import correction_counts, load_split
 from ..evaluation.risk import SCORES
 from .common import add_model_args, open_recognizer
 
@@ -38,7 +37,7 @@ def run(args) -> int:
     with open_recognizer(args) as rec:
         reports = _read(rec, samples, args)
         info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
-                "reframe": rec.reframe, "cross_check": rec.cross_check, "cross_check_keep": rec.cross_check_keep}
+                "reframe": rec.reframe, "cross_check": rec.cross_check}
     main_report = reports[0][1]
     relabelled, left_out = correction_counts(samples, skipped_rows)
     _write_errors(args, reports)
@@ -58,7 +57,6 @@ def run(args) -> int:
               f"{acc.per_char_match:.2%}  ({info['backend']}, {info['precision']}"
               f"{', loose crops read again' if rec.reframe else ''}"
               f"{', confidence cross-checked' if rec.cross_check else ''}"
-              f"{' (the more confident view kept)' if rec.cross_check and rec.cross_check_keep == 'confident' else ''}"
               f"; {len(report.skipped)} unreadable, "
               f"{len(skipped_rows)} rows skipped)")
     if args.relabel:
@@ -74,7 +72,7 @@ def run(args) -> int:
 
 def _read(rec, samples, args) -> list:
     """[(margin or None, EvalReport)], one per --margin (the crops as given without it)."""
-    from ..evaluation.datasets import load_images
+    from ..datasets import load_images
     from ..evaluation.harness import evaluate, evaluate_images
     from ..evaluation.margins import boxed, crop_at_margin, parse_margins
 
@@ -106,8 +104,8 @@ def _write_errors(args, reports) -> None:
 
 
 def _write_sheet(path, report, wrong, margin) -> None:
+    from ..datasets import read_image
     from ..evaluation.contact_sheet import contact_sheet, write_contact_sheet
-    from ..evaluation.datasets import read_image
     from ..evaluation.margins import crop_at_margin
 
     crops = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..train.export import ENSEMBLE_COMBINERS
+from ..train.options import ENSEMBLE_COMBINERS
 from .common import require_torch
 
 TARGETS = ("onnx", "triton", "deepstream")
@@ -76,8 +76,8 @@ def _model_args(p, out_metavar: str, out_help: str) -> None:
 def run_onnx(args) -> int:
     require_torch("export")
     from .. import synth
+    from ..datasets import load_dataset, load_images
     from ..errors import InputError
-    from ..evaluation.datasets import load_dataset, load_images
     from ..train.export import export_onnx
 
     if args.check_count < 1:

@@ -4,8 +4,7 @@ training crops, so that loose crops are cut around their characters and read aga
 right). The margin: of those that read no fewer validation crops than first readings, the one that
 reads held-out synthetic loose crops of --synth-layout best (without it, the best on validation);
 then the pad, and the gate (--reread-below: first readings at least this sure keep it without a second
-pass), by the same two sets. OUT is the model with the framing in its spec (and, with --keep confident,
-the cross-check keeping the more confident of a crop's two readings)."""
+pass), by the same two sets. OUT is the model with the framing in its spec."""
 from __future__ import annotations
 
 import json
@@ -41,21 +40,14 @@ def add_parser(sub, name):
     p.add_argument("--reread-below", default=None, metavar="CONFIDENCE|off",
                    help="re-read only crops whose first reading is less sure than this (0-1; off: every crop) "
                         "instead of choosing the lowest that loses nothing on validation and the synthetic plates")
-    p.add_argument("--keep", choices=("own", "confident"), default="own",
-                   help="where a crop and its padded view read differently (the cross-check), keep the crop's own "
-                        "reading (default) or the more confident one: better for tight detector boxes, "
-                        "see the README's cross_check")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..atomic import write_bytes
-    from ..bundled import resolve_model
     from ..errors import InputError
-    from ..evaluation.datasets import load_split
-    from ..evaluation.framing import fit_framing
-    from ..formats.onnx_spec import embed_spec, load_onnx, load_spec_file, resolve_spec
+    from ..formats.onnx_spec import load_spec_file
+    from ..toolchain.framing import frame_model
 
     if args.min_count < 1:
         raise InputError(f"--min-count must be at least 1, got {args.min_count}")
@@ -71,19 +63,11 @@ def run(args) -> int:
             below = -1.0
         if not 0 < below <= 1:
             raise InputError(f"--reread-below must be a confidence in (0, 1] or off, got {args.reread_below!r}")
-    path = resolve_model(args.model)
-    if path.suffix != ".onnx":
-        raise InputError(f"{path} is not an ONNX model; fit the framing on the .onnx and build the engine from it")
-    model = load_onnx(path)
-    spec = resolve_spec(model, spec=load_spec_file(args.spec) if args.spec else None, preset_name=args.preset,
-                        source=str(path))
-    train, _ = load_split(args.data, "train", relabel=args.relabel)
-    val, _ = load_split(args.data, "val", relabel=args.relabel)
-    fit = fit_framing(path, spec, train, val, min_count=args.min_count, threads=args.threads, margin=args.margin,
+    fit = frame_model(args.model, args.data, args.out, relabel=args.relabel,
+                      spec=load_spec_file(args.spec) if args.spec else None, preset=args.preset,
+                      min_count=args.min_count, threads=args.threads, margin=args.margin,
                       synth_layout=args.synth_layout, synth_plates=args.synth_plates, pad=args.pad, reread_below=below,
-                      keep=args.keep,
                       say=lambda message: print(message + " ...", file=sys.stderr, flush=True))
-    write_bytes(args.out, embed_spec(model, spec.replace(framing=fit.framing)).SerializeToString())
     scores, loose = _percent(fit.val_perfect), _percent(fit.loose_perfect)
     pad_val, pad_loose = _percent(fit.pad_val_perfect), _percent(fit.pad_loose_perfect)
     gate_val, gate_loose = _percent(fit.gate_val_perfect), _percent(fit.gate_loose_perfect)
@@ -108,7 +92,7 @@ def run(args) -> int:
     gate = fit.framing.get("reread_below")
     print(f"{how} margin {fit.framing['margin']:g}, pad {fit.framing['pad']}"
           + (f", re-read below {gate:g}" if gate is not None else ", every crop may be re-read")
-          + (f", keep {fit.framing['keep']}" if fit.framing["keep"] != "own" else "") + f"; wrote {args.out}")
+          + f"; wrote {args.out}")
     return 0
 
 

@@ -25,7 +25,7 @@ def camera_effects(img: np.ndarray, rng: np.random.Generator, strength: float = 
 def camera_effects_with_box(img: np.ndarray, box: Box, rng: np.random.Generator, strength: float = 1.0,
                             margins: bool = True) -> tuple[np.ndarray, Box]:
     """``camera_effects``, also following the plate's ``box`` (pixels of ``img``) to the result:
-    what the aligner of ``lpr-edge train --align-box`` learns to frame. Same draws, same image."""
+    for those who need to know where the plate went (margin curves). Same draws, same image."""
     if strength <= 0:
         return img, box
     img, (dx, dy) = _margins(img, rng, strength, margins)

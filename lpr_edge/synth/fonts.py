@@ -114,12 +114,12 @@ def _stroke_width(font_path: str, height: int) -> int:
 
 # Which corners of the plate font's round letters are rounded (top-left, top-right, bottom-right,
 # bottom-left): O all four, D only the right two (its stem is square).
-PLATE_GLYPH_CORNERS = {"O": (True, True, True, True), "D": (False, True, True, False)}
+PLATE_GLYPH_CORNERS = {"O": (True, True, True, True)}
 
 
 def _render_text_plate_glyphs(text: str, font_path: str, height: int,
                               shapes: dict[str, tuple[float, float]], plain: str = "") -> np.ndarray:
-    """``_render_text``, but each character in ``shapes`` (``O``, ``D``: ``(width_ratio, corner)``) drawn
+    """``_render_text``, but each character in ``shapes`` (``O``: ``(width_ratio, corner)``) drawn
     as a plate font draws it: a narrow rectangle ``width_ratio`` of the cap height wide, in the font's
     stroke, its corners (``PLATE_GLYPH_CORNERS``) rounded by ``corner`` of the width, instead of the
     font's round glyph, which sits far from the plate's (a plate ``O`` is close to a plate ``D``: only

@@ -164,35 +164,6 @@ def _picture_beside_or_behind(canvas: np.ndarray, fg: np.ndarray, cx: int, cy: i
     return cx, cw
 
 
-def _stacked_beside(canvas: np.ndarray, fg: np.ndarray, font: str, cx: int, cy: int, cw: int, ch: int,
-                    rng: np.random.Generator) -> tuple[int, int]:
-    """Two or three small characters stacked in a column beside the characters (a county number, a
-    plate-type code, a club's initials; upright or turned), which US plates print and their labels leave
-    out; the column and the characters are centred together as one group. Returns the characters' new
-    ``cx, cw``."""
-    W = canvas.shape[1]
-    n = 3 if rng.random() < 0.15 else 2
-    pool = DIGITS if rng.random() < 0.35 else LETTERS
-    small = "".join(pool[i] for i in rng.integers(len(pool), size=n))
-    colour = picture_colour(fg, rng)
-    each_h = int(ch * (rng.uniform(0.27, 0.33) if n == 3 else rng.uniform(0.36, 0.5)))
-    step = each_h + max(1, int(each_h * rng.uniform(0.05, 0.25)))
-    each_w = max(3, int(each_h * rng.uniform(0.55, 0.95)))
-    gap = int(rng.integers(2, 10))
-    edge = int(rng.integers(4, 12))
-    cw = min(cw, W - 2 * edge - each_w - gap)
-    start = (W - (each_w + gap + cw)) // 2 + int(rng.integers(-4, 5))
-    left = rng.random() < 0.7
-    sx, cx = (start, start + each_w + gap) if left else (start + cw + gap, start)
-    top = cy + (ch - (n - 1) * step - each_h) // 2 + int(rng.integers(-3, 4))
-    turned = rng.random() < 0.2  # read from below, as Wyoming's county numbers are printed
-    for i, c in enumerate(small):
-        glyph = _render_text(c, font, 32, colour)
-        glyph = cv2.rotate(glyph, cv2.ROTATE_90_COUNTERCLOCKWISE) if turned else glyph
-        _paste(canvas, glyph, sx, top + i * step, each_w, each_h, colour)
-    return cx, cw
-
-
 def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool = True,
                  styles: PlateStyles = PlateStyles()) -> SynthPlate:
     """A flat, frontal plate of 2:1 aspect (about 200x100 px) before any camera effects.
@@ -207,9 +178,6 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     (``fonts.STROKE_FACES``) instead of a TrueType face.
     ``plain_ones``: share of plates (of those with a ``1``, in a TrueType face) whose ``1`` is a plain
     bar, as a sans face draws its ``I`` (Massachusetts plates, for one, draw their ``1`` so).
-    ``stacked``: share of plates (of those without a picture beside or behind the characters)
-    with two or three small characters stacked in a column beside the characters, not in the label
-    (``_stacked_beside``).
     A share of 0 draws nothing from ``rng`` for its style.
     """
     fonts = font_paths(extras)
@@ -237,8 +205,6 @@ def render_clean(rng: np.random.Generator, text: str | None = None, extras: bool
     cy = (H - ch) // 2 + int(rng.integers(-4, 9))
     if styles.graphics and rng.random() < styles.graphics:
         cx, cw = _picture_beside_or_behind(canvas, fg, cx, cy, cw, ch, rng)
-    elif styles.stacked and rng.random() < styles.stacked:
-        cx, cw = _stacked_beside(canvas, fg, fonts[rng.integers(len(fonts))], cx, cy, cw, ch, rng)
     _paste(canvas, mask, cx, cy, cw, ch, tuple(int(v) for v in fg))
     if styles.emblems and " " in text and rng.random() < 0.6:
         _emblem_in_gap(canvas, cv2.resize(mask, (cw, ch)), cx, cy, rng)
@@ -266,8 +232,7 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
               styles: PlateStyles = PlateStyles()) -> SynthPlate:
     """An old Brazilian plate (3:1, about 300x100 px): city strip on top, ``LLL-9999`` below; grey
     with dark characters (private cars) or red with white ones (commercial). With probability
-    ``styles.plate_o`` its O is the plate font's narrow rounded rectangle, with ``styles.plate_d`` its D
-    the plate font's (square stem corners, rounded right ones; ``_render_text_plate_glyphs``)."""
+    ``styles.plate_o`` its O is the plate font's narrow rounded rectangle (``_render_text_plate_glyphs``)."""
     fonts = font_paths(extras)
     if not fonts:
         raise RuntimeError("no TrueType font found: install matplotlib (pip install matplotlib)")
@@ -292,13 +257,11 @@ def render_br(rng: np.random.Generator, text: str | None = None, extras: bool = 
     cw = min(W - 40, int(m.shape[1] * ch / m.shape[0]))
     _paste(canvas, m, (W - cw) // 2 + int(rng.integers(-8, 9)), int(rng.integers(4, 10)), cw, ch, color)
     body = f"{text[:3]}{BR_SEPARATORS[rng.integers(len(BR_SEPARATORS))]}{text[3:]}"
-    # rng is drawn for a plate glyph only when asked, so plate_o=0 and plate_d=0 render the same
-    # plates as before the options existed (and plate_d=0 the same as before it did).
+    # rng is drawn for the plate glyph only when asked, so plate_o=0 renders the same plates as before
+    # the option existed.
     shapes = {}
     if styles.plate_o and rng.random() < styles.plate_o:
         shapes["O"] = (rng.uniform(0.5, 0.7), rng.uniform(0.2, 0.5))
-    if styles.plate_d and rng.random() < styles.plate_d:
-        shapes["D"] = (rng.uniform(0.5, 0.7), rng.uniform(0.3, 0.5))
     mask = _render_text_plate_glyphs(body, font, 64, shapes) if shapes else _render_text(body, font, 64, color)
     bh = int(rng.integers(50, 66))
     # Real Brazilian glyphs are narrow (O is a tall rounded rectangle, close to D); more condensing

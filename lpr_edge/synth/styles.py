@@ -2,9 +2,8 @@
 
 Each style is the share of plates that get it (0 = off, and then it draws nothing from the
 generator, so every other plate of a seed stays byte-identical). A new style is one field here
-(with the layout it applies to and its tag in pool cache names), its drawing code in
-``plates.py`` and its ``lpr-edge train --synth-...`` option; rendering, pool caching and the
-option's checks take it from this table.
+(with the layout it applies to), its drawing code in ``plates.py`` and its ``lpr-edge train
+--synth-...`` option; rendering and the option's checks take it from this table.
 """
 from __future__ import annotations
 
@@ -24,16 +23,9 @@ class PlateStyles:
     graphics: float = _style("us", "graphics")  # a printed picture beside or behind the characters
     stroke_fonts: float = _style("us", "stroke")  # characters in a thick Hershey stroke font
     plain_ones: float = _style("us", "plain1")  # of plates with a 1: the 1 a plain bar
-    stacked: float = _style("us", "stacked")  # small characters stacked beside them, not in the label
     plate_o: float = _style("br", "plateo")  # Brazilian plate font's narrow O
-    plate_d: float = _style("br", "plated")  # Brazilian plate font's D
 
     @staticmethod
     def shares() -> tuple[dataclasses.Field, ...]:
-        """The share fields, in cache-name order (each with ``metadata`` layout and tag)."""
+        """The share fields (each with ``metadata`` layout)."""
         return tuple(f for f in dataclasses.fields(PlateStyles) if f.metadata)
-
-    def cache_tag(self, layout: str) -> str:
-        """The pool cache's kind: layout, emblems, then each share in use (names of earlier versions kept)."""
-        return layout + ("_emblems" if self.emblems else "") + "".join(
-            f"_{f.metadata['tag']}{getattr(self, f.name):g}" for f in self.shares() if getattr(self, f.name))

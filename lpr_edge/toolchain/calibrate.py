@@ -178,19 +178,16 @@ def make_cache(amax: dict[str, float], trt_version: str, method: str) -> Calibra
     return CalibrationCache({k: v / 127.0 for k, v in amax.items()}, version_code(trt_version), ALGORITHMS[method])
 
 
-KEEP_FLOAT = ("first", "last", "align")
-ALIGNER_SCOPE = "/align/"  # node names torch gives the layers of lpr-edge's --align spatial transformer
+KEEP_FLOAT = ("first", "last")
 
 
 def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
     """Activation tensors to leave out of the cache so their consumers stay in FP16/FP32.
 
     ``first``: the input of the first convolution (the stem, which sees raw pixels); ``last``: the
-    input of the last convolution (the classifier); ``align``: every layer of an ``--align`` model's
-    spatial transformer, whose zoom and shift arithmetic moves every sampled pixel (quantised, it cost
-    the first aligned US model 2 points on validation; float, none); nodes are in ONNX's topological
-    order. TensorRT runs a layer whose input has no scale in higher precision, and
-    :func:`make_qdq_model` puts no Q/DQ there: one cache, one policy, every version.
+    input of the last convolution (the classifier); nodes are in ONNX's topological order. TensorRT
+    runs a layer whose input has no scale in higher precision, and :func:`make_qdq_model` puts no
+    Q/DQ there: one cache, one policy, every version.
     Any other entry is taken as a node name whose activation inputs are kept (unnamed nodes are
     ``<op>_<index>``, as :func:`name_unnamed_nodes` names them in place).
     """
@@ -200,9 +197,8 @@ def float_kept_tensors(model, keep: Sequence[str]) -> set[str]:
         raise InputError(f"--keep-float: {sorted(unknown)} are neither {'/'.join(KEEP_FLOAT)} nor node names of "
                          "this model")
     inits = {i.name for i in model.graph.initializer}
-    aligner = [n for n in model.graph.node if ALIGNER_SCOPE in n.name]
-    convs = [n for n in model.graph.node if n.op_type == "Conv" and n not in aligner]
-    chosen = [n for n in model.graph.node if n.name in keep] + (aligner if "align" in keep else [])
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    chosen = [n for n in model.graph.node if n.name in keep]
     if "first" in keep and convs:
         chosen.append(convs[0])
     if "last" in keep and convs:

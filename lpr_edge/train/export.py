@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 from typing import Sequence
 
 import numpy as np
@@ -16,40 +15,9 @@ import numpy as np
 from ..atomic import write_bytes
 from ..errors import ModelFileError
 from ..spec import ModelSpec
+from .checkpoint import load_checkpoint
 
 OPSET = 17
-ENSEMBLE_COMBINERS = ("select", "mean")  # how a prediction ensemble's members make one reading (TaoHeads)
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The entries of a training checkpoint (weights, spec, architecture, ``init``)."""
-    import torch
-
-    try:
-        ck = torch.load(str(path), map_location="cpu", weights_only=False)
-        ModelSpec.from_dict(ck["spec"])
-        return ck
-    except FileNotFoundError:
-        raise ModelFileError(f"checkpoint {path} does not exist") from None
-    except (KeyError, TypeError, RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError) as exc:
-        raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint "
-                             f"({type(exc).__name__})") from None
-
-
-def load_checkpoint(path: str | os.PathLike):
-    """Rebuild the network and spec stored in a training checkpoint."""
-    from .model import LPRNet
-
-    ck = read_checkpoint(path)
-    try:
-        spec = ModelSpec.from_dict(ck["spec"])
-        net = LPRNet(spec.num_classes, tuple(ck["widths"]), ck["head"], align=ck.get("align", False),
-                     align_passes=ck.get("align_passes") or 1)
-        net.load_state_dict(ck["model"])
-    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise ModelFileError(f"checkpoint {path} is not an lpr-edge training checkpoint "
-                             f"({type(exc).__name__})") from None
-    return net.eval(), spec
 
 
 def load_member(checkpoint: str | os.PathLike | Sequence[str | os.PathLike]):

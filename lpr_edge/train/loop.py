@@ -1,7 +1,7 @@
 """``lpr-edge train``: CTC training of LPRNet with progress, checkpoints and resume.
 
 Run ``python -m lpr_edge.train --help``. A run folder holds ``last.pt`` (resume point, written
-every ``--ckpt-every`` steps), ``best.pt`` (best validation perfect-match), ``log.jsonl`` and the
+every 200 steps), ``best.pt`` (best validation perfect-match), ``log.jsonl`` and the
 split it used (``val.csv``/``train.csv``). Re-running the same command resumes from ``last.pt``.
 """
 from __future__ import annotations
@@ -26,21 +26,12 @@ from ..evaluation.metrics import score
 from ..runtime.decode import decode_logits
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
-from ..synth import PlateStyles
-from ..synth.world import BORDER_MARKS, TIGHT_MARGIN
-from .data import (
-    PlateStream,
-    collate,
-    oversample_weights,
-    parse_oversample,
-    pool_styles,
-    stream_styles,
-    synth_pool,
-)
-from .hard_examples import HardExamples
+from .data import PlateStream, collate, pool_size, pool_styles, synth_pool
 from .model import LPRNet
 from .options import TrainOptions, add_arguments
 from .setup import build_net, load_real_split, model_spec
+
+CHECKPOINT_EVERY = 200  # steps between last.pt writes: what a crash or a stop can lose
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +74,6 @@ class Run:
     meta: dict
     step: int = 0
     best: float = -1.0
-    miner: HardExamples | None = None  # --hard-mining: replay buffer of hard plates
 
     @property
     def shipped(self) -> torch.nn.Module:
@@ -127,33 +117,7 @@ def resolve_device(device: str) -> str:
 
 def start(opts: TrainOptions):
     """Spec, data, network, optimiser and schedule of a run (resumed when last.pt exists)."""
-    if opts.steps < 5:
-        raise InputError(f"--steps {opts.steps}: train for at least 5 steps")
-    if not 0.0 <= opts.hard_mining <= 1.0:
-        raise InputError(f"--hard-mining {opts.hard_mining}: give the share of each batch to replay, 0 to 1 "
-                         "(e.g. 0.25; 0 = off)")
-    if opts.align_passes < 1 or (opts.align_passes > 1 and not opts.align):
-        raise InputError(f"--align-passes {opts.align_passes}: give 1 or more, together with --align")
-    if opts.align_box < 0 or (opts.align_box and not opts.align):
-        raise InputError(f"--align-box {opts.align_box}: give a weight >= 0 together with --align (it teaches "
-                         "the aligner; without one there is nothing to teach)")
-    if not 0.0 <= opts.border_marks <= 1.0 or (opts.border_marks != BORDER_MARKS and opts.augment != "world"):
-        raise InputError(f"--border-marks {opts.border_marks}: give a share 0 to 1 together with --augment world "
-                         "(the marks are part of the world augmentation)")
-    if not 0.0 <= opts.tight_margin <= 0.2 or (opts.tight_margin != TIGHT_MARGIN and opts.augment != "world"):
-        raise InputError(f"--tight-margin {opts.tight_margin}: give a fraction 0 to 0.2 together with --augment world "
-                         "(how far its crops may cut into the plate)")
-    if not 0.0 <= opts.stroke_weight <= 1.0:
-        raise InputError(f"--stroke-weight {opts.stroke_weight}: give the share of crops to draw with thicker or "
-                         "thinner strokes, 0 to 1 (e.g. 0.3; 0 = off)")
-    why = {"br": "the plate glyphs are the Brazilian plate font's", "us": "drawn on US-like plates"}
-    for style in PlateStyles.shares():
-        share, layout = getattr(opts, f"synth_{style.name}"), style.metadata["layout"]
-        if not 0.0 <= share <= 1.0 or (share and opts.synth_layout != layout):
-            flag = "--synth-" + style.name.replace("_", "-")
-            raise InputError(f"{flag} {share}: give a share 0 to 1 together with --synth-layout {layout} "
-                             f"({why[layout]})")
-    parse_oversample(opts.oversample)  # refused before anything is written
+    opts.check()
     opts.device = resolve_device(opts.device)
     torch.manual_seed(opts.seed)
     if opts.threads:
@@ -177,32 +141,18 @@ def start(opts: TrainOptions):
     # At least two warm-up steps: OneCycleLR divides by the warm-up length.
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=opts.steps,
                                                 pct_start=max(0.1, 2.5 / opts.steps))
-    miner = HardExamples(opts.hard_mining, opts.batch, seed=opts.seed) if opts.hard_mining else None
-    run = Run(opts, out, spec, net, ema, opt, sched, meta, miner=miner)
+    run = Run(opts, out, spec, net, ema, opt, sched, meta)
     run.resume()
     return run, (real_imgs, real_lbls), (val_images, val_labels)
 
 
-def _step(run: Run, ctc, images, targets, lengths, frames) -> dict[str, float]:
-    """One optimiser step; the losses it saw (``loss``: what was minimised)."""
+def _step(run: Run, ctc, images, targets, lengths) -> float:
+    """One optimiser step; returns the CTC loss per character it minimised."""
     images = images.to(run.opts.device)
-    n_fresh = len(images)  # replayed hard plates (appended below) carry no frame
-    if run.miner is not None:
-        images, targets, lengths = run.miner.extend(images, targets, lengths)
-    # With --align-box the aligner's zoom/shift feed both the network and the box loss: computed once.
-    framing = run.net.align.params(images) if run.opts.align_box else None
-    log_probs = run.net(images, framing).log_softmax(-1).permute(1, 0, 2)  # [N, T, C] -> [T, N, C]
+    log_probs = run.net(images).log_softmax(-1).permute(1, 0, 2)  # [N, T, C] -> [T, N, C]
     in_lens = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
     losses = ctc(log_probs, targets, in_lens, lengths)
-    per_char = losses / lengths.clamp(min=1).to(losses.device)
-    loss = per_char.mean()  # CTCLoss's "mean" reduction
-    seen = {}
-    if run.opts.align_box:
-        # Where the plate is in each crop: the signal that depends on the crop, which the reading
-        # loss alone did not give (the aligner learnt one fixed zoom for all crops).
-        box_loss = (framing[:n_fresh] - frames.to(framing.device)).abs().mean()
-        loss = loss + run.opts.align_box * box_loss
-        seen["box_loss"] = box_loss.item()
+    loss = (losses / lengths.clamp(min=1).to(losses.device)).mean()  # CTCLoss's "mean" reduction
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.net.parameters(), 5.0)
@@ -210,10 +160,8 @@ def _step(run: Run, ctc, images, targets, lengths, frames) -> dict[str, float]:
     run.sched.step()
     if run.ema is not None:
         run.ema.update_parameters(run.net)
-    if run.miner is not None:
-        run.miner.keep(images, targets, lengths, per_char)
     run.step += 1
-    return {"loss": loss.item(), **seen}
+    return loss.item()
 
 
 def train(opts: TrainOptions | argparse.Namespace) -> Path:
@@ -222,15 +170,14 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
 
     opts = opts if isinstance(opts, TrainOptions) else TrainOptions.from_namespace(opts)
     run, (real_imgs, real_lbls), (val_images, val_labels) = start(opts)
-    pool_imgs, pool_texts = synth_pool(opts.synth, opts.seed, run.out, progress=not opts.no_progress,
-                                       **pool_styles(opts))
+    pool_imgs, pool_texts = synth_pool(pool_size(opts), opts.seed, **pool_styles(opts))
     stream = PlateStream(run.spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, opts.seed,
-                         run.step, real_weights=oversample_weights(opts.oversample, run.spec, real_lbls),
-                         **stream_styles(opts))
+                         run.step, augment=opts.augment)
     loader = DataLoader(stream, batch_size=opts.batch, collate_fn=collate, num_workers=opts.workers,
                         persistent_workers=opts.workers > 0)
     ctc = torch.nn.CTCLoss(blank=run.spec.blank, zero_infinity=True, reduction="none")
-    bar = tqdm(total=opts.steps, initial=run.step, desc="training", unit="step", disable=opts.no_progress)
+    # disable=None: no bar where stderr is not a terminal (logs, CI)
+    bar = tqdm(total=opts.steps, initial=run.step, desc="training", unit="step", disable=None)
     run.net.train()
     try:
         with _sigterm_as_interrupt():
@@ -249,16 +196,15 @@ def _loop(run: Run, loader, ctc, bar, val_images, val_labels) -> None:
     opts = run.opts
     t0, seen, running = time.time(), 0, None
     with open(run.out / "log.jsonl", "a", encoding="utf-8") as log:
-        for images, targets, lengths, frames in loader:
+        for images, targets, lengths in loader:
             if run.step >= opts.steps:
                 break
-            losses = _step(run, ctc, images, targets, lengths, frames)
-            loss = losses["loss"]
+            loss = _step(run, ctc, images, targets, lengths)
             seen += images.shape[0]
             running = loss if running is None else 0.98 * running + 0.02 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.3f}", plates_s=f"{seen / (time.time() - t0):.0f}")
-            record = {"step": run.step, **losses, "t": round(time.time() - t0, 2)}  # t: seconds since (re)start
+            record = {"step": run.step, "loss": loss, "t": round(time.time() - t0, 2)}  # t: seconds since (re)start
             if val_images and (run.step % opts.eval_every == 0 or run.step == opts.steps):
                 record["val"] = evaluate(run.shipped, val_images, val_labels, run.spec, opts.device)
                 bar.write(f"step {run.step}: loss {running:.3f} val {record['val']}")
@@ -266,7 +212,7 @@ def _loop(run: Run, loader, ctc, bar, val_images, val_labels) -> None:
                     run.best = record["val"]["perfect_match"]
                     _save(run.out / "best.pt", {"model": run.shipped.state_dict(), "step": run.step,
                                                 "val": record["val"], **run.meta})
-            if run.step % opts.ckpt_every == 0 or run.step == opts.steps:
+            if run.step % CHECKPOINT_EVERY == 0 or run.step == opts.steps:
                 run.checkpoint()
             log.write(json.dumps(record) + "\n")
             log.flush()
@@ -290,7 +236,10 @@ def _finish(run: Run) -> Path:
     if not (run.out / "best.pt").exists():  # no validation data: the last weights are the result
         _save(run.out / "best.pt", {"model": run.shipped.state_dict(), "step": run.step, **run.meta})
     with atomic_open(run.out / "summary.json", "w", encoding="utf-8") as fh:
-        json.dump({"steps": run.step, "best_val_perfect_match": run.best, "args": run.opts.to_dict()}, fh, indent=2)
+        # what trained: an --init model brings its own widths, whatever --widths/--head said
+        trained = {**run.opts.to_dict(), "widths": ",".join(str(w) for w in run.meta["widths"]),
+                   "head": run.meta["head"]}
+        json.dump({"steps": run.step, "best_val_perfect_match": run.best, "args": trained}, fh, indent=2)
     return run.out / "best.pt"
 
 

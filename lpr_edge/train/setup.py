@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets import apply_corrections, load_corrections, load_dataset, load_images, split, write_split
 from ..errors import DatasetError, InputError, SpecError
-from ..evaluation.datasets import load_dataset, load_images, split, write_split
-from ..evaluation.relabel import apply_corrections, load_corrections
 from ..spec import US_CHARSET, ModelSpec
 from .data import load_real
-from .model import Aligner, LPRNet
+from .model import LPRNet
 from .options import TrainOptions
 
 
@@ -69,7 +68,7 @@ def load_real_split(opts: TrainOptions, spec: ModelSpec, out: Path):
     if not opts.real:
         return [], [], [], []
     ds = load_dataset(opts.real)
-    real_train, val = split(ds.samples, opts.val_fraction)
+    real_train, val = split(ds.samples)
     if opts.relabel:
         fixes = load_corrections(opts.relabel)
         real_train, n_train, out_train = apply_corrections(real_train, fixes, ds.root, known=ds.samples)
@@ -86,50 +85,23 @@ def load_real_split(opts: TrainOptions, spec: ModelSpec, out: Path):
     return real_imgs, real_lbls, val_images, [s.text for s in val_kept]
 
 
-def stream_sample(opts: TrainOptions, spec: ModelSpec, real_imgs, real_lbls, n: int = 512) -> list:
-    """``n`` crops as training sees them (augmented, synthetic plates mixed in), in batches of 64.
-
-    Drawn with seed 0 from a small pool of seed 0 whatever ``--seed`` is, so runs that differ only
-    in their seed start from the same weights (and can be averaged, ``lpr_edge.train.soup``)."""
-    import torch
-
-    from .data import PlateStream, pool_styles, stream_styles, synth_pool
-
-    pool_imgs, pool_texts = synth_pool(min(opts.synth, 256), 0, None, progress=False, **pool_styles(opts))
-    stream = iter(PlateStream(spec, pool_imgs, pool_texts, real_imgs, real_lbls, opts.real_fraction, 0,
-                              **stream_styles(opts)))
-    crops = [next(stream)[0] for _ in range(n)]
-    return [torch.stack(crops[i:i + 64]) for i in range(0, n, 64)]
-
-
 def build_net(opts: TrainOptions, spec: ModelSpec, source, real_imgs, real_lbls=()) -> tuple[LPRNet, dict]:
     """A fresh network, or the --init model fitted to ``spec``; plus the checkpoint metadata."""
     if source is None:
         widths = tuple(int(w) for w in str(opts.widths).split(","))
-        net, head = LPRNet(spec.num_classes, widths, opts.head, align=opts.align,
-                           align_passes=opts.align_passes), opts.head
+        net, head = LPRNet(spec.num_classes, widths, opts.head), opts.head
     else:
         from .warm_start import prepare
 
-        # Only an ONNX source has folded (identity) batch norms to unfold; a checkpoint keeps its own.
-        batches = stream_sample(opts, spec, real_imgs, real_lbls) if opts.init_stats == "stream" else ()
-        start = prepare(source, spec, real_imgs[:512], opts.seed, batches)
+        # Only an ONNX source has folded (identity) batch norms to unfold (on the real crops as they
+        # are); a checkpoint keeps its own.
+        start = prepare(source, spec, real_imgs[:512], opts.seed)
         net, widths, head = start.net, start.widths, start.head
         print(f"initialised from {opts.init}: {len(start.copied_classes)} classes copied"
               + (f", new: {''.join(start.fresh_classes)}" if start.fresh_classes else ""))
-        if opts.align and net.align is None:
-            # A trained backbone first, then an aligner in front: it starts as the identity, so
-            # training starts from exactly the --init model's function.
-            net.align = Aligner()
-            print("aligner added in front (identity at the start)")
-        if opts.align and net.align.passes != opts.align_passes:
-            print(f"aligner looks {opts.align_passes} times (the --init model's: {net.align.passes})")
-            net.align.passes = opts.align_passes
     if opts.freeze != "none":
         from .warm_start import freeze
 
         print(f"frozen: {', '.join(freeze(net, opts.freeze))}")
     return net.to(opts.device), {"spec": spec.to_dict(), "widths": widths, "head": head,
-                                 "align": net.align is not None,
-                                 "align_passes": net.align.passes if net.align is not None else 0,
                                  **({"init": str(opts.init)} if opts.init else {})}

@@ -13,16 +13,16 @@ from typing import Sequence
 
 from ..errors import InputError
 from ..spec import ModelSpec
-from .export import load_checkpoint, read_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint
 
 # Checkpoint entries that must agree for the average to be one network.
-_ARCH_KEYS = ("widths", "head", "align", "align_passes")
+_ARCH_KEYS = ("widths", "head")
 
 
 def average_checkpoints(paths: Sequence[str | os.PathLike]):
     """The network whose weights (and batch-norm statistics) are the mean of ``paths``' runs.
 
-    Returns ``(net, spec)`` as :func:`lpr_edge.train.export.load_checkpoint` does. Refuses runs
+    Returns ``(net, spec)`` as :func:`lpr_edge.train.checkpoint.load_checkpoint` does. Refuses runs
     trained from scratch, runs from different starts, and different architectures or specs.
     """
     import torch

@@ -21,6 +21,7 @@ from torch import nn
 from ..errors import ModelFileError
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
+from .checkpoint import RETIRED_TAG
 from .model import LPRNet
 
 # Module prefixes each --freeze choice keeps fixed (parameters and batch-norm statistics).
@@ -57,7 +58,7 @@ def load_source(source: str | os.PathLike) -> Source:
         raise ModelFileError(f"--init {source}: no such file or bundled model; pass a bundled name (us), "
                              "an .onnx model made by lpr-edge export, or a training checkpoint (.pt)")
     if path.suffix == ".pt":
-        from .export import load_checkpoint
+        from .checkpoint import load_checkpoint
 
         ck_net, spec = load_checkpoint(path)
         widths = (ck_net.stem[0].out_channels, ck_net.stage2[0].conv1[0].out_channels,
@@ -79,37 +80,23 @@ def _from_onnx(path: Path) -> Source:
                              "--ensemble-with); fine-tuning starts from one network: pass one member's checkpoint")
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
 
-    def weights(op: str) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        out = []
-        for n in model.graph.node:
-            if n.op_type == op and n.input[1] in inits:
-                w = inits[n.input[1]]
-                if op == "Gemm" and not any(a.name == "transB" and a.i for a in n.attribute):
-                    w = w.T  # stored [in, out]; nn.Linear keeps [out, in]
-                out.append((w, inits[n.input[2]] if len(n.input) > 2 else None))
-        return out
-
-    convs, linears = weights("Conv"), weights("Gemm")
-    # An --align export starts with the aligner's two convolutions and two linear layers (Gemm),
-    # once per look (--align-passes), the looks sharing their weights.
-    passes = len(linears) // 2 if any(n.op_type == "MatMul" for n in model.graph.node) else 0
-    align = passes > 0 and len(linears) == 2 * passes
-    body = [int(w.shape[0]) for w, _ in convs[2 * passes if align else 0:]]
+    if any(n.op_type in ("Gemm", "MatMul") for n in model.graph.node):
+        raise ModelFileError(f"--init {path}: a model with a learnt aligner (lpr-edge train --align), which is "
+                             f"retired; fine-tune it with lpr-edge at git tag {RETIRED_TAG}")
+    convs = [(inits[n.input[1]], inits[n.input[2]] if len(n.input) > 2 else None)
+             for n in model.graph.node if n.op_type == "Conv" and n.input[1] in inits]
+    body = [int(w.shape[0]) for w, _ in convs]
     if spec is None or len(body) != 16:
         raise ModelFileError(f"--init {path}: not an lpr-edge LPRNet export (no spec or unexpected layers); "
                              "pass a model made by lpr-edge export or a training checkpoint")
     # In call order: stem, stage 1 (2 convs), stage 2 (shortcut first, then 4), stage 3 (likewise), collapse.
     widths, head = (body[0], body[3], body[8]), body[13]
-    net = LPRNet(spec.num_classes, widths, head, align=align, align_passes=max(1, passes))
+    net = LPRNet(spec.num_classes, widths, head)
     order = _conv_call_order(net, spec)
     if len(order) != len(convs) or any(tuple(c.weight.shape) != w.shape for c, (w, _) in zip(order, convs)):
         raise ModelFileError(f"--init {path}: its layers do not match lpr-edge's LPRNet with widths {widths}, "
-                             f"head {head}" + (" and an aligner" if align else ""))
+                             f"head {head}")
     with torch.no_grad():
-        if align:
-            for layer, (w, b) in zip([m for m in net.align.loc if isinstance(m, nn.Linear)], linears[:2]):
-                layer.weight.copy_(torch.tensor(w))
-                layer.bias.copy_(torch.tensor(b))
         for conv, (w, b) in zip(order, convs):
             conv.weight.copy_(torch.tensor(w))
             bias = torch.tensor(b) if b is not None else torch.zeros(w.shape[0])
@@ -202,13 +189,10 @@ def remap_classifier(net: LPRNet, old: ModelSpec, new: ModelSpec, head: int,
     return copied, created
 
 
-def prepare(source: Source, spec: ModelSpec, images: Sequence[np.ndarray], seed: int = 0,
-            batches: Sequence[torch.Tensor] = ()) -> WarmStart:
-    """Unfold ``source``'s batch norms on ``batches`` (preprocessed), else on ``images``, and fit its
+def prepare(source: Source, spec: ModelSpec, images: Sequence[np.ndarray], seed: int = 0) -> WarmStart:
+    """Unfold ``source``'s batch norms on ``images`` (the real crops as they are) and fit its
     classifier to ``spec``."""
-    if len(batches):
-        unfold_on_batches(source.net, batches)
-    elif len(images):
+    if len(images):
         unfold_batchnorms(source.net, images, source.spec)
     copied, fresh = remap_classifier(source.net, source.spec, spec, source.head, seed)
     return WarmStart(source.net, source.widths, source.head, copied, fresh)

@@ -183,7 +183,7 @@ def test_keep_float_drops_scales_and_skips_those_nodes(tmp_path):
     q = onnx.load(make_qdq_model(path, kept, tmp_path / "k.onnx"))
     conv = [n for n in q.graph.node if n.op_type == "Conv"][0]
     assert conv.input[0] == "pooled"  # no Q/DQ in front of the kept convolution
-    with pytest.raises(InputError, match="neither first/last/align nor node names"):
+    with pytest.raises(InputError, match="neither first/last nor node names"):
         float_kept_tensors(model, ["middle"])
 
 
@@ -363,7 +363,7 @@ def test_calibrate_cli_compares_on_synthetic_plates_plate_by_plate(tmp_path, cap
 def test_layer_sensitivity_finds_the_layer_whose_int8_breaks_readings(tmp_path):
     from lpr_edge import Recognizer
     from lpr_edge.evaluation.harness import SampleSet
-    from lpr_edge.evaluation.sensitivity import layer_sensitivity, sensitivity_table
+    from lpr_edge.toolchain.sensitivity import layer_sensitivity, sensitivity_table
 
     path, spec, crops = _toy(tmp_path)
     cache = make_cache(collect_amax(path, crops, spec, "max"), "10.3", "max")

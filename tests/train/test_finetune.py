@@ -88,9 +88,9 @@ def test_labels_outside_the_charset_are_refused_with_file_and_row(tmp_path):
         from lpr_edge.train.options import TrainOptions
 
         train(TrainOptions(out=str(tmp_path / "run"), real=str(folder), init="us", charset=BR_CHARSET,
-                           label_map="", steps=5, no_progress=True))
+                           label_map="", steps=5))
     assert main(["train", "--out", str(tmp_path / "run2"), "--data", str(folder), "--init", "us",
-                 "--charset", BR_CHARSET, "--label-map", "", "--steps", "5", "--no-progress"]) == 2
+                 "--charset", BR_CHARSET, "--label-map", "", "--steps", "5"]) == 2
 
 
 def fixes_csv(tmp_path, fixes: dict):
@@ -107,7 +107,7 @@ def test_a_correction_outside_the_charset_is_refused(tmp_path, capsys):
 
     folder = br_folder(tmp_path)
     assert main(["train", "--out", str(tmp_path / "run"), "--data", str(folder), "--init", "us", "--charset",
-                 BR_CHARSET, "--label-map", "", "--steps", "5", "--no-progress",
+                 BR_CHARSET, "--label-map", "", "--steps", "5",
                  "--relabel", str(fixes_csv(tmp_path, {"images/3.png": "AB-1234"}))]) == 2
     assert "outside the charset" in capsys.readouterr().err
 
@@ -122,7 +122,7 @@ def test_fine_tune_a_few_steps_through_the_cli(tmp_path):
     argv = ["train", "--out", str(tmp_path / "run"), "--data", str(folder), "--init", "us", "--charset", BR_CHARSET,
             "--label-map", "", "--name", "lprnet_br", "--synth-layout", "br", "--synth", "16", "--steps", "6",
             "--batch", "8", "--eval-every", "3", "--workers", "0", "--threads", "1", "--freeze", "stem",
-            "--no-progress", "--relabel", str(fixes_csv(tmp_path, {"images/2.png": "ABC1234", "images/7.png": ""}))]
+            "--relabel", str(fixes_csv(tmp_path, {"images/2.png": "ABC1234", "images/7.png": ""}))]
     assert main(argv) == 0
     used = {}
     for side in ("train", "val"):
@@ -136,85 +136,26 @@ def test_fine_tune_a_few_steps_through_the_cli(tmp_path):
     assert (spec.name, spec.charset, spec.blank, spec.label_map) == ("lprnet_br", BR_CHARSET, 36, {})
 
 
-@pytest.mark.parametrize("passes", [1, 2])
-def test_init_from_an_aligned_onnx_export_keeps_its_function(tmp_path, passes):
-    """--init MODEL.onnx rebuilds an --align export (aligner convs and linear layers included, and
-    how many times it looks: every look's layers are in the graph, sharing their weights)."""
-    from lpr_edge.cli import main
-    from lpr_edge.runtime.preprocess import preprocess_batch
-    from lpr_edge.train.export import export_onnx, load_checkpoint
-    from lpr_edge.train.warm_start import load_source, unfold_batchnorms
-
-    argv = ["train", "--out", str(tmp_path / "run"), "--real", "", "--steps", "8", "--batch", "4", "--synth", "8",
-            "--workers", "0", "--widths", "8,16,16", "--head", "16", "--no-progress", "--threads", "1", "--align",
-            "--lr", "0.05", "--align-passes", str(passes)]
-    assert main(argv) == 0
-    export_onnx(tmp_path / "run" / "best.pt", tmp_path / "a.onnx")
-    trained, spec = load_checkpoint(tmp_path / "run" / "best.pt")
-    source = load_source(tmp_path / "a.onnx")
-    assert source.net.align is not None and source.widths == (8, 16, 16) and source.head == 16
-    assert source.net.align.passes == trained.align.passes == passes
-    images = [p.image for p in synth.generate(8, seed=5)]
-    unfold_batchnorms(source.net, images, source.spec)
-    x = torch.from_numpy(preprocess_batch(images, spec))
-    source.net.eval()
-    with torch.no_grad():
-        assert not torch.allclose(trained.align.params(x), torch.tensor([1.0, 0.0, 1.0, 0.0]))  # it learnt
-        assert torch.allclose(source.net.align.params(x), trained.align.params(x), atol=1e-5)
-        assert torch.allclose(source.net(x), trained(x), atol=1e-3)
-
-
-def test_align_adds_an_identity_aligner_to_a_trained_model(tmp_path):
-    """--init us --align: the US backbone with a fresh aligner in front, same function at the start."""
-    from lpr_edge.runtime.preprocess import preprocess_batch
-    from lpr_edge.train.options import TrainOptions
-    from lpr_edge.train.setup import build_net, model_spec
-    from lpr_edge.train.warm_start import load_source
-
-    opts = TrainOptions(init="us", align=True, real="", out=str(tmp_path / "r"))
-    images = [p.image for p in synth.generate(8, seed=6)]
-    reference = load_source("us")
-    assert reference.spec.framing and not model_spec(opts, reference.spec).framing  # refit after training
-    net, meta = build_net(opts, model_spec(opts, reference.spec), load_source("us"), images)
-    assert net.align is not None and meta["align"] is True
-    x = torch.from_numpy(preprocess_batch(images, reference.spec))
-    net.eval()
-    with torch.no_grad():
-        assert torch.allclose(net(x), reference.net.eval()(x), atol=1e-4)
-
-
-def test_init_stats_stream_keeps_the_function_and_the_same_start_for_every_seed(tmp_path):
-    """--init-stats stream unfolds the ONNX model's batch norms on crops as training sees them: the
-    function is still the bundled model's, and --seed does not change the start (runs can be averaged)."""
-    from pathlib import Path
-
-    import onnxruntime as ort
+def test_models_with_a_retired_aligner_are_refused_naming_the_tag(tmp_path, capsys):
+    """Checkpoints and ONNX exports of the retired --align option get one line naming the git tag that
+    still reads them."""
+    import onnx
+    from onnx import helper
 
     from lpr_edge.bundled import bundled_path
-    from lpr_edge.runtime.preprocess import preprocess_batch
-    from lpr_edge.train.options import TrainOptions
-    from lpr_edge.train.setup import build_net, load_real_split, model_spec
-    from lpr_edge.train.warm_start import load_source
+    from lpr_edge.cli import main
+    from lpr_edge.train.checkpoint import RETIRED_TAG
 
-    folder = br_folder(tmp_path)
-    nets = {}
-    for stats, seed in (("crops", 0), ("stream", 0), ("stream", 1)):
-        opts = TrainOptions(init="us", real=str(folder), out=str(tmp_path / f"{stats}{seed}"), init_stats=stats,
-                            seed=seed, synth=16, augment="world")
-        source = load_source("us")
-        spec = model_spec(opts, source.spec)
-        real_imgs, real_lbls, _, _ = load_real_split(opts, spec, Path(opts.out))
-        nets[stats, seed] = build_net(opts, spec, source, real_imgs, real_lbls)[0].eval()
-    x = preprocess_batch([p.image for p in synth.generate(8, seed=4)], spec)
-    idx, top = ort.InferenceSession(str(bundled_path("us"))).run(None, {spec.input_name: x})
-    for net in nets.values():
-        with torch.no_grad():
-            probs = net(torch.from_numpy(x)).softmax(-1)
-        assert (probs.argmax(-1).numpy() == idx).all()
-        assert np.allclose(probs.max(-1).values.numpy(), top, atol=1e-4)
-    same = [torch.equal(a, b) for a, b in zip(nets["stream", 0].state_dict().values(),
-                                              nets["stream", 1].state_dict().values())]
-    assert all(same)
-    means = [k for k in nets["crops", 0].state_dict() if k.endswith("running_mean")]
-    assert not all(torch.allclose(nets["crops", 0].state_dict()[k], nets["stream", 0].state_dict()[k])
-                   for k in means)  # the statistics are the stream's, not the clean crops'
+    argv = ["train", "--out", str(tmp_path / "run"), "--data", "", "--steps", "5", "--batch", "4", "--synth", "8",
+            "--workers", "0", "--widths", "8,16,16", "--head", "16", "--threads", "1"]
+    assert main(argv) == 0
+    ck = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    torch.save({**ck, "align": True, "align_passes": 1}, tmp_path / "aligned.pt")
+    assert main(["export", str(tmp_path / "aligned.pt"), "-o", str(tmp_path / "a.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "learnt aligner" in err and RETIRED_TAG in err and not (tmp_path / "a.onnx").exists()
+    model = onnx.load(bundled_path("us"))
+    model.graph.node.insert(0, helper.make_node("Gemm", ["a", "b"], ["c"], name="/net/align/loc/Gemm"))
+    onnx.save(model, tmp_path / "aligned.onnx")
+    assert main([*argv[:2], str(tmp_path / "again"), *argv[3:], "--init", str(tmp_path / "aligned.onnx")]) == 2
+    assert RETIRED_TAG in capsys.readouterr().err
