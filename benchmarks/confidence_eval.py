@@ -23,8 +23,8 @@ import numpy as np
 
 from lpr_edge import Recognizer
 from lpr_edge.atomic import write_text
+from lpr_edge.datasets import load_images, load_split
 from lpr_edge.environment import collect
-from lpr_edge.evaluation.datasets import load_images, load_split
 from lpr_edge.evaluation.margins import boxed, crop_at_margin
 from lpr_edge.evaluation.risk import risk_coverage
 from lpr_edge.runtime.decode import char_product

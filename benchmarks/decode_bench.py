@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from decode_reference import decode_reference  # beside this script
 
 from lpr_edge.atomic import write_text
 from lpr_edge.environment import cpu_model
-from lpr_edge.runtime.decode import decode_logits, decode_reference, greedy_ctc, max_softmax
+from lpr_edge.runtime.decode import decode_logits, greedy_ctc, max_softmax
 from lpr_edge.spec import US_CHARSET
 
 

@@ -124,3 +124,21 @@ def need(path: Path):
     if not path.exists():
         pytest.skip(f"{path} is absent (../shared/data is not beside the checkout)")
     return path
+
+
+def crops_read_again(rec, images) -> set[int]:
+    """The crops whose first reading ``rec``'s framing cuts tighter (or extends) for a second one, worked
+    out from the backend's outputs as the Recognizer works it out."""
+    from lpr_edge.runtime import reframe
+    from lpr_edge.runtime.decode import greedy_ctc, step_classes
+    from lpr_edge.runtime.preprocess import preprocess_batch
+
+    spec, again = rec.spec, set()
+    for start in range(0, len(images), rec.max_batch):
+        chunk = images[start:start + rec.max_batch]
+        outputs = rec._backend.infer(preprocess_batch(chunk, spec)).outputs
+        results = greedy_ctc(outputs, spec, 0, rec.probabilities)
+        cuts = reframe.windows([c.shape for c in chunk], step_classes(outputs, spec), results, spec.framing,
+                               spec.blank)
+        again |= {start + i for i, window in enumerate(cuts) if window is not None}
+    return again

@@ -6,7 +6,7 @@ import pytest
 
 from lpr_edge import Recognizer
 from lpr_edge.bundled import bundled_path
-from lpr_edge.evaluation.datasets import load_dataset
+from lpr_edge.datasets import load_dataset
 from lpr_edge.evaluation.harness import evaluate
 from lpr_edge.formats.onnx_spec import spec_from_model
 from lpr_edge.formats.trt_cache import read_cache
@@ -59,7 +59,7 @@ def test_the_brazilian_plate_format_swaps_look_alikes_on_unseen_plates(capsys):
 
 def test_on_audited_labels_with_the_plate_format_it_reads_95_percent_of_both_sets():
     """The issue's target, counted against labels checked crop by crop (benchmarks/label_audits)."""
-    from lpr_edge.evaluation.datasets import load_split
+    from lpr_edge.datasets import load_split
 
     audits = REPO / "benchmarks" / "label_audits"
     br, _ = load_split(need(BR_DATA), relabel=audits / "openalpr-br.csv")

@@ -8,7 +8,7 @@ import pytest
 
 from lpr_edge import Recognizer
 from lpr_edge.bundled import bundled_path
-from lpr_edge.evaluation.datasets import load_dataset
+from lpr_edge.datasets import load_dataset
 from lpr_edge.evaluation.harness import evaluate
 from lpr_edge.formats.onnx_spec import spec_from_model
 from lpr_edge.formats.trt_cache import read_cache
@@ -69,7 +69,7 @@ def test_shipped_cache_and_qdq_match():
 
 @pytest.mark.slow
 def test_int8_on_us_plates_within_half_a_point_and_no_significant_loss_on_validation(tmp_path):
-    from lpr_edge.evaluation.datasets import split
+    from lpr_edge.datasets import split
     from lpr_edge.evaluation.metrics import paired_change
 
     samples = load_dataset(need(US_DATA)).samples
@@ -104,7 +104,7 @@ def test_tensorrt11_int8_form_with_fp16_float_layers_reads_like_the_fp32_one(tmp
     if tuple(int(v) for v in onnxruntime.__version__.split(".")[:2]) < (1, 20):
         pytest.skip("onnxruntime < 1.20 (Python 3.8/3.9) runs FP16 Q/DQ graphs through other CPU kernels, so it "
                     "no longer stands in for TensorRT 11, which no JetPack with Python < 3.10 has")
-    from lpr_edge.evaluation.datasets import split
+    from lpr_edge.datasets import split
     from lpr_edge.toolchain.onnx_prep import to_fp16
 
     _, val = split(load_dataset(need(US_DATA)).samples)

@@ -53,9 +53,9 @@ def add_parser(sub, name):
 
 def run(args) -> int:
     from ..atomic import write_text
+    from ..datasets import load_split
     from ..errors import InputError
     from ..evaluation.bench import BenchConfig, bench_models, plot, terminal_table, to_json, to_markdown
-    from ..evaluation.datasets import load_split
     from ..evaluation.harness import dataset_sample_set, synthetic_sample_set
 
     for flag in ("warmup", "iters", "seconds", "threads"):

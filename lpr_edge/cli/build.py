@@ -67,7 +67,7 @@ def run(args) -> int:
     onnx_path = resolve_model(args.onnx)
     calib_data = None
     if args.calib_data:
-        from ..evaluation.datasets import load_dataset, load_images
+        from ..datasets import load_dataset, load_images
 
         calib_data, _, _ = load_images(load_dataset(args.calib_data, labelled=False).samples[: args.calib_samples])
     opts = BuildOptions(precision=args.precision, calib_cache=args.calib_cache, calib_data=calib_data,

@@ -22,8 +22,8 @@ def add_parser(sub, name):
 
 def image_paths(names: list[str]) -> list[str]:
     """The image files named, a folder standing for its images sorted by name (not recursive)."""
+    from ..datasets import IMAGE_SUFFIX_LIST, image_files
     from ..errors import DatasetError
-    from ..evaluation.datasets import IMAGE_SUFFIX_LIST, image_files
 
     paths: list[str] = []
     for name in names:
@@ -42,8 +42,8 @@ def image_paths(names: list[str]) -> list[str]:
 
 def decode(paths: list[str], *, strict: bool) -> tuple[list[str], list]:
     """The paths decoded and their crops; one that cannot be decoded raises if ``strict``, else gets a line."""
+    from ..datasets import read_image
     from ..errors import DatasetError
-    from ..evaluation.datasets import read_image
 
     kept, crops = [], []
     for path in paths:

@@ -14,7 +14,6 @@ import signal
 import socket
 import sysconfig
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,6 +24,7 @@ from ..errors import BackendUnavailable, InputError, ServerError
 from ..formats.triton_wire import MODEL_KEY, PIXELS_INPUT, model_info
 from ..runtime.backends import open_backend
 from ..runtime.preprocess import normalize
+from .pytriton_patch import patient_instances
 
 WIRES = ("uint8", "float32")
 
@@ -98,12 +98,8 @@ class ModelInstance:
         return {name: (value.dtype, value.shape[1:]) for name, value in outputs.items()}
 
     def _run(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        n = len(rows)
-        if self.wire == "uint8":
-            normalize(rows, self.spec, out=self._backend.input)
-        else:
-            np.copyto(self._backend.input[:n], rows)
-        return {name: np.array(value) for name, value in self._backend.infer(n).items()}
+        batch = normalize(rows, self.spec, out=self._backend.input) if self.wire == "uint8" else rows
+        return self._backend.infer(batch).outputs
 
     def __call__(self, requests: list) -> list[dict[str, np.ndarray]]:
         """Triton's dynamic batcher hands over several requests (at most max_batch rows in all)."""
@@ -144,58 +140,6 @@ def _pytriton():
     except ImportError as exc:
         raise BackendUnavailable(f"lpr-edge serve needs PyTriton ({exc}); pip install 'lpr-edge[serve]'") from None
     return DynamicBatcher, ModelConfig, Tensor, Triton, TritonConfig
-
-
-# PyTriton's proxy (the model.py/communication.py it sends to Triton's Python backend) makes every
-# model instance but the first fetch its configuration from the first one's handshake server,
-# waiting 1 s for the socket file and giving up if the socket exists but is not listening yet.
-# Triton starts the instances in parallel and the first one spawns its tensor store before it
-# listens: on a loaded machine the model fails to load (in CI, on a restart: first the 1 s
-# timeout, then, with a longer one, "Connection refused" between bind and listen; here 3 of 3
-# restarts failed under 16 busy processes). The proxy we send retries both until HANDSHAKE_WAIT_S.
-HANDSHAKE_WAIT_S = 60.0
-_PATIENT_HANDSHAKE = """
-
-# Appended by lpr-edge serve (lpr_edge/deploy/triton_server.py): wait for the first instance.
-_pytriton_get_config_from_handshake_server = get_config_from_handshake_server
-
-
-def get_config_from_handshake_server(socket_path, timeout_s={wait!r}):
-    deadline = time.time() + timeout_s
-    while True:
-        try:
-            return _pytriton_get_config_from_handshake_server(
-                socket_path, timeout_s=min(5.0, max(0.01, deadline - time.time())))
-        except (TimeoutError, ConnectionRefusedError, FileNotFoundError):
-            if time.time() >= deadline:
-                raise
-            time.sleep(0.05)
-"""
-
-
-def patient_handshake(source: bytes, wait_s: float = HANDSHAKE_WAIT_S) -> bytes:
-    """PyTriton's ``communication.py`` whose handshake retries for ``wait_s`` (unchanged if it has none)."""
-    if b"\ndef get_config_from_handshake_server(" not in source or b"\nimport time\n" not in source:
-        return source
-    return source + _PATIENT_HANDSHAKE.format(wait=float(wait_s)).encode()
-
-
-@contextmanager
-def patient_instances():
-    """While a model loads, the proxy files PyTriton sends carry :func:`patient_handshake`."""
-    from pytriton.models.model import Model
-
-    original = Model.get_proxy_model_files
-
-    def proxy_files(model) -> dict[str, bytes]:
-        return {key: patient_handshake(source) if key.endswith("/communication.py") else source
-                for key, source in original(model).items()}
-
-    Model.get_proxy_model_files = proxy_files
-    try:
-        yield
-    finally:
-        Model.get_proxy_model_files = original
 
 
 def serve(opts: ServeOptions, on_ready: Callable[[dict], None] | None = None,

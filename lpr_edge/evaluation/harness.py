@@ -6,8 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..datasets import Sample, load_images
 from ..runtime.decode import PlateResult
-from .datasets import Sample, load_images
 from .metrics import Accuracy, PairedChange, paired_change, score
 
 
@@ -128,6 +128,6 @@ def eval_sample_set(data: str, split_side: str = "all", samples: int = 3000) -> 
     never used for training or calibration (2026)."""
     if data == "synthetic":
         return synthetic_sample_set(samples, seed=2026)
-    from .datasets import load_split
+    from ..datasets import load_split
 
     return dataset_sample_set(f"{data} ({split_side})", load_split(data, split_side)[0])

@@ -10,22 +10,11 @@ not is only a little looser, and reading it as it is costs a pass less). The rea
 crop's own; its confidence becomes the mean of the two readings' confidences, the padded view
 counting 0 if it read something else, and each character's confidence likewise.
 
-A model whose framing says ``keep: confident`` (``lpr-edge framing --keep confident``) keeps instead
-the more confident of the two readings where they differ (ties: the crop's own), at half its
-confidence; its padded views are then read as any crop (reframed wherever the framing says), since
-their reading may be the answer. Better for tight detector boxes, worse for very loose ones
-(``benchmarks/README.md``, "Cross-checked confidence": the bundled US model on another region's
-plates cut at the box +10 of 114, at 25 % margin −4), so not the bundled models' default.
-
-The Recognizer reads the crops and their padded views in one pass where its backend has room for
-both (it asks for twice its ``max_batch``; a TensorRT profile or a server's ``max_batch_size`` may
-give less, and then the views are read one after the other): the same readings and confidences.
-
-Measured (``benchmarks/README.md``, "Cross-checked confidence"): over both bundled models, nine
-rows each (validation as labelled and audited, another collection, six detector margins), the share
-of plates accepted at 99 % precision rises from 47 % to 59 % on average (the US validation split: 73 %
-to 91 %), for about one more pass per crop. Off with ``Recognizer(..., cross_check=False)``
-/ ``--no-cross-check``.
+It is on where the confidence would otherwise be the character product (the backend gives no per-step
+probabilities); the CTC posterior ranks better alone (``lpr_edge.runtime.decode``). Measured in
+``benchmarks/results/confidence_cross_check.md``: over both bundled models, nine rows each, the
+character product cross-checked accepts 61.5 % of plates at 99 % precision instead of 52.9 %, for one
+more pass per crop.
 """
 from __future__ import annotations
 
@@ -34,7 +23,6 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..spec import CROSS_CHECK_KEEPS
 from .decode import PlateResult, char_product
 from .preprocess import within_limit
 
@@ -48,18 +36,14 @@ def padded_view(crop: np.ndarray) -> np.ndarray:
     return within_limit(cv2.copyMakeBorder(crop, dy, dy, dx, dx, cv2.BORDER_REPLICATE))
 
 
-def combine(first: Sequence[PlateResult], second: Sequence[PlateResult], keep: str = "own") -> list[PlateResult]:
-    """Per crop, the text both views read with their confidences averaged, or, where they differ, the
-    first view's reading (``keep="own"``) or the more confident one (``"confident"``; ties: the first
-    view's) at half its confidence."""
-    if keep not in CROSS_CHECK_KEEPS:
-        raise ValueError(f"keep must be one of {CROSS_CHECK_KEEPS}, got {keep!r}")
+def combine(first: Sequence[PlateResult], second: Sequence[PlateResult]) -> list[PlateResult]:
+    """Per crop, the first view's reading with the character products of both views averaged, the
+    second counting 0 where it read something else (each character's confidence likewise)."""
     out = []
     for a, b in zip(first, second):
         if a.text == b.text:
             chars = tuple((x + y) / 2 for x, y in zip(a.char_confidences, b.char_confidences))
             out.append(PlateResult(a.text, (char_product(a) + char_product(b)) / 2, chars))
         else:
-            kept = b if keep == "confident" and char_product(b) > char_product(a) else a
-            out.append(PlateResult(kept.text, char_product(kept) / 2, tuple(x / 2 for x in kept.char_confidences)))
+            out.append(PlateResult(a.text, char_product(a) / 2, tuple(x / 2 for x in a.char_confidences)))
     return out

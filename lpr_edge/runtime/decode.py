@@ -242,25 +242,3 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
     np.exp(shifted, out=shifted)
     return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def decode_reference(logits: np.ndarray, charset: str, blank: int) -> list[PlateResult]:
-    """The plain per-plate, per-step Python loop: slow and obviously right.
-
-    Kept as the yardstick the vectorised decoder is tested and benchmarked against.
-    """
-    symbols = list(charset)
-    symbols.insert(blank, "")
-    results = []
-    for plate in np.asarray(logits, dtype=np.float64):
-        text, confs, prev = [], [], -1
-        for step in plate:
-            k = int(np.argmax(step))
-            e = np.exp(step - step[k])
-            if k != blank and k != prev:
-                text.append(symbols[k])
-                confs.append(1.0 / e.sum())
-            prev = k
-        conf = float(np.prod(confs)) if confs else 0.0
-        results.append(PlateResult("".join(text), conf, tuple(confs)) if text else EMPTY)
-    return results

@@ -115,11 +115,22 @@ def normalize(pixels: np.ndarray, spec: ModelSpec, out: np.ndarray | None = None
     return view
 
 
+def into_input(pixels: np.ndarray, spec: ModelSpec, out: np.ndarray) -> np.ndarray:
+    """Resized pixels into a backend's input buffer ``out[:n]``, in the form its dtype says: float32 is
+    the model's normalised input; uint8 [max_batch, H, W, 3] the resized BGR pixels themselves (a
+    remote backend's wire form). Returns that view: the batch to hand to ``backend.infer``."""
+    if out.dtype == np.uint8:
+        if out.shape[1:] != pixels.shape[1:] or len(out) < len(pixels):
+            raise InputError(f"pixel buffer {out.shape} cannot hold {pixels.shape}")
+        np.copyto(out[:len(pixels)], pixels)
+        return out[:len(pixels)]
+    return normalize(pixels, spec, out)
+
+
 def preprocess_batch(crops: Sequence[np.ndarray], spec: ModelSpec, out: np.ndarray | None = None) -> np.ndarray:
     """Crops into the backend's input buffer ``out[:len(crops)]`` (allocated if None) and return that view.
 
-    The buffer's dtype says what the backend takes: float32 is the model's normalised input;
-    uint8 [max_batch, H, W, 3] is resized BGR pixels (a remote backend's wire form).
+    The buffer's dtype says what the backend takes (:func:`into_input`).
     """
     if out is not None and out.dtype == np.uint8:
         return resize_batch(crops, spec, out)

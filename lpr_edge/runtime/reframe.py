@@ -29,7 +29,7 @@ from .preprocess import within_limit
 
 Window = Tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the crop
 
-MARGINS = (0.0, 0.05, 0.1)   # the margins `lpr-edge framing` chooses from (lpr_edge.evaluation.framing)
+MARGINS = (0.0, 0.05, 0.1)   # the margins `lpr-edge framing` chooses from (lpr_edge.toolchain.framing)
 MIN_CHANGE = 0.03            # cuts that keep more than 97 % of both sides are not worth a second pass
 GATES = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)  # the reread_below values `lpr-edge framing` chooses from
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from lpr_edge.cli import main
-from lpr_edge.deploy.triton_server import HANDSHAKE_WAIT_S, load_failure_cause, patient_instances, python_library_env
+from lpr_edge.deploy.pytriton_patch import HANDSHAKE_WAIT_S, is_tested, patient_instances
+from lpr_edge.deploy.triton_server import load_failure_cause, python_library_env
 
 from .conftest import free_ports
 
@@ -95,6 +96,16 @@ def test_model_instances_wait_for_the_first_ones_handshake(tmp_path):
         first.join()
         for server in servers:
             server.close()
+
+
+def test_the_patch_applies_only_to_the_pytriton_releases_it_was_tested_with(monkeypatch, capsys):
+    from lpr_edge.deploy import pytriton_patch
+
+    assert is_tested((0, 7, 0)) and not is_tested((0, 6, 0)) and not is_tested((0, 8, 1))
+    monkeypatch.setattr(pytriton_patch, "pytriton_version", lambda: (0, 9, 0))
+    with patient_instances():
+        pass
+    assert "PyTriton 0.9.0 is outside the tested range" in capsys.readouterr().err
 
 
 def test_a_failed_model_load_names_the_stubs_root_cause():

@@ -12,8 +12,8 @@ pytest.importorskip("pytriton", reason="needs the serve extra: pip install 'lpr-
 pytest.importorskip("tritonclient.grpc", reason="needs tritonclient: pip install 'lpr-edge[client]'")
 
 from lpr_edge import Recognizer  # noqa: E402
+from lpr_edge.datasets import load_dataset, load_images  # noqa: E402
 from lpr_edge.errors import CropError, ServerError  # noqa: E402
-from lpr_edge.evaluation.datasets import load_dataset, load_images  # noqa: E402
 from tests.conftest import US_DATA, need, run_threads  # noqa: E402
 
 from .conftest import Server, free_ports  # noqa: E402

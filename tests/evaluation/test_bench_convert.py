@@ -71,7 +71,7 @@ def test_lprnet_pytorch_conversion_on_real_checkpoint(tmp_path):
     weights = need(CCPD_DATA / "weights" / "Final_LPRNet_model.pth")
     from lpr_edge import Recognizer
     from lpr_edge.convert.lprnet_pytorch import convert, torch_logits
-    from lpr_edge.evaluation.datasets import load_dataset, load_images
+    from lpr_edge.datasets import load_dataset, load_images
     from lpr_edge.evaluation.harness import evaluate
     from lpr_edge.runtime.preprocess import preprocess_batch
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lpr_edge.datasets import load_dataset, load_images, read_image, split
 from lpr_edge.errors import DatasetError
-from lpr_edge.evaluation.datasets import load_dataset, load_images, read_image, split
 from lpr_edge.evaluation.metrics import levenshtein, score
 
 from ..conftest import US_DATA, need

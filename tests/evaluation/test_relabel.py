@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from lpr_edge.datasets import load_corrections, load_split
 from lpr_edge.errors import DatasetError
-from lpr_edge.evaluation.datasets import load_split
-from lpr_edge.evaluation.relabel import load_corrections
 
 from ..conftest import REPO, need
 

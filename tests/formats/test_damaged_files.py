@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lpr_edge import LprEdgeError
-from lpr_edge.evaluation.datasets import load_dataset
+from lpr_edge.datasets import load_dataset
 from lpr_edge.formats.engine_manifest import read_manifest
 from lpr_edge.formats.onnx_spec import load_onnx
 from lpr_edge.formats.trt_cache import read_cache

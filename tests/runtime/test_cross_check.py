@@ -10,15 +10,13 @@ import numpy as np
 import pytest
 
 from lpr_edge import Recognizer
-from lpr_edge.bundled import resolve_model
 from lpr_edge.cli import main
-from lpr_edge.evaluation.datasets import load_images, load_split
+from lpr_edge.datasets import load_images, load_split
 from lpr_edge.evaluation.harness import evaluate_images
-from lpr_edge.formats.onnx_spec import read_model_spec
 from lpr_edge.runtime.cross_check import combine, padded_view
-from lpr_edge.runtime.decode import PlateResult, char_product
+from lpr_edge.runtime.decode import PlateResult
 
-from ..conftest import US_DATA, need
+from ..conftest import US_DATA, crops_read_again, need
 
 
 def test_padded_view_replicates_the_edges_by_four_percent():
@@ -41,13 +39,6 @@ def test_combine_averages_agreeing_views_and_halves_disagreeing_ones():
     assert out[0].confidence == pytest.approx(0.6) and out[0].char_confidences == pytest.approx((0.75, 0.8, 1.0))
     assert out[1].confidence == pytest.approx(0.3) and out[1].char_confidences == pytest.approx((0.3, 0.5, 0.5))
     assert out[3] == PlateResult("", 0.0)
-    # keep="confident": the more confident reading where the views differ, at half its confidence; ties: own
-    surer = combine(first, second, "confident")
-    assert [r.text for r in surer] == ["AB1", "AB7", "AB1", ""]
-    assert surer[1].confidence == pytest.approx(0.45) and surer[1].char_confidences == pytest.approx((0.45, 0.5, 0.5))
-    assert surer[0] == out[0] and surer[2] == out[2]
-    with pytest.raises(ValueError, match="own"):
-        combine(first, second, "best")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +55,7 @@ def test_recognizer_confidence_is_the_combination_of_two_plain_readings(us_val):
             Recognizer("us", max_batch=200, cross_check=True) as checked:
         assert checked.cross_check and not plain.cross_check
         first = plain.recognize_batch(images)
-        _, _, reframed = plain._read(images, 0)       # which crops the first view read again
+        reframed = crops_read_again(plain, images)       # which crops the first view read again
         views = [padded_view(c) for c in images]
         # a padded view is read again (reframed) only where its crop was
         padded = [(plain if i in reframed else unframed).recognize(v) for i, v in enumerate(views)]
@@ -75,29 +66,6 @@ def test_recognizer_confidence_is_the_combination_of_two_plain_readings(us_val):
     assert [r.text for r in got] == [r.text for r in first]
     assert [r.confidence for r in got] == pytest.approx([r.confidence for r in want])
     assert 0 < sum(a.text != b.text for a, b in zip(first, padded)) < len(images) // 4  # both branches taken
-
-
-def test_a_model_framed_to_keep_the_more_confident_view_reads_its_padded_views_as_any_crop(us_val):
-    images, samples = us_val
-    spec = read_model_spec(resolve_model("us"))
-    surer = spec.replace(framing={**spec.framing, "keep": "confident"})   # lpr-edge framing --keep confident
-    with Recognizer("us", cross_check=False, max_batch=200) as plain, \
-            Recognizer("us", spec=surer, max_batch=200, cross_check=True) as checked, \
-            Recognizer("us", cross_check=True) as own:
-        first = plain.recognize_batch(images)
-        padded = plain.recognize_batch([padded_view(c) for c in images])   # reframed wherever the framing says
-        got = checked.recognize_batch(images)
-        kept = evaluate_images(own, images, samples)
-        confident = evaluate_images(checked, images, samples)
-    want = combine(first, padded, "confident")
-    assert [r.text for r in got] == [r.text for r in want] != [r.text for r in first]
-    assert [r.confidence for r in got] == pytest.approx([r.confidence for r in want])
-    differ = [(a, b) for a, b in zip(first, padded) if a.text != b.text]
-    # the views are weighed by their character products (the cross-check's score)
-    assert any(char_product(b) > char_product(a) for a, b in differ)
-    assert any(char_product(b) <= char_product(a) for a, b in differ)
-    # measured: 146 of 150 keeping the crop's own reading, 144 keeping the more confident
-    assert (kept.accuracy.perfect_match, confident.accuracy.perfect_match) == pytest.approx((146 / 150, 144 / 150))
 
 
 def test_bundled_us_confidence_separates_right_from_wrong_on_validation(us_val):
@@ -126,7 +94,7 @@ def test_eval_says_whether_the_confidence_was_cross_checked(tmp_path, capsys):
 def test_views_of_crops_near_the_size_limit_are_shrunk_not_refused():
     # a valid 9,990-px crop grows past the 10,000-px limit when padded or extended; that limit is for
     # whole frames passed as crops, so the views are shrunk instead of raising CropError
-    from lpr_edge.evaluation.datasets import load_dataset, read_image
+    from lpr_edge.datasets import load_dataset, read_image
     from lpr_edge.runtime.preprocess import MAX_SIDE, within_limit
     from lpr_edge.runtime.reframe import cut
 

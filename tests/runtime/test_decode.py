@@ -9,13 +9,25 @@ from lpr_edge.runtime.decode import (
     ctc_posterior,
     decode_argmax,
     decode_logits,
-    decode_reference,
     greedy_ctc,
     max_softmax,
 )
 from lpr_edge.spec import US_CHARSET, ModelSpec
 
-from ..conftest import toy_spec
+from ..conftest import REPO, toy_spec
+
+
+def _reference():
+    """``benchmarks/decode_reference.py``: the per-plate Python loop the vectorised decoder must match."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("decode_reference", REPO / "benchmarks" / "decode_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.decode_reference
+
+
+decode_reference = _reference()
 
 
 def assert_same(a, b, plate_confidence: bool = True):

@@ -12,12 +12,13 @@ from onnx import TensorProto, helper
 
 from lpr_edge import Recognizer
 from lpr_edge.bundled import resolve_model
-from lpr_edge.evaluation.datasets import load_images, load_split
+from lpr_edge.datasets import load_images, load_split
 from lpr_edge.formats.onnx_spec import load_onnx, probability_tensor, read_model_spec
 from lpr_edge.runtime import reframe
 from lpr_edge.runtime.cross_check import combine
 from lpr_edge.runtime.decode import PlateResult, char_product, ctc_posterior, greedy_ctc
 from lpr_edge.runtime.plate_format import PlateFormat
+from lpr_edge.runtime.preprocess import preprocess_batch
 
 from ..conftest import US_DATA, need, toy_spec
 
@@ -122,10 +123,10 @@ def us_val():
 
 
 def test_recognizer_confidence_is_the_posterior_of_the_exposed_probabilities(us_val):
-    with Recognizer("us", reframe=False, max_batch=64) as rec:  # one chunk: its rows stay in the buffer
+    with Recognizer("us", reframe=False, max_batch=64) as rec:
         assert rec.probabilities == "/Softmax_output_0" and not rec.cross_check
         results = rec.recognize_batch(us_val)
-        outputs = rec._backend.infer(len(us_val))  # the same rows are still in the input buffer
+        outputs = rec._backend.infer(preprocess_batch(us_val, rec.spec)).outputs
     probs = outputs[rec.probabilities]
     assert probs.shape == (len(us_val), 24, 36) and np.allclose(probs.sum(-1), 1, atol=1e-5)
     spec = rec.spec
@@ -142,7 +143,7 @@ def test_gate_cross_check_and_plate_format_weigh_the_character_product():
     indices[0, 8:16] = [10, 11, 12, 1, 35, 2, 3, 4]        # characters in the middle third: a loose crop
     assert reframe.windows([(100, 300, 3)], indices, [sure], framing, 35) == [None]  # kept: sure by product
     other = PlateResult("ABC1239", 0.9, (0.5,) * 7)
-    out = combine([sure], [other], "confident")
+    out = combine([sure], [other])
     assert out[0].text == "ABC1234" and out[0].confidence == pytest.approx(0.999 ** 7 / 2)
     # a look-alike swapped: the plate confidence is scaled by the swapped character's bound / score
     fitted = PlateFormat.parse("LLL9999").fit(PlateResult("AB81234", 0.5, (1.0, 1.0, 0.8) + (1.0,) * 4))

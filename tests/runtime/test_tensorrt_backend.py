@@ -191,7 +191,7 @@ def test_a_server_merges_no_more_rows_than_the_engine_takes(engine):
 
 def test_engines_of_tao_style_models_give_the_posterior(monkeypatch, tmp_path):
     from lpr_edge.bundled import resolve_model
-    from lpr_edge.evaluation.datasets import load_dataset, load_images
+    from lpr_edge.datasets import load_dataset, load_images
 
     from ..conftest import US_DATA, need
 

@@ -45,7 +45,7 @@ def test_real_engine_reads_plates(tmp_path, precision):
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_bundled_model_engine_reads_us_validation_like_fp32(tmp_path, precision):
     from lpr_edge.bundled import bundled_path
-    from lpr_edge.evaluation.datasets import load_dataset, split
+    from lpr_edge.datasets import load_dataset, split
     from lpr_edge.evaluation.harness import evaluate
     from lpr_edge.evaluation.metrics import paired_change
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...errors import BackendUnavailable, ClosedError, InputError, ModelFileError
 from ...spec import ModelSpec
+from .base import Inference, load_rows
 
 
 class OnnxRuntimeBackend:
@@ -38,20 +39,17 @@ class OnnxRuntimeBackend:
         self.max_batch = max_batch
         self.precision = precision
         self.input = np.zeros((max_batch, *spec.input_shape), np.float32)
-        self.timings: dict[str, float] = {}
         self.probabilities = probabilities
         self._outputs = list(spec.outputs) + ([probabilities] if probabilities else [])
 
-    def infer(self, n: int) -> dict[str, np.ndarray]:
-        """Run the first ``n`` rows of :attr:`input`."""
+    def infer(self, batch: np.ndarray) -> Inference:
+        """Run ``batch`` (rows of :attr:`input`, or copied there)."""
         if self._session is None:
             raise ClosedError("backend is closed; open a new Recognizer")
-        if not 1 <= n <= self.max_batch:
-            raise InputError(f"batch of {n} is outside 1..{self.max_batch}")
+        n = load_rows(self.input, batch)
         t0 = time.perf_counter()
         arrays = self._session.run(self._outputs, {self.spec.input_name: self.input[:n]})
-        self.timings = {"infer": (time.perf_counter() - t0) * 1e3}
-        return dict(zip(self._outputs, arrays))
+        return Inference(dict(zip(self._outputs, arrays)), {"infer": (time.perf_counter() - t0) * 1e3})
 
     def close(self) -> None:
         self._session = None

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import BackendUnavailable, ClosedError, InferenceError, InputError, ModelFileError
+from ...errors import BackendUnavailable, ClosedError, InferenceError, ModelFileError
 from ...formats.engine_manifest import Manifest
 from ...gpu_stack import unavailable_reason
+from .base import Inference, load_rows
 from .cuda_context import CudaContext
 
 
@@ -117,15 +118,15 @@ class TensorRTBackend:
         self._outputs = [self._tensors[n] for n in read]
         self._stream = self._cuda.Stream()
         self._events = [self._cuda.Event() for _ in range(4)] if timing else None
-        self.timings: dict[str, float] = {}
 
-    def infer(self, n: int) -> dict[str, np.ndarray]:
-        """Run the first ``n`` rows of :attr:`input`; outputs are views valid until the next call."""
+    def infer(self, batch: np.ndarray) -> Inference:
+        """Run ``batch`` (rows of the pinned :attr:`input`, or copied there); the outputs are copies,
+        so the caller may keep them across calls."""
         if self._closed:
             raise ClosedError("TensorRT backend is closed; open a new Recognizer")
-        if not 1 <= n <= self.max_batch:
-            raise InputError(f"batch of {n} is outside 1..{self.max_batch} (the engine profile's range)")
+        n = load_rows(self.input, batch)
         cuda, stream, ev = self._cuda, self._stream, self._events
+        timings: dict[str, float] = {}
         inp = self._tensors[self.spec.input_name]
         rows = max(n, self.min_batch)
         if rows > n:  # padding rows: defined values, results discarded
@@ -152,9 +153,9 @@ class TensorRTBackend:
                 ev[3].record(stream)
             stream.synchronize()
             if ev:
-                self.timings = {"h2d": ev[1].time_since(ev[0]), "compute": ev[2].time_since(ev[1]),
-                                "d2h": ev[3].time_since(ev[2])}
-        return {out.name: out.host[:n] for out in self._outputs}
+                timings = {"h2d": ev[1].time_since(ev[0]), "compute": ev[2].time_since(ev[1]),
+                           "d2h": ev[3].time_since(ev[2])}
+        return Inference({out.name: out.host[:n].copy() for out in self._outputs}, timings)
 
     def _free(self) -> None:
         for t in self._tensors.values():

@@ -17,6 +17,7 @@ import numpy as np
 from ...errors import BackendUnavailable, ClosedError, InputError, ServerError
 from ...formats.triton_wire import MODEL_KEY, ServerAddress, parse_address
 from ...spec import ModelSpec
+from .base import Inference, load_rows
 
 DTYPES = {"UINT8": np.uint8, "FP32": np.float32}
 
@@ -36,7 +37,6 @@ class TritonBackend:
         self._clients: list = []  # every thread's connection, closed together
         self._clients_lock = threading.Lock()
         self._closed = False
-        self.timings: dict[str, float] = {}
         metadata, config = self._describe()
         served = self._served_model(metadata, config)
         self.spec: ModelSpec = ModelSpec.from_dict(served["spec"])
@@ -56,21 +56,20 @@ class TritonBackend:
 
     # ---- one request ------------------------------------------------------------------------
 
-    def infer(self, n: int) -> dict[str, np.ndarray]:
-        """Send the first ``n`` rows of :attr:`input`; the spec's outputs, ``n`` rows each."""
+    def infer(self, batch: np.ndarray) -> Inference:
+        """Send ``batch`` (rows of :attr:`input`, or copied there); the spec's outputs, a row per crop."""
         if self._closed:
             raise ClosedError("backend is closed; open a new Recognizer")
-        if not 1 <= n <= self.max_batch:
-            raise InputError(f"batch of {n} is outside 1..{self.max_batch}")
+        n = load_rows(self.input, batch)
         t0 = time.perf_counter()
         result = self._infer(self.input[:n], self._wanted)
         outputs = {name: result.as_numpy(name) for name in self._wanted}
-        self.timings = {"infer": (time.perf_counter() - t0) * 1e3}
+        timings = {"infer": (time.perf_counter() - t0) * 1e3}
         for name, value in outputs.items():
             if value is None or len(value) != n:
                 raise ServerError(f"{self.address} returned {name} with "
                                   f"{'no' if value is None else len(value)} rows for {n} crops")
-        return outputs
+        return Inference(outputs, timings)
 
     def _infer(self, rows: np.ndarray, output_names):
         api = self._api

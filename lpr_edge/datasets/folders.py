@@ -17,7 +17,6 @@ from ..errors import DatasetError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 IMAGE_SUFFIX_LIST = ", ".join(sorted(IMAGE_SUFFIXES))
-SPLIT_SEED = 20261125
 
 
 @dataclass(frozen=True)
@@ -160,56 +159,3 @@ def load_images(samples: Sequence[Sample], *,
     if skipped:
         warnings.warn(f"skipped {len(skipped)} unreadable image(s), first: {skipped[0]}", stacklevel=2)
     return images, kept, skipped
-
-
-def split(samples: Sequence[Sample], val_fraction: float = 0.2,
-          seed: int = SPLIT_SEED) -> tuple[list[Sample], list[Sample]]:
-    """A seeded split stratified by ``group``: about ``val_fraction`` of every group goes to val.
-
-    Identical label strings always land on the same side so the validation set never sees a
-    plate the training set has (several plates in the US set repeat).
-    """
-    rng = np.random.default_rng(seed)
-    by_group: dict[str, list[Sample]] = {}
-    for s in samples:
-        by_group.setdefault(s.group, []).append(s)
-    val_texts: set[str] = set()
-    for g in sorted(by_group):
-        texts = sorted({s.text for s in by_group[g]})
-        rng.shuffle(texts)
-        n_val = int(round(len(texts) * val_fraction))
-        val_texts.update(texts[:n_val])
-    # A text in val keeps all its copies in val, whichever group they came from.
-    train = [s for s in samples if s.text not in val_texts]
-    val = [s for s in samples if s.text in val_texts]
-    return train, val
-
-
-def write_split(samples: Sequence[Sample], out_csv: str | Path) -> None:
-    """Write a labels.csv (relative to the dataset root) listing ``samples``."""
-    from ..atomic import atomic_open
-
-    out_csv = Path(out_csv)
-    with atomic_open(out_csv, "w", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["file", "text", "state"])
-        for s in samples:
-            w.writerow([s.path.as_posix(), s.text, s.group])
-
-
-def load_split(data: str | Path, which: str = "all",
-               relabel: str | Path | None = None) -> tuple[list[Sample], list[str]]:
-    """The samples of a dataset folder (``all``) or one side (``train``/``val``) of its fixed seeded
-    split, and the rows skipped while reading it. ``relabel``: a corrections CSV applied after the split
-    (:mod:`lpr_edge.evaluation.relabel`); crops it leaves out are listed with the skipped rows."""
-    ds = load_dataset(data)
-    chosen = ds.samples
-    if which != "all":
-        train, val = split(ds.samples)
-        chosen = val if which == "val" else train
-    if relabel is None:
-        return chosen, ds.skipped
-    from .relabel import apply_corrections, left_out_row, load_corrections
-
-    corrected, _, dropped = apply_corrections(chosen, load_corrections(relabel), ds.root, known=ds.samples)
-    return corrected, ds.skipped + [left_out_row(s, relabel) for s in dropped]

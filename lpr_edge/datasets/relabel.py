@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import DatasetError
-from .datasets import Sample
+from .folders import Sample
 
 RELABELLED = "relabelled from "   # the note of a sample whose label a correction changed
 LEFT_OUT = "left out by --relabel"  # in the skipped row of a crop a correction left out

@@ -1,5 +1,6 @@
 """Fitting a model's framing (``lpr-edge framing``): where its characters sit in its training crops,
-and the margin to re-read loose crops with (:mod:`lpr_edge.runtime.reframe`).
+and the margin to re-read loose crops with (:mod:`lpr_edge.runtime.reframe`); written into a copy of
+the model (:func:`frame_model`).
 
 The spans come from the training crops the model reads right (their first and last non-blank step,
 median per reading length). The margin is one of ``reframe.MARGINS``, chosen in two steps: the
@@ -12,8 +13,7 @@ extended (``reframe.PADS``: not at all, edge pixels, median colour), by the same
 to not extending. Last, which first readings are sure enough to keep without a second pass
 (``reread_below``, one of ``reframe.GATES``): of those that read no fewer validation crops and no
 fewer synthetic loose crops than re-reading every crop, the lowest (fewest second passes); none such,
-no gate. No step looks at a test set. Which reading the cross-check keeps where a crop and
-its padded view differ (``keep``) is not fitted: the crop's own unless given (README, ``cross_check``).
+no gate. No step looks at a test set.
 """
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..datasets import Sample, load_images
 from ..errors import DatasetError
+from ..evaluation.margins import crop_at_margin
 from ..runtime import reframe
 from ..runtime.backends import open_backend
 from ..runtime.decode import greedy_ctc, step_classes
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
-from .datasets import Sample, load_images
-from .margins import crop_at_margin
 
 LOOSE_SEED = 20261128                            # the synthetic loose crops: no training run draws this seed
 LOOSE_CUTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)   # margins per side they are cut at
@@ -61,8 +61,7 @@ def _first_readings(model: str | os.PathLike, spec: ModelSpec, images: Sequence[
     try:
         for i in range(0, len(images), backend.max_batch):
             chunk = images[i:i + backend.max_batch]
-            preprocess_batch(chunk, spec, out=backend.input)
-            outputs = backend.infer(len(chunk))
+            outputs = backend.infer(preprocess_batch(chunk, spec, out=backend.input)).outputs
             texts += [r.text for r in greedy_ctc(outputs, spec)]
             classes.append(np.array(step_classes(outputs, spec)[:len(chunk)]))
     finally:
@@ -73,10 +72,10 @@ def _first_readings(model: str | os.PathLike, spec: ModelSpec, images: Sequence[
 def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sample], val: Sequence[Sample], *,
                 min_count: int = 20, threads: int = 0, margin: float | None = None,
                 synth_layout: str | None = None, synth_plates: int = 400, pad: str | None = None,
-                reread_below: float | str | None = None, keep: str = "own",
+                reread_below: float | str | None = None,
                 say: Callable[[str], None] = lambda message: None) -> FramingFit:
     """Spans from ``train`` (crops read right); the margin, pad and gate as the module doc says, or as
-    given (``reread_below="off"``: every crop may be re-read); ``keep`` goes into the framing as given.
+    given (``reread_below="off"``: every crop may be re-read).
     ``say`` hears what each stage is doing (the CLI prints it)."""
     images, kept, _ = load_images(train)
     say(f"reading {len(kept)} training crops for the spans")
@@ -144,7 +143,7 @@ def fit_framing(model: str | os.PathLike, spec: ModelSpec, train: Sequence[Sampl
             break
     else:
         chosen_gate = None if reread_below == "off" else float(reread_below)
-    framing = {"margin": best, "spans": spans, "pad": chosen_pad, "keep": keep}
+    framing = {"margin": best, "spans": spans, "pad": chosen_pad}
     if chosen_gate is not None:
         framing["reread_below"] = chosen_gate
     return FramingFit(framing, len(right), val_scores, loose_scores, pad_val, pad_loose, gate_val, gate_loose)
@@ -173,10 +172,34 @@ def loose_crops(layout: str, n: int) -> tuple[list[np.ndarray], list[Sample]]:
 def _reader(model: str | os.PathLike, images: list[np.ndarray], samples: list[Sample], threads: int) -> Reader:
     """Share of ``images`` read right by ``model`` under a given spec (its framing, for reframing). Every
     share is a count over the same crops, so equal counts compare equal: ties are real ties."""
+    from ..evaluation.harness import evaluate_images
     from ..runtime.recognizer import Recognizer
-    from .harness import evaluate_images
 
     def read(spec: ModelSpec) -> float:
         with Recognizer(model, "onnxruntime", spec=spec, threads=threads, cross_check=False) as rec:
             return evaluate_images(rec, images, samples).accuracy.perfect_match
     return read
+
+
+def frame_model(model: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike, *,
+                relabel: str | os.PathLike | None = None, spec: ModelSpec | None = None, preset: str | None = None,
+                **fit: object) -> FramingFit:
+    """Fit the framing of an ONNX ``model`` on the labelled folder ``data`` (its training side for the
+    spans, its validation side for the choices; ``relabel`` corrections applied) and write a copy of
+    the model with it in its spec to ``out``, atomically. ``fit``: :func:`fit_framing`'s options."""
+    from ..atomic import write_bytes
+    from ..bundled import resolve_model
+    from ..datasets import load_split
+    from ..errors import InputError
+    from ..formats.onnx_spec import embed_spec, load_onnx, resolve_spec
+
+    path = resolve_model(model)
+    if path.suffix != ".onnx":
+        raise InputError(f"{path} is not an ONNX model; fit the framing on the .onnx and build the engine from it")
+    onnx_model = load_onnx(path)
+    model_spec = resolve_spec(onnx_model, spec=spec, preset_name=preset, source=str(path))
+    train, _ = load_split(data, "train", relabel=relabel)
+    val, _ = load_split(data, "val", relabel=relabel)
+    result = fit_framing(path, model_spec, train, val, **fit)
+    write_bytes(out, embed_spec(onnx_model, model_spec.replace(framing=result.framing)).SerializeToString())
+    return result

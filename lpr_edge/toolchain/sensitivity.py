@@ -11,14 +11,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..evaluation.harness import ModelReading, SampleSet, read_model
+from ..evaluation.metrics import describe_change
 from ..formats.onnx_spec import load_onnx
 from ..formats.trt_cache import CalibrationCache
 from ..spec import ModelSpec
-from ..toolchain.calibrate import drop_scales, float_kept_tensors
-from ..toolchain.onnx_prep import name_unnamed_nodes
-from ..toolchain.qdq import make_qdq_model, quantized_nodes
-from .harness import ModelReading, SampleSet, read_model
-from .metrics import describe_change
+from .calibrate import drop_scales, float_kept_tensors
+from .onnx_prep import name_unnamed_nodes
+from .qdq import make_qdq_model, quantized_nodes
 
 
 def layer_sensitivity(onnx_path: str | os.PathLike, cache: CalibrationCache, sample_set: SampleSet, spec: ModelSpec,
