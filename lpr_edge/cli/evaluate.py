@@ -39,6 +39,8 @@ def run(args) -> int:
         info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
                 "reframe": rec.reframe, "cross_check": rec.cross_check}
     main_report = reports[0][1]
+    for why in [*skipped_rows, *main_report.skipped]:
+        print(f"lpr-edge: skipped {why}", file=sys.stderr)
     relabelled, left_out = correction_counts(samples, skipped_rows)
     _write_errors(args, reports)
     summary = {**main_report.to_dict(), "skipped_rows": len(skipped_rows), **info, "data": args.data,

@@ -41,19 +41,26 @@ def image_paths(names: list[str]) -> list[str]:
 
 
 def decode(paths: list[str], *, strict: bool) -> tuple[list[str], list]:
-    """The paths decoded and their crops; one that cannot be decoded raises if ``strict``, else gets a line."""
+    """The paths decoded and their crops; one that cannot be decoded or read as a crop (a whole photo over
+    the size limit, say) raises if ``strict``, else is skipped with a line naming the file."""
     from ..datasets import read_image
     from ..errors import DatasetError
+    from ..runtime.preprocess import crop_problem
 
     kept, crops = [], []
     for path in paths:
         try:
-            crops.append(read_image(path))
-            kept.append(path)
+            crop = read_image(path)
+            problem = crop_problem(crop)
+            if problem is not None:
+                raise DatasetError(f"image {path} {problem}")
         except DatasetError as exc:
             if strict:
                 raise
             print(f"lpr-edge: skipped {exc}", file=sys.stderr)
+            continue
+        crops.append(crop)
+        kept.append(path)
     return kept, crops
 
 
@@ -70,11 +77,11 @@ def run(args) -> int:
             read += len(kept)
             for path, r in zip(kept, rec.recognize_batch(crops) if crops else []):
                 if args.json:
-                    print(json.dumps({"image": path, **r.to_dict()}, ensure_ascii=False))
+                    print(json.dumps({"image": path, **r.to_dict()}, ensure_ascii=False, allow_nan=False))
                 else:
                     print(f"{path}\t{r.text}\t{r.confidence:.3f}")
             sys.stdout.flush()
     if read < len(paths):
-        print(f"lpr-edge: {len(paths) - read} of {len(paths)} image(s) could not be decoded", file=sys.stderr)
+        print(f"lpr-edge: {len(paths) - read} of {len(paths)} image(s) skipped (above)", file=sys.stderr)
         return 1
     return 0

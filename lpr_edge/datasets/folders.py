@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -146,7 +145,8 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def load_images(samples: Sequence[Sample], *,
                 skip_unreadable: bool = True) -> tuple[list[np.ndarray], list[Sample], list[str]]:
-    """Decode the samples' images; unreadable ones are skipped with a warning (or raise)."""
+    """Decode the samples' images; unreadable ones are skipped, each with a line in the third list saying
+    why (or raise)."""
     images, kept, skipped = [], [], []
     for s in samples:
         try:
@@ -156,6 +156,4 @@ def load_images(samples: Sequence[Sample], *,
             if not skip_unreadable:
                 raise
             skipped.append(str(exc))
-    if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s), first: {skipped[0]}", stacklevel=2)
     return images, kept, skipped

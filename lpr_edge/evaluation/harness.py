@@ -41,7 +41,27 @@ def evaluate(recognizer, samples: Sequence[Sample], *, batch: int | None = None,
     Labels are mapped into the model's alphabet first (e.g. ``O`` -> ``0`` for the US charset).
     """
     images, kept, skipped = load_images(samples, skip_unreadable=skip_unreadable)
-    return evaluate_images(recognizer, images, kept, skipped=skipped, batch=batch, progress=progress)
+    images, kept, unusable = usable_crops(images, kept, strict=not skip_unreadable)
+    return evaluate_images(recognizer, images, kept, skipped=skipped + unusable, batch=batch, progress=progress)
+
+
+def usable_crops(images: Sequence[np.ndarray], samples: Sequence[Sample], *, strict: bool = False):
+    """The images the Recognizer can read as crops, their samples, and a line for each left out (a whole
+    photo over the crop size limit, say); ``strict`` raises on the first instead."""
+    from ..errors import DatasetError
+    from ..runtime.preprocess import crop_problem
+
+    kept_images, kept, skipped = [], [], []
+    for image, sample in zip(images, samples):
+        problem = crop_problem(image)
+        if problem is None:
+            kept_images.append(image)
+            kept.append(sample)
+            continue
+        if strict:
+            raise DatasetError(f"{sample.where()}: the image {problem}")
+        skipped.append(f"{sample.where()}: the image {problem}")
+    return kept_images, kept, skipped
 
 
 def evaluate_images(recognizer, images: Sequence[np.ndarray], samples: Sequence[Sample], *, skipped=(),

@@ -20,31 +20,38 @@ from ..spec import ModelSpec
 MAX_SIDE = 10000
 
 
-def as_bgr(crop: object, index: int = 0) -> np.ndarray:
-    """Check one crop and return it as a contiguous HxWx3 uint8 BGR array."""
+def crop_problem(crop: object) -> str | None:
+    """What makes ``crop`` unusable (``"is None; ..."``, naming the fix), or None for a usable one."""
     if crop is None:
-        raise CropError(index, "is None; pass a BGR uint8 image (numpy array)")
+        return "is None; pass a BGR uint8 image (numpy array)"
     if not isinstance(crop, np.ndarray):
-        raise CropError(index, f"is a {type(crop).__name__}, not a numpy array; decode the image first (cv2.imread)")
+        return f"is a {type(crop).__name__}, not a numpy array; decode the image first (cv2.imread)"
     if crop.dtype != np.uint8:
-        raise CropError(index, f"has dtype {crop.dtype}; pass uint8 pixels 0..255 "
-                               "(e.g. np.clip(x, 0, 255).astype(np.uint8))")
+        return f"has dtype {crop.dtype}; pass uint8 pixels 0..255 (e.g. np.clip(x, 0, 255).astype(np.uint8))"
     if crop.ndim not in (2, 3):
-        raise CropError(index, f"has shape {crop.shape}; expected HxW or HxWxC (one image, not a batch)")
+        return f"has shape {crop.shape}; expected HxW or HxWxC (one image, not a batch)"
     h, w = crop.shape[:2]
     if h == 0 or w == 0:
-        raise CropError(index, f"is empty ({w}x{h} pixels); skip empty detections before recognising")
+        return f"is empty ({w}x{h} pixels); skip empty detections before recognising"
     if max(h, w) > MAX_SIDE:
-        raise CropError(index, f"is {w}x{h} pixels, over the {MAX_SIDE}px limit; "
-                               "pass the plate crop, not the whole frame")
+        return f"is {w}x{h} pixels, over the {MAX_SIDE}px limit; pass the plate crop, not the whole frame"
+    if crop.ndim == 3 and crop.shape[2] not in (1, 3, 4):
+        return f"has {crop.shape[2]} channels; expected 1 (gray), 3 (BGR) or 4 (BGRA)"
+    return None
+
+
+def as_bgr(crop: object, index: int = 0) -> np.ndarray:
+    """Check one crop and return it as a contiguous HxWx3 uint8 BGR array."""
+    problem = crop_problem(crop)
+    if problem is not None:
+        raise CropError(index, problem)
+    h, w = crop.shape[:2]
     channels = 1 if crop.ndim == 2 else crop.shape[2]
     if channels == 1:
         return cv2.cvtColor(np.ascontiguousarray(crop.reshape(h, w)), cv2.COLOR_GRAY2BGR)
     if channels == 3:
         return np.ascontiguousarray(crop)
-    if channels == 4:
-        return cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_BGRA2BGR)
-    raise CropError(index, f"has {channels} channels; expected 1 (gray), 3 (BGR) or 4 (BGRA)")
+    return cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_BGRA2BGR)
 
 
 def within_limit(view: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..bundled import resolve_model
-from ..errors import ClosedError, CropError, InputError
+from ..errors import ClosedError, CropError, InferenceError, InputError
 from ..formats.triton_wire import is_url
 from ..spec import ModelSpec
 from . import reframe as reframing
@@ -159,6 +159,7 @@ class Recognizer:
             batch = into_input(part, self.spec, self._backend.input)
             t1 = time.perf_counter()
             runs.append(self._backend.infer(batch))
+            self._check_finite(runs[-1].outputs)
             if stages is not None:
                 stages.add("preprocess", (t1 - t0) * 1e3)
                 stages.add("backend", (time.perf_counter() - t1) * 1e3)
@@ -167,6 +168,13 @@ class Recognizer:
         if len(runs) == 1:
             return runs[0].outputs
         return {name: np.concatenate([run.outputs[name] for run in runs]) for name in runs[0].outputs}
+
+    def _check_finite(self, outputs: dict[str, np.ndarray]) -> None:
+        """A NaN or infinity in the outputs would decode to a reading with a NaN confidence: refused."""
+        for name, value in outputs.items():
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise InferenceError(f"{self.model_path} gave non-finite values (NaN or infinity) in {name}: the "
+                                     "model's weights or export are broken; re-export the model, or download it again")
 
     def _decode(self, outputs: dict[str, np.ndarray]) -> list[PlateResult]:
         return greedy_ctc(outputs, self.spec, self.min_length, self.probabilities)

@@ -7,7 +7,6 @@ split it used (``val.csv``/``train.csv``). Re-running the same command resumes f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import signal
@@ -180,8 +179,8 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
     bar = tqdm(total=opts.steps, initial=run.step, desc="training", unit="step", disable=None)
     run.net.train()
     try:
-        with _sigterm_as_interrupt():
-            _loop(run, loader, ctc, bar, val_images, val_labels)
+        with StopRequest() as stop:
+            _loop(run, loader, ctc, bar, val_images, val_labels, stop)
     except KeyboardInterrupt:
         # Ctrl-C (or SIGTERM) keeps the steps made since the last checkpoint.
         run.checkpoint()
@@ -192,13 +191,14 @@ def train(opts: TrainOptions | argparse.Namespace) -> Path:
     return _finish(run)
 
 
-def _loop(run: Run, loader, ctc, bar, val_images, val_labels) -> None:
+def _loop(run: Run, loader, ctc, bar, val_images, val_labels, stop: "StopRequest") -> None:
     opts = run.opts
     t0, seen, running = time.time(), 0, None
+    batches = iter(loader)
     with open(run.out / "log.jsonl", "a", encoding="utf-8") as log:
-        for images, targets, lengths in loader:
-            if run.step >= opts.steps:
-                break
+        while run.step < opts.steps:
+            stop.here()  # before the next batch: a data-loader worker may have taken the same Ctrl-C
+            images, targets, lengths = next(batches)
             loss = _step(run, ctc, images, targets, lengths)
             seen += images.shape[0]
             running = loss if running is None else 0.98 * running + 0.02 * loss
@@ -218,18 +218,34 @@ def _loop(run: Run, loader, ctc, bar, val_images, val_labels) -> None:
             log.flush()
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM (a scheduler's or a job queue's stop) like Ctrl-C while training, so that
-    last.pt is written; the previous handler comes back afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+class StopRequest:
+    """SIGTERM (a scheduler's or a job queue's stop) and Ctrl-C while training, taken between steps: the
+    step in flight finishes and is logged, then :meth:`here` raises KeyboardInterrupt, so ``last.pt`` and
+    ``log.jsonl`` always agree. A second Ctrl-C stops at once. Signals can only be caught on the main
+    thread; elsewhere nothing changes. The previous handlers come back afterwards."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._note) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def _note(self, signum, frame) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def here(self) -> None:
+        """Stop now if a stop was asked for."""
+        if self.signal is not None:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _finish(run: Run) -> Path:

@@ -52,3 +52,43 @@ def test_an_empty_folder_or_a_lone_bad_image_exits_2_with_one_line(tmp_path, cap
         assert cli(["recognize", "--model", str(model), str(tmp_path / arg)]) == 2
         err = capsys.readouterr().err.strip()
         assert says in err and "\n" not in err
+
+
+def test_a_whole_photo_among_crops_is_skipped_naming_its_file_and_the_rest_are_read(tmp_path, capsys):
+    """One 12000x5800 photo in a folder of crops used to abort the run with "crop 5 is ..." (a position
+    in a chunk) and no reading at all; eval with such a row did the same."""
+    import numpy as np
+
+    model, spec, crops = toy_model_and_crops(tmp_path, n=5)
+    files = _write_crops(tmp_path / "crops", crops)
+    big = tmp_path / "crops" / "p99_photo.png"
+    assert cv2.imwrite(str(big), np.zeros((5800, 12000, 3), np.uint8))
+    assert cli(["recognize", "--model", str(model), str(tmp_path / "crops")]) == 1
+    captured = capsys.readouterr()
+    assert [path for path, _ in _readings(captured.out)] == files
+    assert f"skipped image {big} is 12000x5800 pixels, over the 10000px limit" in captured.err
+    with open(tmp_path / "crops" / "labels.csv", "w") as fh:
+        fh.write("file,text\n" + "".join(f"p{i:02d}.png,AB12\n" for i in range(5)) + "p99_photo.png,AB12\n")
+    assert cli(["eval", "--model", str(model), "--data", str(tmp_path / "crops"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert '"plates": 5' in captured.out and "p99_photo.png): the image is 12000x5800 pixels" in captured.err
+
+
+def test_a_model_that_outputs_nan_is_an_error_not_a_reading(tmp_path, capsys):
+    """NaN weights (a damaged download, a broken export) used to print "confidence": NaN, invalid JSON,
+    with exit 0."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model, _, crops = toy_model_and_crops(tmp_path, n=2)
+    graph = onnx.load(model)
+    first = graph.graph.initializer[0]
+    first.CopyFrom(numpy_helper.from_array(np.full_like(numpy_helper.to_array(first), np.nan), first.name))
+    broken = tmp_path / "broken.onnx"
+    onnx.save(graph, broken)
+    files = _write_crops(tmp_path / "crops", crops)
+    assert cli(["recognize", "--json", "--model", str(broken), *files]) == 1
+    captured = capsys.readouterr()
+    assert "NaN" not in captured.out and "gave non-finite values (NaN or infinity)" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1

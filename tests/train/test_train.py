@@ -145,6 +145,36 @@ def test_sigterm_writes_last_checkpoint(tmp_path):
     # checkpoints come every 200 steps: without the signal handling none would exist yet
 
 
+def test_a_stop_signal_mid_step_is_taken_after_the_step_is_logged(tmp_path, monkeypatch, capsys):
+    """SIGTERM arriving inside a step (the CI failure: last.pt one step ahead of log.jsonl) waits for the
+    step to be logged; then last.pt is written at that same step."""
+    import json
+    import os
+    import signal
+
+    from lpr_edge.train import loop
+    from lpr_edge.train.options import TrainOptions
+
+    real_step = loop._step
+
+    def step_then_signal(run, *args):
+        loss = real_step(run, *args)
+        if run.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    monkeypatch.setattr(loop, "_step", step_then_signal)
+    opts = TrainOptions(out=str(tmp_path / "run"), real="", steps=50, batch=4, synth=8, workers=0,
+                        widths="8,16,16", head=16, threads=1)
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(opts)
+    assert signal.getsignal(signal.SIGTERM) is previous  # handlers restored
+    logged = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert logged == [1, 2, 3] and torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3
+    assert "stopped at step 3" in capsys.readouterr().out
+
+
 def test_gpu_sweep_script_runs_on_the_cpu(tmp_path):
     """benchmarks/gpu/train_sweep.py, the lent-GPU training sweep, with --device cpu and a tiny budget."""
     import json
