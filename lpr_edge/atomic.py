@@ -5,6 +5,7 @@ A run killed part-way leaves either the old file or none, never half of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from .errors import OutputError
+
+# Errors writing a file that are about where it goes (space, permissions), not about the program.
+_PLACE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 # Read once at import: os.umask() can only be read by setting it, which is not thread-safe.
 _UMASK = os.umask(0o022)
@@ -34,9 +38,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in _PLACE_ERRORS:
+            raise OutputError(f"cannot write {target}: {exc.strerror}; free some space or choose another path "
+                              "(nothing was written)") from None
         raise
 
 
@@ -50,6 +57,33 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Atomically write ``text`` (UTF-8) to ``path``."""
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+@contextlib.contextmanager
+def atomic_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
+    """Temporary paths beside ``paths`` that replace them together when the block succeeds: a set of
+    files (a cache and its models) is written all or not at all; on any failure or interrupt the old set
+    stays as it was and the temporaries go."""
+    targets = [Path(p) for p in paths]
+    temps: list[Path] = []
+    try:
+        try:
+            for target in targets:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+                os.close(fd)
+                temps.append(Path(tmp))
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}; choose a writable path") from None
+        yield temps
+        for tmp, target in zip(temps, targets):
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        for tmp, target in zip(temps, targets):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 @contextlib.contextmanager

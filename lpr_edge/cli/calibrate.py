@@ -45,6 +45,8 @@ def add_parser(sub, name):
     p.add_argument("--sensitivity", action="store_true",
                    help="also keep each quantized layer float in turn and read --eval-data: "
                         "which layers to --keep-float")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing output files (the shipped calibration/ files included)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run)
 
@@ -61,6 +63,7 @@ def output_paths(args, stem: str) -> tuple[Path, Path, Path]:
 
 
 def run(args) -> int:
+    from ..atomic import atomic_files
     from ..bundled import resolve_model
     from ..formats.onnx_spec import load_onnx, resolve_spec
     from ..formats.trt_cache import read_cache, write_cache
@@ -76,22 +79,27 @@ def run(args) -> int:
     report: dict = {"onnx": str(onnx_path), "cache": str(cache_path), "qdq": str(qdq_path), "cpu_qdq": str(cpu_path)}
     keep = None if args.keep_float is None else [k for k in args.keep_float.split(",") if k]
     kept = None if keep is None else float_kept_tensors(model, keep)  # a bad --keep-float fails before any work
+    # a cache given with --from-cache is written again only where layers are taken out of it
+    writes_cache = not args.from_cache or kept is not None
+    outputs = [cache_path, qdq_path, cpu_path] if writes_cache else [qdq_path, cpu_path]
+    _refuse_existing(outputs, args.force)
     if args.from_cache:
         cache = read_cache(args.from_cache)
         report["from_cache"] = args.from_cache
         if kept is not None:  # a cache has no scales to give back, so layers can only be taken out of INT8
             cache = drop_scales(cache, kept)
-            write_cache(cache_path, cache)
             report.update({"keep_float": keep, "tensors": len(cache.scales)})
     else:
         images = calibration_images(args.data, args.split, args.samples)
         keep = list(KEEP_FLOAT) if keep is None else keep
         cache = calibration_cache(onnx_path, images, spec, method=args.method, trt_version=args.trt_version,
                                   keep_float=keep, progress=sys.stderr.isatty())
-        write_cache(cache_path, cache)
         report.update({"keep_float": keep, "method": args.method, "images": len(images),
                        "tensors": len(cache.scales), "header": cache.header})
-    make_qdq_models(onnx_path, cache, qdq_path, cpu_path, spec)
+    with atomic_files(*outputs) as temps:  # the cache and its two models together, or none of them
+        if writes_cache:
+            write_cache(temps[0], cache)
+        make_qdq_models(onnx_path, cache, temps[-2], temps[-1], spec)
     if eval_set is not None:
         from ..evaluation.int8_compare import compare
 
@@ -102,6 +110,16 @@ def run(args) -> int:
             report["sensitivity"] = layer_sensitivity(onnx_path, cache, eval_set, spec, progress=sys.stderr.isatty())
     _print(args, report)
     return 0
+
+
+def _refuse_existing(outputs: list[Path], force: bool) -> None:
+    """Existing outputs are replaced only with --force: calibration/ holds the bundled models' shipped files."""
+    from ..errors import OutputError
+
+    existing = [p for p in outputs if p.exists()]
+    if existing and not force:
+        raise OutputError(f"{existing[0]} exists; write the set elsewhere (--cache, --qdq, --cpu-qdq) or pass "
+                          "--force to replace it")
 
 
 def _check(args):

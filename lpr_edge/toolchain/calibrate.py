@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -22,7 +20,7 @@ from ..errors import InferenceError, InputError
 from ..formats.trt_cache import ALGORITHMS, CalibrationCache, version_code
 from ..runtime.preprocess import preprocess_batch
 from ..spec import ModelSpec
-from .onnx_prep import name_unnamed_nodes
+from .onnx_prep import name_unnamed_nodes, private_copy
 
 METHODS = tuple(ALGORITHMS)
 # Ops given Q/DQ in the INT8 model. The TAO heads (Softmax/ArgMax/ReduceMax) stay float so the
@@ -89,8 +87,8 @@ def collect_amax(onnx_path: str | os.PathLike, images: Sequence[np.ndarray], spe
         "percentile": (CalibrationMethod.Percentile, {"symmetric": True, "num_bins": 2048, "percentile": percentile}),
     }[method]
     # ONNX Runtime prints its progress to stdout; keep stdout clean for --json.
-    with tempfile.TemporaryDirectory(prefix="lpr-edge-calib.") as tmp, contextlib.redirect_stdout(sys.stderr):
-        calibrator = create_calibrator(Path(onnx_path), None, augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+    with private_copy(onnx_path) as local, contextlib.redirect_stdout(sys.stderr):
+        calibrator = create_calibrator(local, None, augmented_model_path=str(local.with_name("augmented.onnx")),
                                        calibrate_method=options[0], extra_options=options[1])
         if hasattr(calibrator, "num_bins"):  # a histogram calibrator: check each tensor before numpy bins it
             calibrator.collector = _checked_collector(calibrator)

@@ -1,8 +1,14 @@
 """ONNX preparation before an engine build: simplify, dynamic batch, I/O checks, FP16 conversion."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import shutil
+import tempfile
 import warnings
+from pathlib import Path
+from typing import Iterator
 
 import onnx
 
@@ -114,3 +120,15 @@ def name_unnamed_nodes(model) -> None:
 def opset_version(model: onnx.ModelProto) -> int:
     """The model's default-domain opset."""
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+@contextlib.contextmanager
+def private_copy(model_path: str | os.PathLike) -> Iterator[Path]:
+    """``model_path`` copied into a temporary folder that is removed however the block ends.
+
+    ONNX Runtime's quantization tools write ``<model>-inferred.onnx`` beside the model they read: beside
+    a model on a read-only mount that fails, and an interrupt can leave it inside the package."""
+    with tempfile.TemporaryDirectory(prefix="lpr-edge-model.") as tmp:
+        local = Path(tmp) / "model.onnx"
+        shutil.copyfile(model_path, local)
+        yield local

@@ -15,7 +15,7 @@ from ..errors import InputError, ModelFileError
 from ..formats.trt_cache import CalibrationCache, check_names
 from ..spec import ModelSpec
 from .calibrate import QUANTIZED_OPS, float_tensor_names
-from .onnx_prep import name_unnamed_nodes
+from .onnx_prep import name_unnamed_nodes, private_copy
 
 QDQ_TARGETS = ("tensorrt", "cpu")
 # Ops that keep a tensor non-negative when their data inputs are (ReLU outputs pooled, sliced, joined).
@@ -137,7 +137,8 @@ def make_qdq_model(onnx_path: str | os.PathLike, cache: CalibrationCache, out_pa
 
     if target not in QDQ_TARGETS:
         raise InputError(f"unknown Q/DQ target {target!r}; choose one of {', '.join(QDQ_TARGETS)}")
-    model = load_model_with_shape_infer(Path(onnx_path))
+    with private_copy(onnx_path) as local:
+        model = load_model_with_shape_infer(local)
     check_names(cache, float_tensor_names(model), "calibration cache")
     name_unnamed_nodes(model)
     quantized = set(quantized_nodes(model, cache))

@@ -200,7 +200,7 @@ def test_keep_float_with_from_cache_takes_layers_out_of_the_given_cache(tmp_path
     assert main(args) == 0
     assert not (out / "k.cache").exists()  # nothing asked of the cache: used as given
     assert "pooled" in {n.input[0] for n in onnx.load(out / "k.qdq.onnx").graph.node if n.op_type == "QuantizeLinear"}
-    assert main(args + ["--keep-float", "last"]) == 0
+    assert main(args + ["--keep-float", "last", "--force"]) == 0  # replacing the set made above
     assert "pooled" not in read_cache(out / "k.cache").scales and "pooled" in read_cache(given).scales
     conv = [n for n in onnx.load(out / "k.qdq.onnx").graph.node if n.op_type == "Conv"][0]
     assert conv.input[0] == "pooled"
