@@ -3,7 +3,8 @@
     ros2 run ... or: python examples/ros2_lpr_node.py --ros-args -p model_path:=engines/x.engine
 
 Parameters: ``model_path`` (default: bundled model), ``backend`` (auto/onnxruntime/tensorrt),
-``batch_size`` (8), ``max_wait_ms`` (50), ``min_confidence`` (0.5; choose it with ``lpr-edge eval``),
+``batch_size`` (8), ``max_wait_ms`` (50), ``min_confidence`` (0.741: 99 % precision for the bundled US
+model on its validation crops; choose yours with ``lpr-edge eval`` on your cameras' crops),
 ``cross_check`` (auto: the Recognizer's default, a second padded reading only for models whose
 confidence is the character product; true / false to force it).
 Subscribes to ``plate_crops`` (sensor_msgs/Image, bgr8/rgb8/mono8/bgra8) and publishes ``plates``
@@ -44,6 +45,12 @@ def reading_to_json(reading: Reading) -> str:
     return json.dumps({**reading.result.to_dict(), "frame_id": frame_id, "stamp": stamp})
 
 
+# The node's parameters and their defaults. min_confidence: 99 % precision for the bundled US model on its
+# validation crops (docs/guides/loose-crops-and-confidence.md); choose yours with lpr-edge eval.
+PARAMETERS = {"model_path": "", "backend": "auto", "batch_size": 8, "max_wait_ms": 50, "min_confidence": 0.741,
+              "cross_check": "auto"}
+
+
 def main(argv=None) -> int:  # pragma: no cover - needs a ROS 2 installation
     try:
         import rclpy
@@ -59,9 +66,7 @@ def main(argv=None) -> int:  # pragma: no cover - needs a ROS 2 installation
     class LprNode(Node):
         def __init__(self):
             super().__init__("lpr_edge")
-            p = {n: self.declare_parameter(n, v).value for n, v in (
-                ("model_path", ""), ("backend", "auto"), ("batch_size", 8), ("max_wait_ms", 50),
-                ("min_confidence", 0.5), ("cross_check", "auto"))}
+            p = {n: self.declare_parameter(n, v).value for n, v in PARAMETERS.items()}
             check = {"auto": None, "true": True, "false": False}.get(str(p["cross_check"]).lower())
             if check is None and str(p["cross_check"]).lower() != "auto":
                 self.get_logger().error(f"cross_check must be auto, true or false, not {p['cross_check']!r}")

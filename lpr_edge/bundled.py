@@ -29,12 +29,12 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
     """A model argument as a path: None = the default bundled model, a bundled name, or a path.
 
     A file of that name in the working directory wins over a bundled name, so nothing a user has
-    on disk is shadowed.
+    on disk is shadowed; a folder of that name does not (a model is a file).
     """
     if model is None:
         return bundled_path()
     text = os.fspath(model)
-    if text in BUNDLED and not Path(text).exists():
+    if text in BUNDLED and not Path(text).is_file():
         return bundled_path(text)
     return Path(text)
 

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
 
 from ..train.options import ENSEMBLE_COMBINERS
 from .common import require_torch
@@ -109,10 +111,16 @@ def run_triton(args) -> int:
     folder = export_triton(args.out, args.model, args.engine, name=args.name, max_batch=args.max_batch,
                            max_queue_delay_us=args.max_queue_delay_us, instances=args.instances, force=args.force)
     print(f"wrote {folder} (config.pbtxt, 1/{'model.plan' if args.engine else 'model.onnx'}, spec.json, labels.txt)\n"
-          f"serve it: docker run --rm -p 8000:8000 -p 8001:8001 -p 8002:8002 -v $PWD/{args.out}:/models "
-          "nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models\n"
+          f"serve it: {docker_command(Path(args.out), gpu=bool(args.engine))}\n"
           f"read from it: Recognizer('grpc://HOST:8001/{args.name}')")
     return 0
+
+
+def docker_command(repository: Path, gpu: bool) -> str:
+    """The command that serves ``repository`` with NVIDIA's Triton container (a TensorRT plan needs the GPU)."""
+    mount = shlex.quote(str(repository.resolve()))
+    return (f"docker run --rm{' --gpus all' if gpu else ''} -p 8000:8000 -p 8001:8001 -p 8002:8002 "
+            f"-v {mount}:/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models")
 
 
 def run_deepstream(args) -> int:

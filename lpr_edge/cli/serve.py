@@ -15,7 +15,9 @@ def add_parser(sub, name):
     p.add_argument("--model", "-m", default=None, help="ONNX model, TensorRT engine or bundled name (default: us)")
     p.add_argument("--backend", choices=[b for b in BACKENDS if b != "triton"], default="auto")
     p.add_argument("--name", default="lpr", help="model name clients use in the URL (default lpr)")
-    p.add_argument("--address", default="0.0.0.0", help="interface to listen on (default all)")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface, "
+                        "which exposes the server, unauthenticated, to the network)")
     p.add_argument("--http-port", type=int, default=8000)
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics (GET /metrics)")

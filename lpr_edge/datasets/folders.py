@@ -93,6 +93,7 @@ def _from_csv(root: Path, csv_path: Path, drop_suspect: bool) -> Dataset:
     if "file" not in header or "text" not in header:
         raise DatasetError(f"{csv_path} needs a header with 'file' and 'text' columns, found {list(header)}")
     samples, skipped = [], []
+    seen: dict[tuple, tuple[int, str]] = {}  # (file, box) -> first line and its label
     for i, row in enumerate(rows, start=2):
         file, label = (row.get("file") or "").strip(), (row.get("text") or "").strip()
         note = (row.get("note") or "").strip()
@@ -110,7 +111,15 @@ def _from_csv(root: Path, csv_path: Path, drop_suspect: bool) -> Dataset:
             skipped.append(f"line {i}: {file}: image missing")
             continue
         group = (row.get("state") or row.get("region") or "").strip()
-        samples.append(Sample(path, label, group, note, i, _box(row, csv_path, i)))
+        box = _box(row, csv_path, i)
+        first = seen.setdefault((file, box), (i, label))
+        if first[0] != i:  # the same crop listed again
+            if first[1] != label:
+                raise DatasetError(f"{csv_path} line {i} labels {file} {label!r}, line {first[0]} {first[1]!r}; "
+                                   "keep the right one (or correct it with --relabel)")
+            skipped.append(f"line {i}: {file}: listed again (line {first[0]})")
+            continue
+        samples.append(Sample(path, label, group, note, i, box))
     if not samples:
         raise DatasetError(f"{csv_path} lists no usable samples ({len(skipped)} rows skipped)")
     return Dataset(root, samples, skipped)

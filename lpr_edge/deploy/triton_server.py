@@ -36,7 +36,7 @@ class ServeOptions:
     model: str | None = None
     name: str = "lpr"
     backend: str = "auto"
-    address: str = "0.0.0.0"
+    address: str = "127.0.0.1"  # this machine only; 0.0.0.0 exposes the server (no authentication)
     http_port: int = 8000
     grpc_port: int = 8001
     metrics_port: int = 8002

@@ -50,5 +50,5 @@ def boxed(samples: Sequence) -> list:
     with_box = [s for s in samples if s.box is not None]
     if not with_box:
         raise DatasetError("--margin needs box_x, box_y, box_w, box_h columns in labels.csv (the plate box inside "
-                           "each image), as ../shared/data/openalpr-br-context has")
+                           "each image, in pixels); crops cut by a detector have none: pass the photos with boxes")
     return with_box

@@ -5,8 +5,10 @@ Recognizer refuse a mismatched engine with the rebuild command, before deseriali
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,6 +83,12 @@ def read_manifest(engine_path: str | os.PathLike) -> Manifest:
                              "so the toolkit knows its spec, precision and batch profile")
     try:
         data = json.loads(mp.read_text(encoding="utf-8"))
+        known = {f.name for f in dataclasses.fields(Manifest)}
+        newer = sorted(set(data) - known) if isinstance(data, dict) else []
+        if newer:  # a newer lpr-edge's manifest: what this one knows still holds
+            logging.getLogger("lpr_edge").warning(f"lpr-edge: manifest {mp.name} has keys this lpr-edge does not "
+                                                  f"know ({', '.join(newer)}), written by a newer one; ignored")
+            data = {k: v for k, v in data.items() if k in known}
         data["spec"] = ModelSpec.from_dict(data["spec"])
         data["profile"] = tuple(int(v) for v in data["profile"])
         return Manifest(**data)

@@ -109,3 +109,16 @@ def test_model_reading_compares_plate_by_plate():
     cand = ModelReading("int8", ["AB1", "YY", "EF3", "GH4"], labels, score(["AB1", "YY", "EF3", "GH4"], labels))
     change = cand.against(ref)
     assert (change.changed, change.gained, change.lost) == (2, 1, 1) and cand.agreement(ref) == 0.5
+
+
+def test_a_crop_listed_twice_with_two_labels_is_refused_and_a_repeat_is_skipped(tmp_path):
+    """It used to be kept twice, silently, one of its labels wrong."""
+    import cv2
+
+    (tmp_path / "a.png").write_bytes(cv2.imencode(".png", np.zeros((20, 60, 3), np.uint8))[1].tobytes())
+    (tmp_path / "labels.csv").write_text("file,text\na.png,ABC123\na.png,ABC123\n", encoding="utf-8")
+    ds = load_dataset(tmp_path)
+    assert [s.text for s in ds] == ["ABC123"] and ds.skipped == ["line 3: a.png: listed again (line 2)"]
+    (tmp_path / "labels.csv").write_text("file,text\na.png,ABC123\na.png,ABC128\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="line 3 labels a.png 'ABC128', line 2 'ABC123'"):
+        load_dataset(tmp_path)

@@ -144,13 +144,29 @@ def test_corrupt_engine_is_a_clear_error(engine, damage):
     assert cuda.current_context_depth() == 0 and not cuda.live
 
 
-def test_missing_manifest_and_auto_fallback(engine, monkeypatch):
+def test_missing_manifest_and_auto_fallback(engine, monkeypatch, caplog):
     path, spec, trt, cuda = engine
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # TensorRT gone: auto falls back to the ONNX
     with Recognizer(path) as rec:
         assert rec.backend_name == "onnxruntime" and rec.recognize(toy_crop(BANDS, spec)).text == "ABCA"
+    # the fallback is said, once, in one line naming both files (it used to be silent)
+    said = [r.getMessage() for r in caplog.records if r.name == "lpr_edge"]
+    assert len(said) == 1 and f"{path.name} runs on ONNX Runtime with toy.onnx, not TensorRT" in said[0]
     with pytest.raises(BackendUnavailable, match="python3-libnvinfer"):
         Recognizer(path, backend="tensorrt")
+    # a manifest of a newer lpr-edge (one key more) still opens, with a line
+    mp = manifest_path(path)
+    data = json.loads(mp.read_text())
+    mp.write_text(json.dumps({**data, "from_the_future": 1}))
+    caplog.clear()
+    with Recognizer(path) as rec:
+        assert rec.backend_name == "onnxruntime"
+    assert any("keys this lpr-edge does not know (from_the_future)" in r.getMessage() for r in caplog.records)
+    # an ONNX that is not the one the engine was built from does not stand in for it
+    onnx_file = path.parent.parent / "toy.onnx"
+    onnx_file.write_bytes(onnx_file.read_bytes() + b"\0")
+    with pytest.raises(ModelFileError, match="is not the ONNX .* was built from.*rebuild: lpr-edge build"):
+        Recognizer(path)
     manifest_path(path).unlink()
     with pytest.raises(ModelFileError, match="has no manifest"):
         Recognizer(path)

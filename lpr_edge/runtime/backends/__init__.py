@@ -7,6 +7,7 @@ models on a Triton server (``backend`` ``auto`` or ``triton``).
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ...formats.triton_wire import is_url
 from ...spec import ModelSpec
 from .base import Backend
 
+log = logging.getLogger("lpr_edge")
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 BACKENDS = ("auto", "onnxruntime", "tensorrt", "triton")
 
@@ -52,9 +54,10 @@ def _open_onnx(path: Path, spec, preset, max_batch, threads) -> Backend:
 
 
 def _open_engine(path: Path, backend: str, spec, max_batch, threads) -> Backend:
-    from ...formats.engine_manifest import read_manifest
+    from ...formats.engine_manifest import read_manifest, sha256_file
 
     manifest = read_manifest(path)
+    problem = "backend onnxruntime asked for"
     if backend in ("auto", "tensorrt"):
         from ...gpu_stack import unavailable_reason
         from . import tensorrt_backend
@@ -68,4 +71,9 @@ def _open_engine(path: Path, backend: str, spec, max_batch, threads) -> Backend:
     if onnx_path is None or not onnx_path.is_file():
         raise ModelFileError(f"{path} needs TensorRT here and the ONNX it was built from "
                              f"({manifest.onnx or 'unknown'}) is not beside it to fall back to ONNX Runtime")
+    if manifest.onnx_sha256 and sha256_file(onnx_path) != manifest.onnx_sha256:
+        raise ModelFileError(f"{onnx_path} is not the ONNX {path.name} was built from (its SHA-256 differs from "
+                             f"the manifest's), so it cannot stand in for the engine; rebuild: "
+                             f"{manifest.rebuild_command()}")
+    log.warning(f"lpr-edge: {path.name} runs on ONNX Runtime with {onnx_path.name}, not TensorRT ({problem})")
     return _open_onnx(onnx_path, spec or manifest.spec, None, max_batch, threads)
