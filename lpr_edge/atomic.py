@@ -86,6 +86,23 @@ def atomic_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
                 os.unlink(tmp)
 
 
+def write_all(files: dict[str | os.PathLike, bytes]) -> None:
+    """Write several files as one set: all of them, or (on a full disk, an interrupt) none."""
+    targets = list(files)
+    with atomic_files(*targets) as temps:
+        for tmp, target in zip(temps, targets):
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(files[target])
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                if exc.errno in _PLACE_ERRORS:
+                    raise OutputError(f"cannot write {target}: {exc.strerror}; free some space or choose another "
+                                      "path (none of the files was written)") from None
+                raise
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
     """A temporary folder beside ``path`` that becomes ``path`` only when the block succeeds.

@@ -129,3 +129,46 @@ def test_calibration_leaves_nothing_beside_its_input_model(tmp_path, monkeypatch
     assert main(["calibrate", "--data", "synthetic", "--samples", "8", "--cache", str(out / "a.cache")]) == 0
     models = REPO / "lpr_edge" / "models"
     assert written and not any(str(path).startswith(str(models)) for path in written)
+
+
+@pytest.mark.parametrize("verb", ["bench", "eval"])
+def test_a_set_of_records_is_written_whole_or_not_at_all(tmp_path, monkeypatch, capsys, verb):
+    """A full disk used to leave b.json and b.md without b.png (bench), errors.csv without its PNG (eval)."""
+    import errno
+    import os
+
+    from lpr_edge import atomic
+    from lpr_edge.cli import main
+
+    from .conftest import toy_model_and_crops
+
+    model, _, crops = toy_model_and_crops(tmp_path, n=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    if verb == "bench":
+        argv = ["bench", str(model), "--batch", "1", "--iters", "1", "--warmup", "0", "--json", str(out / "b.json"),
+                "--markdown", str(out / "b.md"), "--plot", str(out / "b.png")]
+    else:
+        import cv2
+
+        data = tmp_path / "crops"
+        data.mkdir()
+        for i, crop in enumerate(crops):
+            cv2.imwrite(str(data / f"{i}.png"), crop)
+        (data / "labels.csv").write_text("file,text\n" + "".join(f"{i}.png,ZZZZ\n" for i in range(4)))
+        argv = ["eval", "--model", str(model), "--data", str(data), "--errors", str(out / "errors.csv"),
+                "--errors-image", str(out / "errors.png")]
+    real_fsync, calls = os.fsync, []
+
+    def full_on_the_last(fd):
+        calls.append(fd)
+        if len(calls) == 3 - (verb == "eval"):  # the last file of the set
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", full_on_the_last)
+    assert main(argv) == 2
+    assert "No space left on device" in capsys.readouterr().err and list(out.iterdir()) == []
+    monkeypatch.setattr(atomic.os, "fsync", real_fsync)
+    assert main(argv) == 0
+    assert len(list(out.iterdir())) == 3 - (verb == "eval")

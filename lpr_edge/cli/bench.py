@@ -52,10 +52,10 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    from ..atomic import write_text
+    from ..atomic import write_all
     from ..datasets import load_split
     from ..errors import InputError
-    from ..evaluation.bench import BenchConfig, bench_models, plot, terminal_table, to_json, to_markdown
+    from ..evaluation.bench import BenchConfig, bench_models, plot_png, terminal_table, to_json, to_markdown
     from ..evaluation.harness import dataset_sample_set, synthetic_sample_set
 
     for flag in ("warmup", "iters", "seconds", "threads"):
@@ -74,10 +74,7 @@ def run(args) -> int:
         sample_set = synthetic_sample_set()
     report = bench_models(args.models or [None], sample_set, cfg)
     print(terminal_table(report))
-    if args.json:
-        write_text(args.json, to_json(report) + "\n")
-    if args.markdown:
-        write_text(args.markdown, to_markdown(report))
-    if args.plot:
-        plot(report, args.plot)
+    records = {args.json: lambda: (to_json(report) + "\n").encode(),
+               args.markdown: lambda: to_markdown(report).encode(), args.plot: lambda: plot_png(report)}
+    write_all({path: make() for path, make in records.items() if path})  # the records as one set
     return 0

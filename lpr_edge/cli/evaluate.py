@@ -88,26 +88,32 @@ def _read(rec, samples, args) -> list:
 
 
 def _write_errors(args, reports) -> None:
-    from ..atomic import atomic_open
+    """--errors and --errors-image, written as one set."""
+    import io
+
+    from ..atomic import write_all
 
     if not (args.errors or args.errors_image):
         return
     margin, report = reports[0]
     wrong = [i for i, (r, lbl) in enumerate(zip(report.results, report.labels)) if r.text != lbl]
+    files = {}
     if args.errors:
-        with atomic_open(args.errors, "w", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["file", "label", "prediction", "confidence"])
-            for i in wrong:
-                w.writerow([report.samples[i].path.as_posix(), report.labels[i], report.results[i].text,
-                            f"{report.results[i].confidence:.4f}"])
+        text = io.StringIO()
+        w = csv.writer(text)
+        w.writerow(["file", "label", "prediction", "confidence"])
+        for i in wrong:
+            w.writerow([report.samples[i].path.as_posix(), report.labels[i], report.results[i].text,
+                        f"{report.results[i].confidence:.4f}"])
+        files[args.errors] = text.getvalue().encode("utf-8")
     if args.errors_image:
-        _write_sheet(args.errors_image, report, wrong, margin)
+        files[args.errors_image] = _sheet_png(report, wrong, margin)
+    write_all(files)
 
 
-def _write_sheet(path, report, wrong, margin) -> None:
+def _sheet_png(report, wrong, margin) -> bytes:
     from ..datasets import read_image
-    from ..evaluation.contact_sheet import contact_sheet, write_contact_sheet
+    from ..evaluation.contact_sheet import contact_sheet, encode_png
     from ..evaluation.margins import crop_at_margin
 
     crops = []
@@ -116,4 +122,4 @@ def _write_sheet(path, report, wrong, margin) -> None:
         crops.append(crop_at_margin(image, report.samples[i].box, margin) if margin is not None else image)
     sheet = contact_sheet(crops, [report.labels[i] for i in wrong], [report.results[i].text for i in wrong],
                           [report.results[i].confidence for i in wrong])
-    write_contact_sheet(path, sheet)
+    return encode_png(sheet)

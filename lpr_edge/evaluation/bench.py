@@ -246,16 +246,14 @@ def to_json(report: dict) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
-def plot(report: dict, out_path: str) -> None:
-    """Latency percentiles per plate and throughput against batch size, one line per model."""
+def plot_png(report: dict) -> bytes:
+    """Latency percentiles per plate and throughput against batch size, one line per model, as PNG."""
     import io
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..atomic import write_bytes
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     batches = sorted({row["batch"] for r in report["results"] for row in r["latency"]})
@@ -279,7 +277,7 @@ def plot(report: dict, out_path: str) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    write_bytes(out_path, buf.getvalue())
+    return buf.getvalue()
 
 
 def terminal_table(report: dict) -> str:

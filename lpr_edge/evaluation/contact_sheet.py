@@ -2,13 +2,11 @@
 (``lpr-edge eval --errors-image OUT.png``)."""
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import cv2
 import numpy as np
 
-from ..atomic import write_bytes
 from ..errors import OutputError
 
 TILE_W, TILE_H, TEXT_H = 192, 64, 34
@@ -45,9 +43,10 @@ def contact_sheet(crops: Sequence[np.ndarray], labels: Sequence[str], readings: 
     return sheet
 
 
-def write_contact_sheet(path: str | os.PathLike, sheet: np.ndarray) -> None:
-    """PNG, written atomically."""
+def encode_png(sheet: np.ndarray) -> bytes:
+    """The sheet as PNG bytes."""
     ok, data = cv2.imencode(".png", sheet)
     if not ok:
-        raise OutputError(f"cannot encode the contact sheet for {path}")
-    write_bytes(path, data.tobytes())
+        raise OutputError("cannot encode the contact sheet as PNG")
+    return data.tobytes()
+
