@@ -12,6 +12,8 @@ BUNDLED = {
     "br": ("lprnet_br.onnx", "Brazilian plates (LLL9999, 36 symbols with O; --plate-format br), fine-tuned from us"),
 }
 DEFAULT = "us"
+# The labelled collection each bundled model trained on (the training side of its fixed split).
+TRAINED_ON = {"us": "openalpr-us-states", "br": "openalpr-br-detector"}
 
 
 def bundled_path(name: str = DEFAULT) -> Path:
@@ -42,3 +44,11 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
 def available() -> dict[str, Path]:
     """Bundled models present in this install, by name."""
     return {name: MODELS_DIR / file for name, (file, _) in BUNDLED.items() if (MODELS_DIR / file).is_file()}
+
+
+def trained_on(model_path: str | os.PathLike, data: str | os.PathLike) -> str | None:
+    """The bundled model's name if ``model_path`` is one and ``data`` is the collection it trained on."""
+    for name, collection in TRAINED_ON.items():
+        if Path(data).resolve().name == collection and Path(model_path) == MODELS_DIR / BUNDLED[name][0]:
+            return name
+    return None

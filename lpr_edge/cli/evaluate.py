@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 
+from ..bundled import trained_on
 from ..datasets import correction_counts, load_split
 from ..evaluation.risk import SCORES
 from .common import add_model_args, open_recognizer
@@ -41,6 +42,10 @@ def run(args) -> int:
     main_report = reports[0][1]
     for why in [*skipped_rows, *main_report.skipped]:
         print(f"lpr-edge: skipped {why}", file=sys.stderr)
+    bundled = trained_on(info["model"], args.data) if args.split != "val" else None
+    if bundled:
+        print(f"lpr-edge: the bundled {bundled} model trained on the training side of {args.data}: --split "
+              f"{args.split} flatters it; --split val reads only plates it never saw", file=sys.stderr)
     relabelled, left_out = correction_counts(samples, skipped_rows)
     _write_errors(args, reports)
     summary = {**main_report.to_dict(), "skipped_rows": len(skipped_rows), **info, "data": args.data,

@@ -72,6 +72,11 @@ def load_dataset(root: str | Path, *, labelled: bool = True, drop_suspect: bool 
         samples.append(Sample(p, text.upper() if text.isascii() else text))
     if not samples:
         raise DatasetError(f"{root} holds no labels.csv and no images ({IMAGE_SUFFIX_LIST})")
+    if labelled and len(samples) >= 4 and len({s.text for s in samples}) * 2 < len(samples):
+        common = max({s.text for s in samples}, key=lambda text: sum(s.text == text for s in samples))
+        raise DatasetError(f"{root} has no labels.csv and its file names are not plate labels ({len(samples)} images, "
+                           f"most named {common!r}...); add a labels.csv (file,text), name each image by its plate "
+                           "(ABC123_1.png), or read unlabelled crops with lpr-edge recognize")
     return Dataset(root, samples, skipped)
 
 

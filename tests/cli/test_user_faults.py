@@ -40,3 +40,29 @@ def test_the_ros_node_drops_readings_below_the_99_percent_precision_threshold_by
     spec.loader.exec_module(node)
     guide = (REPO / "docs" / "guides" / "loose-crops-and-confidence.md").read_text()
     assert node.PARAMETERS["min_confidence"] == 0.741 and "T is 0.741" in guide  # it was 0.5
+
+
+def test_an_unlabelled_folder_is_refused_not_scored_against_its_file_names(tmp_path, capsys):
+    """IMG_0001.png ... used to become the label IMG and score 0 %."""
+    import cv2
+    import numpy as np
+
+    from lpr_edge.cli import main
+
+    for i in range(5):
+        cv2.imwrite(str(tmp_path / f"IMG_{i:04d}.png"), np.zeros((24, 96, 3), np.uint8))
+    assert main(["eval", "--data", str(tmp_path)]) == 2
+    assert "file names are not plate labels (5 images, most named 'IMG'...)" in capsys.readouterr().err
+
+
+def test_eval_says_when_a_bundled_model_reads_the_plates_it_trained_on(capsys):
+    from lpr_edge.cli import main
+
+    from ..conftest import US_DATA, need
+
+    assert main(["eval", "--data", str(need(US_DATA)), "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "the bundled us model trained on the training side" in err and "--split all flatters it" in err
+    assert "label marked suspect" in err  # the 5 rows skipped, each named with its reason
+    assert main(["eval", "--data", str(need(US_DATA)), "--split", "val", "--json"]) == 0
+    assert "flatters" not in capsys.readouterr().err
