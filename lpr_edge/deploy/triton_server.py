@@ -24,6 +24,7 @@ from ..errors import BackendUnavailable, InputError, ServerError
 from ..formats.triton_wire import MODEL_KEY, PIXELS_INPUT, model_info
 from ..runtime.backends import open_backend
 from ..runtime.preprocess import normalize
+from .process_tree import nothing_left_behind
 from .pytriton_patch import patient_instances
 
 WIRES = ("uint8", "float32")
@@ -168,14 +169,15 @@ def serve(opts: ServeOptions, on_ready: Callable[[dict], None] | None = None,
     handlers = _stop_on_signals(stop)
     logging.getLogger("pytriton").setLevel(logging.WARNING)
     try:
-        triton = _started(Triton(config=config), opts)
-        try:
-            _load(triton, opts, instances, inputs, outputs, model_config)
-            if on_ready:
-                on_ready(_endpoints(opts, first))
-            _wait(triton, stop, opts)
-        finally:
-            triton.stop()
+        with nothing_left_behind():
+            triton = _started(Triton(config=config), opts)
+            try:
+                _load(triton, opts, instances, inputs, outputs, model_config)
+                if on_ready:
+                    on_ready(_endpoints(opts, first))
+                _wait(triton, stop, opts)
+            finally:
+                triton.stop()
     finally:
         _restore(handlers)
         for instance in instances:

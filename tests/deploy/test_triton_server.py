@@ -189,3 +189,49 @@ def test_verbs_take_a_server_url(server, tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", "http://127.0.0.1:1/lpr", "--iters", "1", "--timeout", "5"]) == 1
     assert "ServerError" not in capsys.readouterr().err
+
+
+def test_a_killed_triton_server_leaves_no_process_and_no_shared_memory_behind(tmp_path, crops):
+    """SIGKILL of tritonserver while clients are reading: its backend stubs and their Python children used
+    to be re-parented to init, ignore SIGTERM and stay, with a /dev/shm segment."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from lpr_edge.deploy.process_tree import children
+
+    def tree(pid: int) -> set[int]:
+        below = children(pid)
+        return below.union(*(tree(child) for child in below)) if below else set()
+
+    def command(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
+
+    srv = Server(tmp_path).start()
+    stop = threading.Event()
+
+    def reading():
+        rec = Recognizer(srv.grpc_url, timeout=5)
+        while not stop.is_set():
+            try:
+                rec.recognize_batch(crops[:16])
+            except ServerError:
+                time.sleep(0.05)
+
+    clients = [threading.Thread(target=reading, daemon=True) for _ in range(4)]
+    for client in clients:
+        client.start()
+    time.sleep(2)
+    serving = tree(srv.proc.pid)
+    (triton,) = [pid for pid in serving if "bin/tritonserver" in command(pid)]
+    assert any("triton_python_backend_stub" in command(pid) for pid in serving)
+    os.kill(triton, signal.SIGKILL)
+    assert srv.proc.wait(60) == 1  # "the Triton server process exited", one line
+    pid, srv.proc = srv.proc.pid, None
+    stop.set()
+    left = [p for p in serving if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text()]
+    assert left == [], [command(p) for p in left]
+    assert not list(Path("/dev/shm").glob(f"pytrtion{pid}-*"))
