@@ -57,7 +57,10 @@ def test_requirements_resolve_to_aarch64_wheels(jetpack, extra, tmp_path):
            "--target", str(tmp_path / "t"), "--report", str(tmp_path / "report.json")]
     for p in platforms:
         cmd += ["--platform", p]
-    proc = subprocess.run(cmd + base_requirements(python, extra), capture_output=True, text=True, timeout=300)
+    try:
+        proc = subprocess.run(cmd + base_requirements(python, extra), capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:  # the index answered nothing in time: not a "no wheel", so no verdict
+        pytest.skip(f"{jetpack}: pip's resolution took over 300 s (a slow package index); nothing said no")
     if proc.returncode and any(s in proc.stderr for s in OFFLINE):
         pytest.skip(f"package index unreachable: {proc.stderr.strip().splitlines()[-1][:120]}")
     assert proc.returncode == 0, f"{jetpack}: a requirement has no aarch64 wheel:\n{proc.stderr[-2000:]}"
