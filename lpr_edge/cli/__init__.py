@@ -6,6 +6,7 @@ set ``LPR_EDGE_DEBUG=1`` to see tracebacks.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -82,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last resort: one line, never a traceback for users
         if debug:
             raise
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            # a write that is not one of the atomic ones (a training log, say) on a full or read-only disk
+            print(f"lpr-edge: error: cannot write {exc.filename or 'a file'}: {exc.strerror}; free some space or "
+                  "choose another path", file=sys.stderr)
+            return 2
         print(f"lpr-edge: unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
               "(set LPR_EDGE_DEBUG=1 for details)", file=sys.stderr)
         return 1

@@ -66,3 +66,19 @@ def test_eval_says_when_a_bundled_model_reads_the_plates_it_trained_on(capsys):
     assert "label marked suspect" in err  # the 5 rows skipped, each named with its reason
     assert main(["eval", "--data", str(need(US_DATA)), "--split", "val", "--json"]) == 0
     assert "flatters" not in capsys.readouterr().err
+
+
+def test_a_full_disk_anywhere_is_one_line_naming_the_file(monkeypatch, capsys):
+    """Writes outside the atomic ones (a training log) used to end in "unexpected error: OSError: [Errno 28]"."""
+    import errno
+    import os
+
+    from lpr_edge.cli import info, main
+
+    def full(args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "runs/x/log.jsonl")
+
+    monkeypatch.setattr(info, "run", full)
+    assert main(["info"]) == 2
+    assert capsys.readouterr().err.strip() == ("lpr-edge: error: cannot write runs/x/log.jsonl: No space left on "
+                                               "device; free some space or choose another path")
