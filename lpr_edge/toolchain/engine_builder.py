@@ -108,9 +108,12 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
     stem = onnx_path.name[:-5] if onnx_path.name.endswith(".onnx") else onnx_path.stem
     with contextlib.ExitStack() as stack:
         net_input = network_input(trt, plan, prepared, spec, opts, stack, stem, say)
-        serialized, seconds = _build(trt, feats, plan, net_input, spec, opts, onnx_path.name, say)
-    return _write_engine(bytes(serialized), seconds, onnx_path, stem, spec, opts, feats.version, plan, net_input,
-                         say, probability_tensor(prepared, spec))
+        serialized, seconds, timing = _build(trt, feats, plan, net_input, spec, opts, onnx_path.name, say)
+    written = _write_engine(bytes(serialized), seconds, onnx_path, stem, spec, opts, feats.version, plan, net_input,
+                            say, probability_tensor(prepared, spec))
+    if timing is not None:  # after the engine: a build of minutes is never lost to its timing cache
+        write_bytes(opts.timing_cache, timing)
+    return written
 
 
 def network_input(trt, plan: str, prepared, spec: ModelSpec, opts: BuildOptions, stack: contextlib.ExitStack,
@@ -154,16 +157,14 @@ def _build(trt, feats, plan: str, net_input: NetworkInput, spec: ModelSpec, opts
         trt_compat.set_precision_flags(trt, config, opts.precision, net_input.calibrator, profile, feats)
     if opts.dla_core is not None:
         _use_dla(trt, trt_compat, config, opts)
-    timing = _load_timing_cache(config, opts.timing_cache)
+    timing = _load_timing_cache(config, opts.timing_cache, say)
     say(f"building (batch {mn}/{opt}/{mx}, workspace {opts.workspace_mb} MB); this can take minutes")
     t0 = time.time()
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ModelFileError("TensorRT could not build the engine (see its messages above); "
                              "try a larger --workspace or another precision")
-    if timing and opts.timing_cache:
-        write_bytes(opts.timing_cache, bytes(config.get_timing_cache().serialize()))
-    return serialized, time.time() - t0
+    return serialized, time.time() - t0, (_timing_cache_bytes(config, say) if timing is not None else None)
 
 
 def _write_engine(serialized: bytes, seconds: float, onnx_path: Path, stem: str, spec: ModelSpec,
@@ -208,10 +209,29 @@ def _use_dla(trt, trt_compat, config, opts: BuildOptions) -> None:
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
 
 
-def _load_timing_cache(config, path: str | None):
+def _load_timing_cache(config, path: str | None, say):
+    """The timing cache in ``path`` set on ``config``; one TensorRT cannot read or that another device made
+    is replaced by a fresh one (with a line); None where TensorRT gives none (build without)."""
     if not path:
         return None
     blob = Path(path).read_bytes() if Path(path).is_file() else b""
     cache = config.create_timing_cache(blob)
-    config.set_timing_cache(cache, False)
-    return cache
+    if cache is not None and config.set_timing_cache(cache, False):
+        return cache
+    if blob:
+        say(f"timing cache {path} is not usable here (another TensorRT version or device); starting a fresh one")
+        cache = config.create_timing_cache(b"")
+        if cache is not None and config.set_timing_cache(cache, False):
+            return cache
+    say("TensorRT gave no timing cache; building without one")
+    return None
+
+
+def _timing_cache_bytes(config, say) -> bytes | None:
+    """The timing cache after the build, serialised; None (with a line) where TensorRT has none to give."""
+    try:
+        cache = config.get_timing_cache()
+        return None if cache is None else bytes(cache.serialize())
+    except Exception as exc:  # TensorRT's bindings raise their own types; the engine matters more
+        say(f"the timing cache could not be read back ({type(exc).__name__}); the engine is written without it")
+        return None

@@ -54,16 +54,23 @@ def add_builder(trt, ctx) -> None:
             self.profiles.append(profile)
             return len(self.profiles) - 1
 
+        # As TensorRT: create_timing_cache may return None (trtexec checks); set_timing_cache returns False
+        # for a cache made on another device or TensorRT (dropped, not raised); get_timing_cache is None
+        # when no cache was set. Blobs starting "unreadable" / "other-device" stand for those files.
         def create_timing_cache(self, blob):
             call(("create_timing_cache", bytes(blob)))
-            return types.SimpleNamespace(serialize=lambda: b"fake-timing-cache")
+            if bytes(blob).startswith(b"unreadable"):
+                return None
+            return types.SimpleNamespace(serialize=lambda: b"fake-timing-cache", blob=bytes(blob))
 
         def set_timing_cache(self, cache, ignore_mismatch):
+            if cache.blob.startswith(b"other-device") and not ignore_mismatch:
+                return False
             object.__setattr__(self, "_timing", cache)
             return True
 
         def get_timing_cache(self):
-            return self._timing
+            return getattr(self, "_timing", None)
 
     if major < 11:
         def set_calibration_profile(self, profile):

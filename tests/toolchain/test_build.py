@@ -131,3 +131,35 @@ def test_trt11_int8_of_the_bundled_model_gets_fusible_residual_blocks(monkeypatc
     kept = [n for n in adds if n.name == "/net/stage1/Add"]
     assert len(kept) == 1 and "DequantizeLinear" not in [produced_by[t] for t in kept[0].input]
     assert all(sorted(produced_by[t] for t in n.input) == ["Conv", "DequantizeLinear"] for n in adds if n not in kept)
+
+
+@pytest.mark.parametrize("blob", [b"unreadable timing cache", b"other-device timing cache"])
+def test_a_timing_cache_tensorrt_cannot_use_is_replaced_by_a_fresh_one(monkeypatch, tmp_path, toy, blob):
+    """create_timing_cache may return None and set_timing_cache returns False for another device's cache:
+    both used to pass unnoticed (a None cache was set; a refused one was thought in use)."""
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
+    (tmp_path / "timing.cache").write_bytes(blob)
+    said = []
+    opts = BuildOptions(out_dir=str(tmp_path / "engines"), timing_cache=str(tmp_path / "timing.cache"),
+                        precision="fp16", batch=(1, 4, 8))
+    engine, _ = build_engine(toy[0], opts, say=said.append)
+    assert engine.is_file() and (tmp_path / "timing.cache").read_bytes() == b"fake-timing-cache"
+    assert any("is not usable here" in line and "starting a fresh one" in line for line in said)
+    assert [c[1] for c in trt.calls if c[0] == "create_timing_cache"] == [blob, b""]
+
+
+def test_the_engine_is_written_even_when_the_timing_cache_cannot_be_read_back(monkeypatch, tmp_path, toy):
+    """get_timing_cache() may be None (Polygraphy guards it) and .serialize() then raised after the build,
+    before the engine was written: minutes of building lost."""
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
+    monkeypatch.setattr(trt.IBuilderConfig, "get_timing_cache", lambda self: None)
+    said = []
+    opts = BuildOptions(out_dir=str(tmp_path / "engines"), timing_cache=str(tmp_path / "timing.cache"),
+                        precision="fp16", batch=(1, 4, 8))
+    engine, _ = build_engine(toy[0], opts, say=said.append)
+    assert engine.is_file() and not (tmp_path / "timing.cache").exists()
+    monkeypatch.setattr(trt.IBuilderConfig, "get_timing_cache",
+                        lambda self: __import__("types").SimpleNamespace(serialize=lambda: 1 / 0))
+    engine.unlink()
+    engine, _ = build_engine(toy[0], opts, say=said.append)
+    assert engine.is_file() and any("could not be read back (ZeroDivisionError)" in line for line in said)
