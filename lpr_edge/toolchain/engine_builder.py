@@ -157,6 +157,7 @@ def _build(trt, feats, plan: str, net_input: NetworkInput, spec: ModelSpec, opts
         trt_compat.set_precision_flags(trt, config, opts.precision, net_input.calibrator, profile, feats)
     if opts.dla_core is not None:
         _use_dla(trt, trt_compat, config, opts)
+        _check_dla_layers(network, config, opts)
     timing = _load_timing_cache(config, opts.timing_cache, say)
     say(f"building (batch {mn}/{opt}/{mx}, workspace {opts.workspace_mb} MB); this can take minutes")
     t0 = time.time()
@@ -207,6 +208,19 @@ def _use_dla(trt, trt_compat, config, opts: BuildOptions) -> None:
     config.DLA_core = opts.dla_core
     if opts.gpu_fallback:
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+
+
+def _check_dla_layers(network, config, opts: BuildOptions) -> None:
+    """Without --gpu-fallback every layer must run on DLA, or TensorRT's build fails with no reason given;
+    TAO-style heads have one that cannot (the parser turns ArgMax into TopK)."""
+    if opts.gpu_fallback:
+        return
+    blocked = [network.get_layer(i) for i in range(network.num_layers)
+               if not config.can_run_on_DLA(network.get_layer(i))]
+    if blocked:
+        named = ", ".join(f"{layer.name} ({str(layer.type).rsplit('.', 1)[-1]})" for layer in blocked[:4])
+        raise InputError(f"--dla {opts.dla_core}: {len(blocked)} layer(s) cannot run on DLA ({named}"
+                         f"{', ...' if len(blocked) > 4 else ''}); add --gpu-fallback to run them on the GPU")
 
 
 def _load_timing_cache(config, path: str | None, say):

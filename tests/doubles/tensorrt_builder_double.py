@@ -72,6 +72,9 @@ def add_builder(trt, ctx) -> None:
         def get_timing_cache(self):
             return getattr(self, "_timing", None)
 
+        def can_run_on_DLA(self, layer):
+            return layer.type != "TOPK"
+
     if major < 11:
         def set_calibration_profile(self, profile):
             object.__setattr__(self, "calibration_profile", profile)
@@ -114,9 +117,11 @@ def add_builder(trt, ctx) -> None:
         calib.write_calibration_cache(memoryview(expected.encode() + b"\n"))
         return True
 
-    def check_dla(config):
+    def check_dla(config, network):
         if config.values.get("default_device_type") != "DLA":
             return True
+        if "GPU_FALLBACK" not in config.flags and any(not config.can_run_on_DLA(layer) for layer in network.layers):
+            return fail("a layer cannot run on DLA and GPU fallback is off")
         mn, opt, mx = next(iter(config.profiles[0].shapes.values()))
         if not mn == opt == mx:
             return fail("DLA does not support dynamic shapes: MIN, OPT and MAX must be equal")
@@ -131,10 +136,27 @@ def add_builder(trt, ctx) -> None:
         def set_shape(self, name, mn, opt, mx):
             self.shapes[name] = (tuple(mn), tuple(opt), tuple(mx))
 
+    # How the ONNX parser turns nodes into layers, as far as DLA cares: ArgMax becomes a TopK
+    # (onnx-tensorrt importerUtils.cpp), which DLA cannot run (absent from TensorRT's DLA layer list).
+    layer_types = {"ArgMax": "TOPK", "ReduceMax": "REDUCE", "Softmax": "SOFTMAX", "Conv": "CONVOLUTION"}
+    trt.LayerType = types.SimpleNamespace(**{v: v for v in set(layer_types.values())}, ELEMENTWISE="ELEMENTWISE")
+
+    class Layer:
+        def __init__(self, name, type_):
+            self.name, self.type = name, type_
+
     class Network:
         def __init__(self, flags):
             self.flags = flags
             self.onnx = None
+            self.layers = []
+
+        @property
+        def num_layers(self):
+            return len(self.layers)
+
+        def get_layer(self, i):
+            return self.layers[i]
 
     class Builder:
         def __init__(self, logger):
@@ -156,7 +178,7 @@ def add_builder(trt, ctx) -> None:
             model = onnx.load_from_string(network.onnx)
             ops = {n.op_type for n in model.graph.node}
             quantized = "QuantizeLinear" in ops
-            if not check_dla(config):
+            if not check_dla(config, network):
                 return None
             if major < 11 and "INT8" in config.flags and not quantized and not calibrate(config, model):
                 return None
@@ -184,6 +206,8 @@ def add_builder(trt, ctx) -> None:
                 self.errors.append(f"protobuf parse failed: {exc}")
                 return False
             self.network.onnx = bytes(data)
+            self.network.layers = [Layer(n.name or n.op_type, layer_types.get(n.op_type, "ELEMENTWISE"))
+                                   for n in onnx.load_from_string(bytes(data)).graph.node]
             return True
 
         @property

@@ -90,10 +90,22 @@ def test_dla_needs_a_fixed_profile_and_fp16_or_int8(monkeypatch, tmp_path, toy):
         build(tmp_path, toy[0], precision="fp32", dla_core=0, batch=(8, 8, 8))
 
 
+def test_dla_without_gpu_fallback_names_the_layers_dla_cannot_run(monkeypatch, tmp_path, toy, capsys):
+    """A TAO-style head's ArgMax is parsed into a TopK, which DLA cannot run: without --gpu-fallback the
+    build used to fail with 'try a larger --workspace or another precision'."""
+    from lpr_edge.cli import main
+
+    trt, _ = doubles.install(monkeypatch, "10.3.0", dla_cores=1)
+    assert main(["build", "--onnx", str(toy[0]), "--dla", "0", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot run on DLA (ArgMax" in err and "(TOPK)" in err and "add --gpu-fallback" in err
+    assert not [c for c in trt.calls if c[0] == "build"]  # refused before the minutes of building
+
+
 def test_dla_engine_loads_on_its_core_and_pads_small_batches(monkeypatch, tmp_path, toy):
     # Defect 4 (runtime half): IRuntime.DLA_core defaults to -1; defect 5: batches below MIN.
     trt, cuda = doubles.install(monkeypatch, "10.3.0", dla_cores=2)
-    engine, _ = build(tmp_path, toy[0], precision="fp16", dla_core=1, batch=(4, 4, 4))
+    engine, _ = build(tmp_path, toy[0], precision="fp16", dla_core=1, batch=(4, 4, 4), gpu_fallback=True)
     with Recognizer(engine, cross_check=False) as rec:
         assert rec.max_batch == 4
         assert [r.text for r in rec.recognize_batch([toy_crop(BANDS, toy[1])] * 5)] == ["ABCA"] * 5
@@ -106,7 +118,7 @@ def test_cli_dla_without_batch_fixes_the_profile(monkeypatch, tmp_path, toy, cap
     from lpr_edge.formats.engine_manifest import read_manifest
 
     doubles.install(monkeypatch, "10.3.0", dla_cores=1)
-    assert main(["build", "--onnx", str(toy[0]), "--dla", "0", "--out", str(tmp_path)]) == 0
+    assert main(["build", "--onnx", str(toy[0]), "--dla", "0", "--gpu-fallback", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr()
     assert read_manifest(out.out.strip().splitlines()[-1]).profile == (8, 8, 8)
     assert "DLA has no dynamic shapes" in out.err
