@@ -141,7 +141,17 @@ def test_corrupt_engine_is_a_clear_error(engine, damage):
     path.write_bytes({"truncate": data[:5], "random": b"\x00\x13" * 500, "empty": b""}[damage])
     with pytest.raises(ModelFileError, match="rebuild it"):
         open_engine(path)
-    assert cuda.current_context_depth() == 0 and not cuda.live
+    # the primary context retained for the open is released too (issue 40, item 6: it leaked)
+    assert cuda.current_context_depth() == 0 and not cuda.live and cuda.retains == 0
+
+
+def test_an_engine_for_another_gpu_releases_the_context_it_retained(engine):
+    path, spec, trt, cuda = engine
+    mp = manifest_path(path)
+    mp.write_text(json.dumps({**json.loads(mp.read_text()), "trt_version": "8.5.2"}))
+    with pytest.raises(ModelFileError, match="built with TensorRT 8.5.2"):
+        open_engine(path)
+    assert cuda.retains == 0 and cuda.current_context_depth() == 0
 
 
 def test_missing_manifest_and_auto_fallback(engine, monkeypatch, caplog):

@@ -59,20 +59,25 @@ class TensorRTBackend:
         self.precision = manifest.precision
         self.manifest = manifest
         self._ctx = CudaContext(device)
-        cuda = self._ctx.cuda
-        self._cuda = cuda
-        major, minor = self._ctx.device.compute_capability()
-        manifest.check_runtime(trt.__version__, self._ctx.device.name(), f"{major}.{minor}")
-        self.integrated = bool(self._ctx.device.get_attribute(cuda.device_attribute.INTEGRATED))
-        self.zero_copy = self.integrated if zero_copy is None else bool(zero_copy)
         self._tensors: dict[str, _Tensor] = {}
         self._closed = False
-        with self._ctx.active():
-            try:
-                self._open(trt, Path(engine_path), max_batch, timing)
-            except BaseException:
-                self._free()
-                raise
+        try:  # a failed open releases the context it retained (else GPU memory stays held after a fallback)
+            cuda = self._ctx.cuda
+            self._cuda = cuda
+            major, minor = self._ctx.device.compute_capability()
+            manifest.check_runtime(trt.__version__, self._ctx.device.name(), f"{major}.{minor}")
+            self.integrated = bool(self._ctx.device.get_attribute(cuda.device_attribute.INTEGRATED))
+            self.zero_copy = self.integrated if zero_copy is None else bool(zero_copy)
+            with self._ctx.active():
+                try:
+                    self._open(trt, Path(engine_path), max_batch, timing)
+                except BaseException:
+                    self._free()
+                    raise
+        except BaseException:
+            self._closed = True
+            self._ctx.release()
+            raise
 
     def _open(self, trt, engine_path: Path, max_batch: int, timing: bool) -> None:
         data = engine_path.read_bytes()
