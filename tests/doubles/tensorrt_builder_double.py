@@ -21,9 +21,6 @@ def add_builder(trt, ctx) -> None:
     if major < 11:
         config_attrs.add("int8_calibrator")
 
-    if major < 11:
-        config_attrs.add("int8_calibrator")
-
     class IBuilderConfig:
         def __init__(self):
             object.__setattr__(self, "flags", set())

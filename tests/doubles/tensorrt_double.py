@@ -54,25 +54,28 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
 
     trt.Logger = Logger
     trt.TensorIOMode = types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT")
-    dtypes = dict(FLOAT="FLOAT", HALF="HALF", INT32="INT32", INT8="INT8", BOOL="BOOL")
+    # DataType per version (pyFoundationalTypes.cpp): 8.5 has UINT8; 10.x adds INT64, BF16, FP8, INT4.
+    dtypes = dict(FLOAT="FLOAT", HALF="HALF", INT32="INT32", INT8="INT8", BOOL="BOOL", UINT8="UINT8")
     if after_86:
-        dtypes["INT64"] = "INT64"
+        dtypes.update(INT64="INT64", BF16="BF16", FP8="FP8", INT4="INT4")
     trt.DataType = types.SimpleNamespace(**dtypes)
     _np = {"FLOAT": np.float32, "HALF": np.float16, "INT32": np.int32, "INT64": np.int64, "INT8": np.int8,
-           "BOOL": np.bool_}
+           "BOOL": np.bool_, "UINT8": np.uint8}
 
     def nptype(dt):
-        # TensorRT 8.5's tensorrt/__init__.py builds its table with np.bool, gone since NumPy 1.24.
-        if not after_86 and tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24):
+        # TensorRT 8.5.1 and 8.5.2's tensorrt/__init__.py build their table with np.bool, gone since NumPy
+        # 1.24 (NVIDIA/TensorRT#2557); 8.5.3 uses np.bool_.
+        if version in ("8.5.1", "8.5.2") and tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24):
             raise AttributeError("module 'numpy' has no attribute 'bool'.")
         return _np[dt]
 
     trt.nptype = nptype
     trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
     trt.DeviceType = types.SimpleNamespace(GPU="GPU", DLA="DLA")
-    net_flags = {"STRONGLY_TYPED": 1 if major < 11 else 0}
-    if major < 11:
-        net_flags["EXPLICIT_BATCH"] = 0
+    # NetworkDefinitionCreationFlag (NvInfer.h): 8.5 EXPLICIT_BATCH, EXPLICIT_PRECISION; 10.x EXPLICIT_BATCH
+    # (deprecated), STRONGLY_TYPED; 11.x STRONGLY_TYPED alone.
+    net_flags = ({"EXPLICIT_BATCH": 0, "EXPLICIT_PRECISION": 1} if major < 10
+                 else {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1} if major < 11 else {"STRONGLY_TYPED": 0})
     trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(**net_flags)
     builder_flags = {"GPU_FALLBACK": "GPU_FALLBACK"}
     if after_86:
@@ -89,10 +92,6 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
                 self._base_init = True
 
         trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
-
-    config_attrs = {"default_device_type", "DLA_core"}
-    if after_86:
-        config_attrs.add("builder_optimization_level")
 
     def fail(message):
         trt.errors.append(message)

@@ -184,3 +184,26 @@ def test_tensorrt_85_runtime_never_calls_nptype(monkeypatch, tmp_path, toy):
     engine, _ = build(tmp_path, toy[0], precision="fp16", batch=(1, 4, 8))
     with Recognizer(engine) as rec:
         assert rec.recognize(toy_crop(BANDS, toy[1])).text == "ABCA"
+
+
+def test_the_doubles_surfaces_follow_each_version():
+    """The 8.5 double had STRONGLY_TYPED (real 8.5: EXPLICIT_BATCH and EXPLICIT_PRECISION), no UINT8, and
+    an nptype that failed on every 8.5.x (only 8.5.1/8.5.2 use np.bool)."""
+    import numpy as np
+
+    from ..doubles.tensorrt_double import make_tensorrt
+
+    flags = {v: vars(make_tensorrt(v, None).NetworkDefinitionCreationFlag) for v in ("8.5.2", "10.3.0", "11.4.0")}
+    assert flags == {"8.5.2": {"EXPLICIT_BATCH": 0, "EXPLICIT_PRECISION": 1},
+                     "10.3.0": {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1}, "11.4.0": {"STRONGLY_TYPED": 0}}
+    assert hasattr(make_tensorrt("8.5.2", None).DataType, "UINT8")
+    assert not hasattr(make_tensorrt("8.5.2", None).DataType, "BF16")
+    assert hasattr(make_tensorrt("10.3.0", None).DataType, "BF16")
+    new_numpy = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24)
+    for version, broken in (("8.5.2", new_numpy), ("8.5.3", False), ("10.3.0", False)):
+        trt = make_tensorrt(version, None)
+        if broken:
+            with pytest.raises(AttributeError, match="np|numpy"):
+                trt.nptype(trt.DataType.FLOAT)
+        else:
+            assert trt.nptype(trt.DataType.FLOAT) is np.float32
