@@ -48,8 +48,8 @@ def features(trt: Any) -> TrtFeatures:
     )
 
 
-# TensorRT DataType -> NumPy. Not trt.nptype(): TensorRT 8.5's maps BOOL to np.bool, which NumPy
-# 1.24 removed (NVIDIA/TensorRT#2557, fixed in 8.6), so it raises on JetPack 5 with NumPy 1.24.
+# TensorRT DataType -> NumPy. Not trt.nptype(): TensorRT 8.5.1 and 8.5.2 (JetPack 5.1) map BOOL to
+# np.bool, which NumPy 1.24 removed (NVIDIA/TensorRT#2557; 8.5.3 uses np.bool_), so it raises there.
 _NUMPY_DTYPES = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64,
                  "BOOL": np.bool_, "UINT8": np.uint8}
 
