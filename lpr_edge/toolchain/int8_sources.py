@@ -17,6 +17,27 @@ from ..errors import InputError
 from ..formats.engine_manifest import sha256_file
 from ..spec import ModelSpec
 
+MIN_COVERAGE = 0.5  # share of the quantizable layers' inputs a given cache must scale
+
+
+def check_coverage(cache, prepared, source: str, say) -> None:
+    """Say how much of the model ``cache`` scales, and refuse one that scales under ``MIN_COVERAGE`` of it:
+    a cache made from another export (tensors renamed by onnxsim, say) would leave most layers in FP16
+    without a word. The layers a cache leaves float on purpose (``--keep-float``) count as uncovered."""
+    from ..errors import ModelFileError
+    from .calibrate import QUANTIZED_OPS
+
+    inits = {i.name for i in prepared.graph.initializer}
+    inputs = {t for n in prepared.graph.node if n.op_type in QUANTIZED_OPS for t in n.input if t and t not in inits}
+    covered = len(inputs & set(cache.scales))
+    share = covered / len(inputs) if inputs else 1.0
+    say(f"calibration cache {source} scales {covered} of the {len(inputs)} inputs of quantizable layers "
+        f"({share:.0%}; the others run in FP16)")
+    if share < MIN_COVERAGE:
+        raise ModelFileError(f"{source} scales only {covered} of the {len(inputs)} inputs of this model's quantizable "
+                             f"layers ({share:.0%}, under {MIN_COVERAGE:.0%}): it was made for another export of the "
+                             "model; run lpr-edge calibrate on this ONNX")
+
 
 def default_cache_out(opts, stem: str) -> Path:
     """Where a cache made during a build goes: ``cache_out``, else beside the engine (never over the
@@ -32,8 +53,11 @@ def qdq_model(prepared, spec: ModelSpec, opts, tmp: Path, stem: str, say):
     from .qdq import make_qdq_model
 
     cache_file = _cache_for_qdq(prepared, spec, opts, tmp, stem, say)
+    cache = read_cache(cache_file)
+    if opts.calib_cache:
+        check_coverage(cache, prepared, opts.calib_cache, say)
     (tmp / "prepared.onnx").write_bytes(prepared.SerializeToString())
-    qdq = make_qdq_model(tmp / "prepared.onnx", read_cache(cache_file), tmp / "qdq.onnx", spec)
+    qdq = make_qdq_model(tmp / "prepared.onnx", cache, tmp / "qdq.onnx", spec)
     return onnx.load(qdq), sha256_file(cache_file)
 
 
@@ -63,7 +87,9 @@ def implicit_calibrator(trt, prepared, spec, opts, stack, stem: str, say):
     from .calibrate import float_tensor_names
 
     if opts.calib_cache:
-        check_names(read_cache(opts.calib_cache), float_tensor_names(prepared), opts.calib_cache)
+        cache = read_cache(opts.calib_cache)
+        check_names(cache, float_tensor_names(prepared), opts.calib_cache)
+        check_coverage(cache, prepared, opts.calib_cache, say)
         text = Path(opts.calib_cache).read_text(encoding="ascii")
         served, header, original = trt_compat.serve_cache(text, trt.__version__, opts.calib_cache)
         if header != original:

@@ -163,3 +163,23 @@ def test_the_engine_is_written_even_when_the_timing_cache_cannot_be_read_back(mo
     engine.unlink()
     engine, _ = build_engine(toy[0], opts, say=said.append)
     assert engine.is_file() and any("could not be read back (ZeroDivisionError)" in line for line in said)
+
+
+@pytest.mark.parametrize("version", ["10.3.0", "11.4.0"])
+def test_a_cache_that_scales_little_of_the_model_is_refused_with_the_share(monkeypatch, tmp_path, toy, version):
+    """check_names wanted one tensor in common: a cache of another export (renamed tensors) left most
+    layers in FP16 without a word."""
+    from lpr_edge.errors import ModelFileError
+    from lpr_edge.formats.trt_cache import CalibrationCache, read_cache
+
+    doubles.install(monkeypatch, version)
+    full = read_cache(toy_cache(*toy, tmp_path / "toy.cache"))
+    # the tensors a renamed export still shares: not the inputs of the layers to quantize (image, pooled)
+    kept = {name: scale for name, scale in full.scales.items() if name not in ("image", "pooled")}
+    write_cache(tmp_path / "thin.cache", CalibrationCache(kept, full.version_code, full.algorithm))
+    with pytest.raises(ModelFileError, match=r"scales only 0 of the 2 inputs .*under 50%.*lpr-edge calibrate"):
+        build(tmp_path, toy[0], precision="int8", calib_cache=str(tmp_path / "thin.cache"))
+    said = []
+    opts = BuildOptions(out_dir=str(tmp_path / "engines"), precision="int8", calib_cache=str(tmp_path / "toy.cache"))
+    build_engine(toy[0], opts, say=said.append)
+    assert any("scales" in line and "inputs of quantizable layers" in line for line in said)
