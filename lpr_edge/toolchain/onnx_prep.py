@@ -75,8 +75,48 @@ def to_fp16(model: onnx.ModelProto, spec: ModelSpec) -> onnx.ModelProto:
 
         model = version_converter.convert_version(model, QDQ_FP16_OPSET)
     fp16 = ONNXModel(convert_float_to_float16(model, keep_io_types=True, op_block_list=FP16_BLOCKED_OPS))
+    drop_fp16_round_trips(fp16.model)
     fp16.topological_sort()
     return embed_spec(fp16.model, spec)
+
+
+def drop_fp16_round_trips(model: onnx.ModelProto) -> int:
+    """Remove the converter's ``Cast(FP16) -> Cast(FP32)`` pairs behind the FP32 head (Softmax, ReduceMax),
+    in place: they round the probabilities, the confidences and what ArgMax sees through FP16 (probabilities
+    under 6e-8 became 0) for nothing. Returns how many FP16 casts went."""
+    producers = {out: n for n in model.graph.node for out in n.output}
+    consumers: dict[str, list] = {}
+    for n in model.graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+    outputs = {o.name for o in model.graph.output}
+
+    def cast_to(node, dtype: int) -> bool:
+        return node.op_type == "Cast" and any(a.name == "to" and a.i == dtype for a in node.attribute)
+
+    dropped, gone = 0, set()
+    for first in list(model.graph.node):
+        source = producers.get(first.input[0]) if first.input else None
+        if not (cast_to(first, onnx.TensorProto.FLOAT16) and source is not None
+                and source.op_type in FP16_BLOCKED_OPS and source.op_type != "Cast"):
+            continue
+        seconds = consumers.get(first.output[0], [])
+        if not seconds or not all(cast_to(s, onnx.TensorProto.FLOAT) for s in seconds):
+            continue
+        # the FP32 value keeps the graph output's name where one of the pair fed an output
+        keep = next((s.output[0] for s in seconds if s.output[0] in outputs), first.input[0])
+        renamed = {first.input[0], *(s.output[0] for s in seconds)} - {keep}
+        for node in model.graph.node:
+            node.input[:] = [keep if name in renamed else name for name in node.input]
+            node.output[:] = [keep if name == first.input[0] else name for name in node.output]
+        for node in (first, *seconds):
+            model.graph.node.remove(node)
+        gone |= renamed | {first.output[0]}
+        dropped += 1
+    kept_info = [v for v in model.graph.value_info if v.name not in gone]
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(kept_info)
+    return dropped
 
 
 # Smallest positive FP16 value (subnormal): a smaller scale would become 0 in FP16, and TensorRT's

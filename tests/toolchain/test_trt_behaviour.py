@@ -207,3 +207,29 @@ def test_the_doubles_surfaces_follow_each_version():
                 trt.nptype(trt.DataType.FLOAT)
         else:
             assert trt.nptype(trt.DataType.FLOAT) is np.float32
+
+
+def test_tensorrt_11s_fp16_form_keeps_the_head_in_fp32():
+    """The FP16 converter put Cast(FP16) -> Cast(FP32) behind the blocked Softmax and ReduceMax: the
+    probabilities, the confidences and what ArgMax saw went through FP16 (on 740 real US crops 76 % of
+    the probabilities became 0). Now the head's tensors stay FP32 from Softmax to the outputs."""
+    import onnxruntime as ort
+
+    from lpr_edge import synth
+    from lpr_edge.formats.onnx_spec import load_onnx, resolve_spec
+    from lpr_edge.runtime.preprocess import preprocess_batch
+    from lpr_edge.toolchain.onnx_prep import prepare, to_fp16
+
+    model = load_onnx(REPO / "lpr_edge" / "models" / "lprnet_us.onnx")
+    spec = resolve_spec(model, source="us")
+    fp32 = prepare(model, spec, simplify=False)
+    fp16 = to_fp16(fp32, spec)
+    producers = {out: n.op_type for n in fp16.graph.node for out in n.output}
+    to_half = [n for n in fp16.graph.node if n.op_type == "Cast" and n.attribute[0].i == TensorProto.FLOAT16]
+    assert not [n for n in to_half if producers.get(n.input[0]) in ("Softmax", "ReduceMax")]
+    x = preprocess_batch([p.image for p in synth.generate(32, seed=3)], spec)
+    names = [*spec.outputs, "/Softmax_output_0"]
+    want, got = (ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+                 .run(names, {spec.input_name: x}) for m in (fp32, fp16))
+    assert np.array_equal(want[0], got[0])  # the same ArgMax
+    assert (got[2] > 0).all() and np.abs(got[2] - want[2]).max() < 0.01  # no probability flushed to 0
