@@ -39,6 +39,16 @@ def check_coverage(cache, prepared, source: str, say) -> None:
                              "model; run lpr-edge calibrate on this ONNX")
 
 
+HEAD_OPS = ("Softmax", "ReduceMax", "ArgMax", "TopK", "Cast")
+
+
+def head_tensors(prepared) -> set[str]:
+    """The tensors of the model's head: what its Softmax, ReduceMax, ArgMax and casts give, and the
+    graph outputs (the classifier's convolution stays quantizable)."""
+    return ({out for n in prepared.graph.node if n.op_type in HEAD_OPS for out in n.output}
+            | {o.name for o in prepared.graph.output})
+
+
 def default_cache_out(opts, stem: str) -> Path:
     """Where a cache made during a build goes: ``cache_out``, else beside the engine (never over the
     cache ``lpr-edge calibrate`` keeps in calibration/)."""
@@ -84,13 +94,15 @@ def implicit_calibrator(trt, prepared, spec, opts, stack, stem: str, say):
     from crops; returns (calibrator, cache SHA-256, manifest notes)."""
     from .. import trt_compat
     from ..formats.trt_cache import check_names, read_cache
-    from .calibrate import float_tensor_names
+    from .calibrate import drop_scales, float_tensor_names
 
     if opts.calib_cache:
         cache = read_cache(opts.calib_cache)
         check_names(cache, float_tensor_names(prepared), opts.calib_cache)
         check_coverage(cache, prepared, opts.calib_cache, say)
-        text = Path(opts.calib_cache).read_text(encoding="ascii")
+        # The head's tensors (the probabilities, the confidences) get no INT8 scale: TensorRT could
+        # otherwise pick an INT8 Softmax and hand back probabilities in steps of 1/127.
+        text = drop_scales(cache, head_tensors(prepared)).to_text()
         served, header, original = trt_compat.serve_cache(text, trt.__version__, opts.calib_cache)
         if header != original:
             say(f"calibration cache header {original} served as {header}: TensorRT ignores a cache made for another "

@@ -91,6 +91,7 @@ def add_builder(trt, ctx) -> None:
         cache = calib.read_calibration_cache()
         if cache is not None and bytes(cache).split(b"\n", 1)[0].decode() == expected:
             call(("calibration_cache_used", expected))
+            call(("cache_tensors", sorted(line.split(":", 1)[0] for line in bytes(cache).decode().splitlines()[1:])))
             return True
         call(("calibrating", "no cache" if cache is None else "cache header does not match " + expected))
         profile = config.calibration_profile or config.profiles[0]

@@ -183,3 +183,17 @@ def test_a_cache_that_scales_little_of_the_model_is_refused_with_the_share(monke
     opts = BuildOptions(out_dir=str(tmp_path / "engines"), precision="int8", calib_cache=str(tmp_path / "toy.cache"))
     build_engine(toy[0], opts, say=said.append)
     assert any("scales" in line and "inputs of quantizable layers" in line for line in said)
+
+
+@pytest.mark.parametrize("version", ["8.5.2", "10.3.0"])
+def test_the_served_cache_gives_the_head_no_int8_scale(monkeypatch, tmp_path, toy, version):
+    """calibration/lprnet_us.cache carries scales for the Softmax and Max outputs: served to TensorRT, the
+    probabilities could come back in steps of 1/127. The head's tensors are taken out of what is served."""
+    from lpr_edge.formats.trt_cache import read_cache
+
+    trt, _ = doubles.install(monkeypatch, version)
+    cache = toy_cache(*toy, tmp_path / "toy.cache")
+    assert {"probs", "scores"} <= set(read_cache(cache).scales)  # the file has them
+    build(tmp_path, toy[0], precision="int8", calib_cache=str(cache))
+    (served,) = [c[1] for c in trt.calls if c[0] == "cache_tensors"]
+    assert "pooled" in served and not {"probs", "scores", "indices"} & set(served)
