@@ -99,6 +99,27 @@ def set_precision_flags(trt: Any, config: Any, precision: str, calibrator: Any =
             config.set_calibration_profile(profile)
 
 
+HEAD_LAYER_TYPES = ("SOFTMAX", "REDUCE", "TOPK")  # the TAO head: Softmax, Max, ArgMax (parsed as TopK)
+
+
+def pin_head_fp32(trt: Any, network: Any, config: Any) -> int:
+    """The ``flags`` plan (8.5 / 10.x): the head's layers run in FP32, so with FP16 or INT8 enabled the
+    probabilities, the confidences and what ArgMax sees are never rounded (TensorRT may otherwise pick a
+    lower precision for them). Returns how many layers were pinned."""
+    pinned = 0
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        kind = str(layer.type).rsplit(".", 1)[-1]
+        if kind in HEAD_LAYER_TYPES:
+            layer.precision = trt.DataType.FLOAT
+            if kind != "TOPK":  # TopK's second output is its int32 indices
+                layer.set_output_type(0, trt.DataType.FLOAT)
+            pinned += 1
+    if pinned:
+        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    return pinned
+
+
 # The one calibrator class lpr-edge hands TensorRT 8.5/10.x; DLA requires this one.
 CALIBRATOR_ALGORITHM = "EntropyCalibration2"
 

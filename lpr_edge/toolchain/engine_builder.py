@@ -155,6 +155,8 @@ def _build(trt, feats, plan: str, net_input: NetworkInput, spec: ModelSpec, opts
     config.add_optimization_profile(profile)
     if plan == "flags":
         trt_compat.set_precision_flags(trt, config, opts.precision, net_input.calibrator, profile, feats)
+        if opts.precision != "fp32":
+            trt_compat.pin_head_fp32(trt, network, config)
     if opts.dla_core is not None:
         _use_dla(trt, trt_compat, config, opts)
         _check_dla_layers(network, config, opts)

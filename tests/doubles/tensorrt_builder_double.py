@@ -142,6 +142,14 @@ def add_builder(trt, ctx) -> None:
     class Layer:
         def __init__(self, name, type_):
             self.name, self.type = name, type_
+            self.precision = None  # unset: TensorRT picks among the enabled precisions
+            self.num_outputs = 2 if type_ == "TOPK" else 1
+            self.output_types = {}
+
+        def set_output_type(self, index, dtype):
+            if not 0 <= index < self.num_outputs:
+                raise IndexError(index)
+            self.output_types[index] = dtype
 
     class Network:
         def __init__(self, flags):
@@ -181,6 +189,7 @@ def add_builder(trt, ctx) -> None:
             if major < 11 and "INT8" in config.flags and not quantized and not calibrate(config, model):
                 return None
             call(("build", sorted(config.flags), quantized))
+            call(("pinned", sorted((layer.name, layer.precision) for layer in network.layers if layer.precision)))
             dla = config.values.get("DLA_core") if config.values.get("default_device_type") == "DLA" else None
             header = {"version": version, "profiles": [p.shapes for p in config.profiles],
                       "flags": sorted(config.flags), "quantized": quantized, "dla_core": dla}

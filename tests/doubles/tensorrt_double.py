@@ -81,7 +81,7 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
     if after_86:
         builder_flags["VERSION_COMPATIBLE"] = "VERSION_COMPATIBLE"
     if major < 11:
-        builder_flags.update(FP16="FP16", INT8="INT8")
+        builder_flags.update(FP16="FP16", INT8="INT8", OBEY_PRECISION_CONSTRAINTS="OBEY_PRECISION_CONSTRAINTS")
     trt.BuilderFlag = types.SimpleNamespace(**builder_flags)
 
     if major < 11:

@@ -67,7 +67,7 @@ def test_int8_from_cache_per_version(monkeypatch, tmp_path, toy, version):
         assert scales and set(scales) == {onnx.TensorProto.FLOAT16}
         assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == 19
     else:
-        assert build_call == ("build", ["FP16", "INT8"], False)
+        assert build_call == ("build", ["FP16", "INT8", "OBEY_PRECISION_CONSTRAINTS"], False)
         # A --method max cache made for 10.3 is served re-headed for this version and Entropy2.
         served = f"TRT-{doubles.version_code(version)}-EntropyCalibration2"
         assert ("calibration_cache_used", served) in trt.calls and not any(c[0] == "calibrating" for c in trt.calls)
@@ -197,3 +197,15 @@ def test_the_served_cache_gives_the_head_no_int8_scale(monkeypatch, tmp_path, to
     build(tmp_path, toy[0], precision="int8", calib_cache=str(cache))
     (served,) = [c[1] for c in trt.calls if c[0] == "cache_tensors"]
     assert "pooled" in served and not {"probs", "scores", "indices"} & set(served)
+
+
+@pytest.mark.parametrize("version, precision", [("8.5.2", "fp16"), ("10.3.0", "int8")])
+def test_the_head_is_pinned_to_fp32_on_the_flag_versions(monkeypatch, tmp_path, toy, version, precision):
+    """With FP16/INT8 enabled TensorRT 8.5/10.x may pick a lower precision for Softmax and Max: the head's
+    layers now carry an FP32 precision constraint, obeyed."""
+    trt, _ = doubles.install(monkeypatch, version)
+    cache = toy_cache(*toy, tmp_path / "toy.cache")
+    build(tmp_path, toy[0], precision=precision, **({"calib_cache": str(cache)} if precision == "int8" else {}))
+    (pinned,) = [c[1] for c in trt.calls if c[0] == "pinned"]
+    assert {kind for name, kind in pinned} == {"FLOAT"} and len(pinned) == 3  # Softmax, ReduceMax, ArgMax
+    assert "OBEY_PRECISION_CONSTRAINTS" in [c for c in trt.calls if c[0] == "build"][0][1]
