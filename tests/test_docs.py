@@ -26,6 +26,9 @@ def test_the_docs_build_strictly(tmp_path):
     assert (tmp_path / "site" / "reference" / "cli" / "train" / "index.html").is_file()
 
 
+@pytest.mark.skipif(not (3, 10) <= sys.version_info[:2] < (3, 13),
+                    reason="argparse lays help out differently before 3.10 and from 3.13; the pages are written "
+                           "with the CI's main Python")
 def test_every_verb_page_shows_its_current_help():
     run = subprocess.run([sys.executable, str(REPO / "docs" / "cli_help.py"), "--check"], capture_output=True,
                          text=True, timeout=120)
