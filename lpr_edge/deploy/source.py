@@ -49,9 +49,34 @@ def export_source(model: str | os.PathLike | None, engine: str | os.PathLike | N
     if missing:
         raise ModelFileError(f"{onnx_path} has no output {', '.join(missing)} that the spec names; pass the ONNX "
                              "the engine was built from with --model")
-    return ExportSource(Path(onnx_path), spec, {n: types[n] for n in spec.outputs},
-                        manifest.precision if manifest else onnx_precision(graph),
+    types = {n: types[n] for n in spec.outputs}
+    if manifest is not None:
+        types = engine_output_types(manifest, types)
+    return ExportSource(Path(onnx_path), spec, types, manifest.precision if manifest else onnx_precision(graph),
                         Path(engine) if engine else None, manifest)
+
+
+# TensorRT DataType names -> the ONNX types Triton's config is written from.
+_FROM_TRT = {"FLOAT": onnx.TensorProto.FLOAT, "HALF": onnx.TensorProto.FLOAT16, "INT32": onnx.TensorProto.INT32,
+             "INT64": onnx.TensorProto.INT64, "INT8": onnx.TensorProto.INT8, "UINT8": onnx.TensorProto.UINT8,
+             "BOOL": onnx.TensorProto.BOOL}
+
+
+def engine_output_types(manifest: Manifest, onnx_types: dict[str, int]) -> dict[str, int]:
+    """The types the engine gives, which Triton checks a plan against: as its manifest recorded them at
+    build time; for an engine built before that was recorded, TensorRT 8.5's parser rule (it has no INT64:
+    INT64 outputs become INT32)."""
+    recorded = manifest.extra.get("outputs") or {}
+    out = {}
+    for name, elem in onnx_types.items():
+        if recorded.get(name) in _FROM_TRT:
+            out[name] = _FROM_TRT[recorded[name]]
+        elif elem == onnx.TensorProto.INT64 and manifest.trt_version.split(".")[0].isdigit() \
+                and int(manifest.trt_version.split(".")[0]) < 10:
+            out[name] = onnx.TensorProto.INT32
+        else:
+            out[name] = elem
+    return out
 
 
 def onnx_type_name(elem_type: int) -> str:

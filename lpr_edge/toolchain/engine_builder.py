@@ -108,9 +108,9 @@ def build_engine(onnx_path: str | Path, opts: BuildOptions, *, spec: ModelSpec |
     stem = onnx_path.name[:-5] if onnx_path.name.endswith(".onnx") else onnx_path.stem
     with contextlib.ExitStack() as stack:
         net_input = network_input(trt, plan, prepared, spec, opts, stack, stem, say)
-        serialized, seconds, timing = _build(trt, feats, plan, net_input, spec, opts, onnx_path.name, say)
+        serialized, seconds, timing, outputs = _build(trt, feats, plan, net_input, spec, opts, onnx_path.name, say)
     written = _write_engine(bytes(serialized), seconds, onnx_path, stem, spec, opts, feats.version, plan, net_input,
-                            say, probability_tensor(prepared, spec))
+                            say, probability_tensor(prepared, spec), outputs)
     if timing is not None:  # after the engine: a build of minutes is never lost to its timing cache
         write_bytes(opts.timing_cache, timing)
     return written
@@ -167,12 +167,15 @@ def _build(trt, feats, plan: str, net_input: NetworkInput, spec: ModelSpec, opts
     if serialized is None:
         raise ModelFileError("TensorRT could not build the engine (see its messages above); "
                              "try a larger --workspace or another precision")
-    return serialized, time.time() - t0, (_timing_cache_bytes(config, say) if timing is not None else None)
+    outputs = {network.get_output(i).name: str(network.get_output(i).dtype).rsplit(".", 1)[-1]
+               for i in range(network.num_outputs)}
+    return (serialized, time.time() - t0, (_timing_cache_bytes(config, say) if timing is not None else None),
+            outputs)
 
 
 def _write_engine(serialized: bytes, seconds: float, onnx_path: Path, stem: str, spec: ModelSpec,
                   opts: BuildOptions, trt_version: str, plan: str, net_input: NetworkInput,
-                  say, probabilities: str | None = None) -> tuple[Path, Manifest]:
+                  say, probabilities: str | None = None, outputs: dict | None = None) -> tuple[Path, Manifest]:
     """Engine and manifest, both written atomically, named by model, precision, TensorRT and GPU."""
     from ..environment import cuda_device
 
@@ -186,7 +189,9 @@ def _write_engine(serialized: bytes, seconds: float, onnx_path: Path, stem: str,
                         cache_sha256=net_input.cache_sha, dla_core=opts.dla_core, build_seconds=round(seconds, 2),
                         built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
                         extra={"plan": plan, **net_input.cache_info,
-                               **({"probabilities": probabilities} if probabilities else {})})
+                               **({"probabilities": probabilities} if probabilities else {}),
+                               # the engine's own output types (8.5's parser turns INT64 into INT32)
+                               **({"outputs": outputs} if outputs else {})})
     write_manifest(engine_path, manifest)
     say(f"wrote {engine_path} ({len(serialized) / 1e6:.1f} MB) in {seconds:.1f} s")
     return engine_path, manifest

@@ -129,3 +129,42 @@ def test_export_checkpoint_without_the_word_onnx_still_parses():
     assert (args.target, args.checkpoint, args.out) == ("onnx", ["last.pt"], "x.onnx")
     args = build_parser().parse_args(with_default_target(["export", "a.pt", "b.pt", "-o", "x.onnx"]))
     assert (args.target, args.checkpoint) == ("onnx", ["a.pt", "b.pt"])  # several: their weight average
+
+
+def test_a_plans_triton_config_has_the_engines_output_types_not_the_onnxs(tmp_path, monkeypatch):
+    """TensorRT 8.5's parser makes an INT64 output INT32 (it has no INT64); the config used to say TYPE_INT64
+    from the ONNX, and Triton refused the plan."""
+    import onnx
+    from tritonclient.grpc import model_config_pb2 as pb
+
+    from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
+
+    from ..doubles import install
+
+    model = onnx.load(bundled_path("us"))  # a TAO export whose ArgMax output is INT64
+    (cast,) = [n for n in model.graph.node if n.op_type == "Cast" and "tf_op_layer_ArgMax" in n.output]
+    cast.attribute[0].i = onnx.TensorProto.INT64
+    next(o for o in model.graph.output if o.name == "tf_op_layer_ArgMax").type.tensor_type.elem_type = \
+        onnx.TensorProto.INT64
+    onnx_path = tmp_path / "tao64.onnx"
+    onnx.save(model, onnx_path)
+
+    def argmax_type(engine, repo):
+        assert main(["export", "triton", "--engine", str(engine), "--model", str(onnx_path), "--out",
+                     str(tmp_path / repo)]) == 0
+        cfg = parse_config(tmp_path / repo / "lpr" / "config.pbtxt")
+        return {o.name: o.data_type for o in cfg.output}["tf_op_layer_ArgMax"]
+
+    for version, expected in (("8.5.2", pb.TYPE_INT32), ("10.3.0", pb.TYPE_INT64)):
+        install(monkeypatch, version)
+        opts = BuildOptions(out_dir=str(tmp_path / version), precision="fp16", batch=(1, 8, 16), simplify=False)
+        engine, manifest = build_engine(onnx_path, opts, say=lambda m: None)
+        assert manifest.extra["outputs"]["tf_op_layer_ArgMax"] == ("INT32" if version == "8.5.2" else "INT64")
+        assert argmax_type(engine, f"repo{version}") == expected
+    # an engine built before the types were recorded: TensorRT 8.5's rule
+    old = tmp_path / "old"
+    old.mkdir()
+    engine = fake_engine(old)
+    manifest = json.loads((old / "us.engine.json").read_text())
+    (old / "us.engine.json").write_text(json.dumps({**manifest, "trt_version": "8.5.2"}))
+    assert argmax_type(engine, "repo_old") == pb.TYPE_INT32

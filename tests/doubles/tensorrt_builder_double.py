@@ -151,11 +151,30 @@ def add_builder(trt, ctx) -> None:
                 raise IndexError(index)
             self.output_types[index] = dtype
 
+    class Tensor:
+        def __init__(self, name, dtype):
+            self.name, self.dtype = name, dtype
+
+    # onnx-tensorrt's convertDtype: TensorRT before 10 has no INT64, so the parser makes INT64 tensors INT32.
+    onnx_to_trt = {1: "FLOAT", 10: "HALF", 6: "INT32", 7: "INT64" if major >= 10 else "INT32", 3: "INT8", 2: "UINT8",
+                   9: "BOOL"}
+
     class Network:
         def __init__(self, flags):
             self.flags = flags
             self.onnx = None
             self.layers = []
+            self.outputs = []
+
+        @property
+        def num_outputs(self):
+            return len(self.outputs)
+
+        def get_output(self, i):
+            return self.outputs[i]
+
+        def mark_output(self, tensor):
+            self.outputs.append(tensor)
 
         @property
         def num_layers(self):
@@ -213,8 +232,11 @@ def add_builder(trt, ctx) -> None:
                 self.errors.append(f"protobuf parse failed: {exc}")
                 return False
             self.network.onnx = bytes(data)
+            graph = onnx.load_from_string(bytes(data)).graph
             self.network.layers = [Layer(n.name or n.op_type, layer_types.get(n.op_type, "ELEMENTWISE"))
-                                   for n in onnx.load_from_string(bytes(data)).graph.node]
+                                   for n in graph.node]
+            self.network.outputs = [Tensor(o.name, getattr(trt.DataType, onnx_to_trt[o.type.tensor_type.elem_type]))
+                                    for o in graph.output]
             return True
 
         @property
