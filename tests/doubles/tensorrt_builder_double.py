@@ -127,6 +127,21 @@ def add_builder(trt, ctx) -> None:
             return fail("DLA runs FP16 or INT8 only")
         return True
 
+    def fp32_layers(config, network):
+        """Layers pinned to FP32, where the builder is told to obey."""
+        return [layer.name for layer in network.layers
+                if layer.precision == "FLOAT" and "OBEY_PRECISION_CONSTRAINTS" in config.flags]
+
+    def fp16_outputs(config, network, model):
+        """Float outputs of an FP16-flag engine whose layer is not pinned to FP32: TensorRT may run that
+        layer in FP16, so its values come out rounded to FP16 (the worst case, modelled)."""
+        if "FP16" not in config.flags or any(n.op_type == "QuantizeLinear" for n in model.graph.node):
+            return []
+        producer = {out: n.name or n.op_type for n in model.graph.node for out in n.output}
+        pinned = set(fp32_layers(config, network))
+        return [o.name for o in model.graph.output
+                if o.type.tensor_type.elem_type == 1 and producer.get(o.name) not in pinned]
+
     class Profile:
         def __init__(self):
             self.shapes = {}
@@ -211,7 +226,8 @@ def add_builder(trt, ctx) -> None:
             call(("pinned", sorted((layer.name, layer.precision) for layer in network.layers if layer.precision)))
             dla = config.values.get("DLA_core") if config.values.get("default_device_type") == "DLA" else None
             header = {"version": version, "profiles": [p.shapes for p in config.profiles],
-                      "flags": sorted(config.flags), "quantized": quantized, "dla_core": dla}
+                      "flags": sorted(config.flags), "quantized": quantized, "dla_core": dla,
+                      "fp32_layers": fp32_layers(config, network), "fp16_outputs": fp16_outputs(config, network, model)}
             return b"FAKEENGINE" + json.dumps(header).encode() + b"\n" + network.onnx
 
     trt.Builder = Builder

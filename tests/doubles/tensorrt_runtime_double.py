@@ -21,6 +21,17 @@ def add_runtime(trt, ctx) -> None:
 
             self.header = header
             model = onnx.load_from_string(onnx_bytes)
+            if "FP16" in header["flags"] and not header["quantized"]:
+                # The FP16 flag lets TensorRT run any layer in FP16 but those pinned to FP32 (and obeyed):
+                # the engine runs so here, with ONNX Runtime's converter, so precision bugs show on the CPU.
+                from onnxruntime.transformers.float16 import convert_float_to_float16
+
+                from lpr_edge.toolchain.onnx_prep import drop_fp16_round_trips
+
+                half = convert_float_to_float16(model, keep_io_types=True, op_block_list=["ArgMax", "TopK", "Cast"],
+                                                node_block_list=header.get("fp32_layers", []))
+                drop_fp16_round_trips(half)  # the converter's casts behind FP32 layers; TensorRT has none
+                onnx_bytes = half.SerializeToString()
             self.session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
             self.inputs = {i.name: i for i in self.session.get_inputs()}
             self.outputs = {o.name: o for o in self.session.get_outputs()}
@@ -84,6 +95,9 @@ def add_runtime(trt, ctx) -> None:
                 feeds[name] = raw.view(dtype).reshape(self.shape)
             results = self.engine.session.run(None, feeds)
             for name, value in zip(self.engine.outputs, results):
+                if name in self.engine.header.get("fp16_outputs", ()):
+                    value = value.astype(np.float16)  # what an FP16 layer hands its FP32 output (ONNX Runtime's
+                    # own FP16 graphs compute such layers in FP32 and drop the rounding casts)
                 value = value.astype(_np[self.engine.dtypes[name]], copy=False)
                 data = np.ascontiguousarray(value).view(np.uint8).reshape(-1)
                 cuda.device_bytes(self.addresses[name])[: data.size] = data

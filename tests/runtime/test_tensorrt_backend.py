@@ -232,4 +232,27 @@ def test_engines_of_tao_style_models_give_the_posterior(monkeypatch, tmp_path):
         assert rec.backend_name == "tensorrt" and rec.probabilities == "/Softmax_output_0" and not rec.cross_check
         got = rec.recognize_batch(crops)
     assert [r.text for r in got] == [r.text for r in want]
-    assert [r.confidence for r in got] == pytest.approx([r.confidence for r in want], abs=1e-6)
+    # the double runs an FP16 engine's body in FP16 (the head pinned FP32): within FP16's rounding
+    assert [r.confidence for r in got] == pytest.approx([r.confidence for r in want], abs=2e-3)
+
+
+def test_an_fp16_engines_head_is_fp32_only_because_it_is_pinned(monkeypatch, tmp_path):
+    """The double runs FP16 engines in FP16 but for the layers pinned to FP32, so a head left to FP16
+    shows on the CPU: its probabilities round to 0 where FP32's are small."""
+    from lpr_edge import synth, trt_compat
+    from lpr_edge.bundled import resolve_model
+    from lpr_edge.runtime.preprocess import preprocess_batch
+
+    crops = [p.image for p in synth.generate(16, seed=4)]
+    doubles.install(monkeypatch, "10.3.0")
+
+    def probabilities(out):
+        path, _ = build_engine(resolve_model("us"), BuildOptions(precision="fp16", batch=(1, 8, 16), out_dir=out),
+                               say=lambda m: None)
+        with Recognizer(path) as rec:
+            return rec._backend.infer(preprocess_batch(crops, rec.spec)).outputs[rec.probabilities]
+
+    pinned = probabilities(str(tmp_path / "pinned"))
+    monkeypatch.setattr(trt_compat, "pin_head_fp32", lambda trt, network, config: 0)
+    loose = probabilities(str(tmp_path / "loose"))
+    assert (pinned > 0).all() and (loose == 0).mean() > 0.3
