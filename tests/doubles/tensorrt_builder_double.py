@@ -188,9 +188,6 @@ def add_builder(trt, ctx) -> None:
         def get_output(self, i):
             return self.outputs[i]
 
-        def mark_output(self, tensor):
-            self.outputs.append(tensor)
-
         @property
         def num_layers(self):
             return len(self.layers)
