@@ -135,9 +135,10 @@ def test_a_plans_triton_config_has_the_engines_output_types_not_the_onnxs(tmp_pa
     """TensorRT 8.5's parser makes an INT64 output INT32 (it has no INT64); the config used to say TYPE_INT64
     from the ONNX, and Triton refused the plan."""
     import onnx
-    from tritonclient.grpc import model_config_pb2 as pb
 
     from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
+
+    pb = pytest.importorskip("tritonclient.grpc.model_config_pb2", reason="needs tritonclient (the client extra)")
 
     from ..doubles import install
 
