@@ -12,8 +12,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CARDS = sorted((REPO / "lpr_edge" / "models").glob("*.md"))
 PRODUCT_DOCS = [REPO / "README.md", *CARDS, *sorted((REPO / "docs").rglob("*.md"))]
-# What a run diary looks like: dates, sessions, run names of the lab's model log, "bundled since".
-DIARY = re.compile(r"\b20\d\d-\d\d-\d\d\b|\bsession\b|bundled (since|until)|\b(wsp1g?|wsp2|world_2x|w2x_\w+|v2[37])\b")
+# What a run diary looks like: dates, work sessions ("the fourteenth session"), run names of the lab's
+# model log, "bundled since".
+DIARY = re.compile(r"\b20\d\d-\d\d-\d\d\b|\b(\w+(th|st|nd|rd)|this|last|next) session\b|bundled (since|until)"
+                   r"|\b(wsp1g?|wsp2|world_2x|w2x_\w+|v2[37])\b")
 
 
 def test_the_docs_build_strictly(tmp_path):

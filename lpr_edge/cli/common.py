@@ -16,6 +16,9 @@ def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled 
     p.add_argument("--spec", default=None, help="spec JSON file for models that carry none")
     p.add_argument("--max-batch", type=int, default=32, help="largest batch per inference call")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: all cores)")
+    p.add_argument("--no-spin", dest="spin", action="store_false",
+                   help="ONNX Runtime's threads sleep between runs instead of spinning (for several sessions "
+                        "sharing the cores)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds a server may take per request (default 30)")
     p.add_argument("--plate-format", default=None, metavar="FORMAT",
                    help="the region's plate format, to swap letter/digit look-alikes that misfit it: br, or "
@@ -55,5 +58,6 @@ def open_recognizer(args: argparse.Namespace, model: str | None = None):
     spec = load_spec_file(args.spec) if getattr(args, "spec", None) else None
     return Recognizer(model if model is not None else args.model, args.backend, spec=spec, preset=args.preset,
                       max_batch=args.max_batch, threads=args.threads, timeout=getattr(args, "timeout", 30.0),
+                      spin=getattr(args, "spin", True),
                       plate_format=getattr(args, "plate_format", None), reframe=getattr(args, "reframe", True),
                       cross_check=getattr(args, "cross_check", None))

@@ -63,7 +63,9 @@ class Recognizer:
     ``onnxruntime``, ``tensorrt`` or ``triton``. ``plate_format``: ``"br"`` or patterns such as
     ``"LLL9999|LLL9L99"``. ``reframe``: read loose crops again (models whose spec has a framing).
     ``cross_check``: read a padded view of each crop and combine the two readings' character
-    products; ``None`` turns it on where the backend gives no per-step probabilities. Calls are
+    products; ``None`` turns it on where the backend gives no per-step probabilities. ``threads`` and
+    ``spin`` set ONNX Runtime's intra-op threads and whether they spin between runs (turn it off when
+    several sessions share the cores: several Recognizers, or one beside a detector). Calls are
     serialised by a lock, so one Recognizer can be shared by threads; use it as a context manager or
     call :meth:`close`. The manual: ``docs/reference/python-api.md``.
     """
@@ -72,7 +74,7 @@ class Recognizer:
                  spec: ModelSpec | None = None, preset: str | None = None, max_batch: int = 32,
                  threads: int = 0, min_length: int = 0, timeout: float = 30.0,
                  plate_format: str | PlateFormat | None = None, reframe: bool = True,
-                 cross_check: bool | None = None):
+                 cross_check: bool | None = None, spin: bool = True):
         if not isinstance(max_batch, int) or max_batch < 1:
             raise InputError(f"max_batch must be a positive integer, got {max_batch!r}")
         if not isinstance(plate_format, (str, PlateFormat, type(None))):
@@ -82,7 +84,7 @@ class Recognizer:
         # room for a chunk and its padded views in one pass, where the backend allows it
         rows = max_batch if cross_check is False else 2 * max_batch
         self._backend = open_backend(self.model_path, backend, spec=spec, preset=preset,
-                                     max_batch=rows, threads=threads, timeout=timeout)
+                                     max_batch=rows, threads=threads, timeout=timeout, spin=spin)
         self.spec: ModelSpec = self._backend.spec
         self.backend_name: str = self._backend.name
         self.precision: str = self._backend.precision

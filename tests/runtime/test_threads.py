@@ -4,6 +4,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from lpr_edge import Recognizer
 from lpr_edge.errors import ClosedError
 
@@ -66,3 +68,23 @@ def test_close_while_calls_in_flight_does_not_deadlock(toy_model_path):
     assert not any(t.is_alive() for t in threads)
     assert "closed" in outcomes and set(outcomes) <= {"ok", "closed"}
 
+
+
+def test_spinning_can_be_turned_off_and_reads_the_same():
+    """Several sessions in one process fight over the cores while ONNX Runtime's threads spin between
+    runs (benchmarks/side_by_side.py); spin=False / --no-spin lets them sleep instead."""
+    import numpy as np
+
+    from lpr_edge import Recognizer, synth
+    from lpr_edge.cli import build_parser
+
+    crops = [p.image for p in synth.generate(6, seed=8)]
+    with Recognizer("us") as spinning, Recognizer("us", spin=False) as sleeping:
+        entry = "session.intra_op.allow_spinning"
+        assert sleeping._backend._session.get_session_options().get_session_config_entry(entry) == "0"
+        with pytest.raises(RuntimeError):  # unset: ONNX Runtime's default, spinning
+            spinning._backend._session.get_session_options().get_session_config_entry(entry)
+        a, b = spinning.recognize_batch(crops), sleeping.recognize_batch(crops)
+    assert [r.text for r in a] == [r.text for r in b]
+    assert np.allclose([r.confidence for r in a], [r.confidence for r in b])
+    assert build_parser().parse_args(["recognize", "--no-spin", "x.png"]).spin is False

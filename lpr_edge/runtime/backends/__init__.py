@@ -22,7 +22,8 @@ BACKENDS = ("auto", "onnxruntime", "tensorrt", "triton")
 
 
 def open_backend(model_path: str | os.PathLike, backend: str = "auto", *, spec: ModelSpec | None = None,
-                 preset: str | None = None, max_batch: int = 32, threads: int = 0, timeout: float = 30.0) -> Backend:
+                 preset: str | None = None, max_batch: int = 32, threads: int = 0, timeout: float = 30.0,
+                 spin: bool = True) -> Backend:
     """Open ``model_path`` on the asked-for backend (see module doc for ``auto``)."""
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -36,13 +37,13 @@ def open_backend(model_path: str | os.PathLike, backend: str = "auto", *, spec: 
         raise InputError(f"backend 'triton' takes a server URL (grpc://HOST:PORT/NAME), not {model_path}")
     path = Path(model_path)
     if path.suffix.lower() in ENGINE_SUFFIXES:
-        return _open_engine(path, backend, spec, max_batch, threads)
+        return _open_engine(path, backend, spec, max_batch, threads, spin)
     if backend == "tensorrt":
         raise InputError(f"{path} is not a TensorRT engine; build one with: lpr-edge build --onnx {path}")
-    return _open_onnx(path, spec, preset, max_batch, threads)
+    return _open_onnx(path, spec, preset, max_batch, threads, spin)
 
 
-def _open_onnx(path: Path, spec, preset, max_batch, threads) -> Backend:
+def _open_onnx(path: Path, spec, preset, max_batch, threads, spin: bool = True) -> Backend:
     from ...formats.onnx_spec import expose_probabilities, load_onnx, onnx_precision, resolve_spec
     from .onnxruntime_backend import OnnxRuntimeBackend
 
@@ -50,10 +51,10 @@ def _open_onnx(path: Path, spec, preset, max_batch, threads) -> Backend:
     spec = resolve_spec(model, spec=spec, preset_name=preset, source=str(path))
     probabilities = expose_probabilities(model, spec)
     return OnnxRuntimeBackend(path, spec, max_batch, threads, precision=onnx_precision(model),
-                              model=model if probabilities else None, probabilities=probabilities)
+                              model=model if probabilities else None, probabilities=probabilities, spin=spin)
 
 
-def _open_engine(path: Path, backend: str, spec, max_batch, threads) -> Backend:
+def _open_engine(path: Path, backend: str, spec, max_batch, threads, spin: bool = True) -> Backend:
     from ...formats.engine_manifest import read_manifest, sha256_file
 
     manifest = read_manifest(path)
@@ -76,4 +77,4 @@ def _open_engine(path: Path, backend: str, spec, max_batch, threads) -> Backend:
                              f"the manifest's), so it cannot stand in for the engine; rebuild: "
                              f"{manifest.rebuild_command()}")
     log.warning(f"lpr-edge: {path.name} runs on ONNX Runtime with {onnx_path.name}, not TensorRT ({problem})")
-    return _open_onnx(onnx_path, spec or manifest.spec, None, max_batch, threads)
+    return _open_onnx(onnx_path, spec or manifest.spec, None, max_batch, threads, spin)

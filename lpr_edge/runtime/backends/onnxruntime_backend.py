@@ -17,9 +17,12 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
 
     def __init__(self, model_path: str | os.PathLike, spec: ModelSpec, max_batch: int = 32,
-                 threads: int = 0, precision: str = "fp32", *, model=None, probabilities: str | None = None):
+                 threads: int = 0, precision: str = "fp32", *, model=None, probabilities: str | None = None,
+                 spin: bool = True):
         """``model``: the loaded ONNX to run instead of reading ``model_path`` (e.g. with
-        ``probabilities``, the per-step class probabilities, added to its outputs)."""
+        ``probabilities``, the per-step class probabilities, added to its outputs). ``spin``: ONNX Runtime's
+        worker threads spin after each run (the fastest alone); off, they sleep, so sessions side by side
+        in one process (two Recognizers, a detector's) do not fight over the cores."""
         try:
             import onnxruntime as ort
         except ImportError:  # pragma: no cover - onnxruntime is a hard dependency
@@ -29,6 +32,8 @@ class OnnxRuntimeBackend:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        if not spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         try:
             source = model.SerializeToString() if model is not None else str(model_path)
