@@ -22,6 +22,13 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
+def _raise_place_error(exc: BaseException, target: Path, outcome: str) -> None:
+    """A write that failed for where it goes (a full or read-only disk) as one OutputError naming the path."""
+    if isinstance(exc, OSError) and exc.errno in _PLACE_ERRORS:
+        raise OutputError(f"cannot write {target}: {exc.strerror}; free some space or choose another path "
+                          f"({outcome})") from None
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """Open a temporary file for writing that replaces ``path`` only when the block succeeds."""
@@ -41,9 +48,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.errno in _PLACE_ERRORS:
-            raise OutputError(f"cannot write {target}: {exc.strerror}; free some space or choose another path "
-                              "(nothing was written)") from None
+        _raise_place_error(exc, target, "nothing was written")
         raise
 
 
@@ -76,7 +81,7 @@ def atomic_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}; choose a writable path") from None
         yield temps
-        for tmp, target in zip(temps, targets):
+        for tmp in temps:
             os.chmod(tmp, 0o666 & ~_UMASK)
         for tmp, target in zip(temps, targets):
             os.replace(tmp, target)
@@ -97,9 +102,7 @@ def write_all(files: dict[str | os.PathLike, bytes]) -> None:
                     fh.flush()
                     os.fsync(fh.fileno())
             except OSError as exc:
-                if exc.errno in _PLACE_ERRORS:
-                    raise OutputError(f"cannot write {target}: {exc.strerror}; free some space or choose another "
-                                      "path (none of the files was written)") from None
+                _raise_place_error(exc, target, "none of the files was written")
                 raise
 
 

@@ -11,6 +11,7 @@ from ..bundled import resolve_model
 from ..errors import ModelFileError
 from ..formats.engine_manifest import Manifest, read_manifest
 from ..formats.onnx_spec import load_onnx, onnx_precision, resolve_spec
+from ..formats.trt_cache import version_code
 from ..spec import ModelSpec
 
 
@@ -62,6 +63,14 @@ _FROM_TRT = {"FLOAT": onnx.TensorProto.FLOAT, "HALF": onnx.TensorProto.FLOAT16, 
              "BOOL": onnx.TensorProto.BOOL}
 
 
+def _without_int64(trt_version: str) -> bool:
+    """TensorRT before 10 has no INT64 (a manifest's unreadable version counts as a current one)."""
+    try:
+        return version_code(trt_version) < version_code("10.0")
+    except ValueError:
+        return False
+
+
 def engine_output_types(manifest: Manifest, onnx_types: dict[str, int]) -> dict[str, int]:
     """The types the engine gives, which Triton checks a plan against: as its manifest recorded them at
     build time; for an engine built before that was recorded, TensorRT 8.5's parser rule (it has no INT64:
@@ -71,8 +80,7 @@ def engine_output_types(manifest: Manifest, onnx_types: dict[str, int]) -> dict[
     for name, elem in onnx_types.items():
         if recorded.get(name) in _FROM_TRT:
             out[name] = _FROM_TRT[recorded[name]]
-        elif elem == onnx.TensorProto.INT64 and manifest.trt_version.split(".")[0].isdigit() \
-                and int(manifest.trt_version.split(".")[0]) < 10:
+        elif elem == onnx.TensorProto.INT64 and _without_int64(manifest.trt_version):
             out[name] = onnx.TensorProto.INT32
         else:
             out[name] = elem

@@ -79,8 +79,8 @@ def _norm_params(spec: ModelSpec) -> tuple[list[int], np.ndarray, np.ndarray]:
     return order, np.asarray(spec.mean, np.float32), np.asarray(spec.scale, np.float32)
 
 
-def resize_batch(crops: Sequence[np.ndarray], spec: ModelSpec, out: np.ndarray | None = None) -> np.ndarray:
-    """Check and resize ``crops`` into ``out[:len(crops)]``: uint8 [n, H, W, 3] BGR pixels.
+def resize_batch(crops: Sequence[np.ndarray], spec: ModelSpec) -> np.ndarray:
+    """Check and resize ``crops``: uint8 [n, H, W, 3] BGR pixels.
 
     This is the wire form a remote backend sends (13.8 kB a plate at 48x96, a quarter of the
     normalised float32 input); :func:`normalize` turns it into the model's input.
@@ -89,13 +89,10 @@ def resize_batch(crops: Sequence[np.ndarray], spec: ModelSpec, out: np.ndarray |
     if n == 0:
         raise InputError("no crops given; pass at least one image")
     H, W = spec.height, spec.width
-    if out is None:
-        out = np.empty((n, H, W, 3), np.uint8)
-    if out.dtype != np.uint8 or out.shape[1:] != (H, W, 3) or out.shape[0] < n:
-        raise InputError(f"pixel buffer {out.shape} {out.dtype} cannot hold {n} crops of {H}x{W}x3 uint8")
+    out = np.empty((n, H, W, 3), np.uint8)
     for i, crop in enumerate(crops):
         out[i] = resize(as_bgr(crop, i), W, H)
-    return out[:n]
+    return out
 
 
 def normalize(pixels: np.ndarray, spec: ModelSpec, out: np.ndarray | None = None) -> np.ndarray:
@@ -135,10 +132,8 @@ def into_input(pixels: np.ndarray, spec: ModelSpec, out: np.ndarray) -> np.ndarr
 
 
 def preprocess_batch(crops: Sequence[np.ndarray], spec: ModelSpec, out: np.ndarray | None = None) -> np.ndarray:
-    """Crops into the backend's input buffer ``out[:len(crops)]`` (allocated if None) and return that view.
-
-    The buffer's dtype says what the backend takes (:func:`into_input`).
+    """Crops into the backend's input buffer ``out[:len(crops)]`` (the model's float32 input, allocated,
+    if None) and return that view. The buffer's dtype says what the backend takes (:func:`into_input`).
     """
-    if out is not None and out.dtype == np.uint8:
-        return resize_batch(crops, spec, out)
-    return normalize(resize_batch(crops, spec), spec, out)
+    pixels = resize_batch(crops, spec)
+    return normalize(pixels, spec) if out is None else into_input(pixels, spec, out)

@@ -157,14 +157,6 @@ def world_effects(img: np.ndarray, rng: np.random.Generator, on_plate: bool = Tr
                   border_marks: float = BORDER_MARKS) -> np.ndarray:
     """Stickers (synthetic plates only: ``on_plate``; emblems come from ``render_clean`` with
     ``PlateStyles(emblems=True)``), detector-style surroundings, then light."""
-    return world_effects_with_box(img, rng, on_plate, border_marks)[0]
-
-
-def world_effects_with_box(img: np.ndarray, rng: np.random.Generator, on_plate: bool = True,
-                           border_marks: float = BORDER_MARKS, tight: float = TIGHT_MARGIN) -> tuple[np.ndarray, Box]:
-    """``world_effects``, and where the plate (all of ``img``) lies in the result (pixels); ``tight``:
-    how far the crop may cut into the plate per side."""
     if on_plate:
         img = stickers(img, rng)
-    img, box = surroundings_with_box(img, rng, border_marks=border_marks, tight=tight)
-    return light(img, rng), box
+    return light(surroundings(img, rng, border_marks=border_marks), rng)
