@@ -46,6 +46,13 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
         with lock:
             cuda.log.append(entry)
 
+    def released():
+        """The last retain of the primary context is gone: CUDA destroys the context and every
+        allocation made in it; a pointer kept from then on is invalid."""
+        cuda.retains -= 1
+        if cuda.retains == 0:
+            cuda.memory.clear()
+
     cuda.init = lambda flags=0: record("init")
     cuda.device_attribute = types.SimpleNamespace(INTEGRATED="INTEGRATED", CAN_MAP_HOST_MEMORY="CAN_MAP")
     cuda.host_alloc_flags = types.SimpleNamespace(PORTABLE=1, DEVICEMAP=2, WRITECOMBINED=4)
@@ -74,12 +81,12 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
             if not self.valid:
                 raise LogicError("context::detach failed: invalid device context - cannot detach from invalid context")
             if stack() and stack()[-1] is self:  # current: release, and leave pycuda's stack
-                cuda.retains -= 1
+                released()
                 while stack() and (stack()[-1] is self or not stack()[-1].valid):
                     stack().pop()
                 record("detach", "released")
             elif self.owner == threading.get_ident():  # pushes, releases, never pops
-                cuda.retains -= 1
+                released()
                 record("detach", "released, left pushed")
             else:  # another thread: nothing happens, the retain leaks
                 record("detach", "no-op (other thread)")
@@ -125,6 +132,7 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
         def free(self):
             need_context("cuMemFree")
             cuda.live.discard(self.ptr)
+            cuda.memory.pop(self.ptr, None)
             record("free", self.ptr)
 
     class PagelockedHostAllocation(bytearray):
@@ -135,6 +143,7 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
 
         def free(self):
             cuda.live.discard(self.ptr)
+            cuda.memory.pop(self.ptr, None)
             record("free_host", self.ptr)
 
     def mem_alloc(nbytes):
@@ -155,6 +164,8 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
         return np.ndarray(shape, dtype, buffer=alloc, order=order)
 
     def _device_bytes(ptr):
+        if int(ptr) not in cuda.memory:
+            raise LogicError("cuMemcpy failed: invalid argument (memory freed, or its context destroyed)")
         return cuda.memory[int(ptr)]
 
     def memcpy_htod_async(dest, src, stream=None):
@@ -199,7 +210,7 @@ def make_pycuda(integrated: bool = False, name: str = "Fake GPU", cc=(8, 7), dev
     cuda.current_context_depth = lambda: len([c for c in stack() if c.valid])
 
     def release_primary_from_any_thread(index):  # libcuda's cuDevicePrimaryCtxRelease via ctypes
-        cuda.retains -= 1
+        released()
         record("driver_release", index)
 
     cuda.release_primary_from_any_thread = release_primary_from_any_thread

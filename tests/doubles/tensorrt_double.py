@@ -43,6 +43,7 @@ def make_tensorrt(version: str = "10.3.0", cuda=None, dla_cores: int = 0):
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
     trt.calls = []
+    trt.calibration_reads = []  # what TensorRT read at each calibration batch (float32, the OPT shape)
     trt.errors = []  # what TensorRT would log at ERROR level
     call = trt.calls.append
 

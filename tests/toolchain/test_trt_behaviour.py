@@ -9,11 +9,14 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from lpr_edge import Recognizer, errors
 from lpr_edge.errors import InputError
+from lpr_edge.formats.onnx_spec import spec_from_model
+from lpr_edge.runtime.preprocess import preprocess_batch
 from lpr_edge.toolchain.engine_builder import BuildOptions, build_engine
 
 from .. import doubles
@@ -80,6 +83,11 @@ def test_fewer_crops_than_opt_still_calibrate_at_the_opt_shape(monkeypatch, tmp_
           cache_out=str(tmp_path / "made.cache"))
     assert ("calibrated", 1) in trt.calls and not trt.errors
     assert [e[1] for e in cuda.log if e[0] == "htod"] == [4 * 3 * 16 * 32 * 4]
+    # TensorRT reads the whole OPT batch whatever was written: every row it read is a real crop.
+    read, = trt.calibration_reads
+    expected = preprocess_batch([toy_crop(BANDS, toy[1])], spec_from_model(onnx.load(str(toy[0]))))[0]
+    for row in read:
+        np.testing.assert_array_equal(row, expected)
 
 
 def test_dla_needs_a_fixed_profile_and_fp16_or_int8(monkeypatch, tmp_path, toy):
@@ -152,6 +160,23 @@ def test_primary_context_released_from_the_owning_and_other_threads(monkeypatch,
     worker.start()
     worker.join()
     assert cuda.retains == 0 and ("driver_release", 0) in cuda.log
+
+
+def test_memory_dies_with_the_primary_context(monkeypatch, tmp_path, toy):
+    """The pycuda double let a buffer be used after its context was gone; CUDA destroys a primary context's
+    allocations with its last release. A Recognizer opened after another closed allocates its own."""
+    trt, cuda = doubles.install(monkeypatch, "10.3.0")
+    engine, _ = build(tmp_path, toy[0], precision="fp16", batch=(1, 4, 8))
+    rec = Recognizer(engine)
+    rec.recognize(toy_crop(BANDS, toy[1]))
+    pointers = sorted(cuda.memory)
+    assert pointers
+    rec.close()
+    for pointer in pointers:
+        with pytest.raises(cuda.LogicError, match="memory freed, or its context destroyed"):
+            cuda.device_bytes(pointer)
+    with Recognizer(engine) as again:
+        assert again.recognize(toy_crop(BANDS, toy[1])).text == "ABCA"
 
 
 def test_fp16_qdq_scales_never_underflow_to_zero(tmp_path):
