@@ -7,7 +7,7 @@ With ``--compare`` it says how many readings differ from an earlier run's files 
 
 Reproduce (before and after a change, e.g. with the old commit in a git worktree on PYTHONPATH):
     python benchmarks/readings_check.py --out /tmp/before
-    python benchmarks/readings_check.py --out /tmp/after --compare /tmp/before
+    python benchmarks/readings_check.py --out /tmp/after --compare /tmp/before [--rel-tol 1e-12]
 """
 from __future__ import annotations
 
@@ -43,13 +43,21 @@ def snapshot(out: Path) -> None:
                     print(f"{model} {setting} {name}: {len(rows)} readings", flush=True)
 
 
-def compare(out: Path, before: Path) -> int:
+def compare(out: Path, before: Path, rel_tol: float = 0.0) -> int:
+    """Readings that differ from ``before`` (text, character confidences, or a plate confidence further than
+    ``rel_tol`` relative); prints the largest relative change of a plate confidence as well."""
     differ = total = 0
+    worst = 0.0
     for path in sorted(before.glob("*.json")):
         old, new = json.loads(path.read_text()), json.loads((out / path.name).read_text())
         total += len(old)
-        differ += sum(a != b for a, b in zip(old, new)) + abs(len(old) - len(new))
-    print(f"{total} readings compared, {differ} differ")
+        differ += abs(len(old) - len(new))
+        for a, b in zip(old, new):
+            change = abs(a[2] - b[2]) / max(abs(a[2]), 1e-300)
+            worst = max(worst, change)
+            differ += (a[0], a[1], a[3]) != (b[0], b[1], b[3]) or change > rel_tol
+    print(f"{total} readings compared, {differ} differ (plate confidences within {rel_tol:g} relative; "
+          f"largest relative change {worst:.2g})")
     return 1 if differ else 0
 
 
@@ -57,9 +65,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--compare", type=Path, default=None, help="an earlier --out folder")
+    p.add_argument("--rel-tol", type=float, default=0.0,
+                   help="plate confidences may differ this much, relative (a change of arithmetic order)")
     args = p.parse_args()
     snapshot(args.out)
-    return compare(args.out, args.compare) if args.compare else 0
+    return compare(args.out, args.compare, args.rel_tol) if args.compare else 0
 
 
 if __name__ == "__main__":

@@ -40,7 +40,10 @@ def add_parser(sub, name):
     g.add_argument("--seconds", type=float, default=None, help="time budget per batch size instead of --iters")
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None)
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime's intra-op threads (default 0: one per core)")
+    p.add_argument("--no-spin", dest="spin", action="store_false",
+                   help="ONNX Runtime's threads never spin (by default they spin while a run lasts and stop "
+                        "when it returns)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds a server may take per request (default 30)")
     p.add_argument("--no-reframe", dest="reframe", action="store_false",
                    help="time first readings only (default: loose crops are read again, for models with a framing)")
@@ -65,7 +68,7 @@ def run(args) -> int:
     cfg = BenchConfig(batches=_int_list(args.batch), clients=_int_list(args.clients, "--clients"),
                       warmup=args.warmup, iters=args.iters, seconds=args.seconds,
                       backend=args.backend, preset=args.preset, threads=args.threads,
-                      timeout=args.timeout, reframe=args.reframe, cross_check=args.cross_check,
+                      timeout=args.timeout, reframe=args.reframe, cross_check=args.cross_check, spin=args.spin,
                       progress=sys.stderr.isatty())
     if args.data:
         samples, _ = load_split(args.data, args.split)

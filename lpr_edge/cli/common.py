@@ -17,8 +17,8 @@ def add_model_args(p: argparse.ArgumentParser, default_help: str = "the bundled 
     p.add_argument("--max-batch", type=int, default=32, help="largest batch per inference call")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: all cores)")
     p.add_argument("--no-spin", dest="spin", action="store_false",
-                   help="ONNX Runtime's threads sleep between runs instead of spinning (for several sessions "
-                        "sharing the cores)")
+                   help="ONNX Runtime's threads never spin (by default they spin while a run lasts and stop "
+                        "when it returns)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds a server may take per request (default 30)")
     p.add_argument("--plate-format", default=None, metavar="FORMAT",
                    help="the region's plate format, to swap letter/digit look-alikes that misfit it: br, or "

@@ -38,12 +38,24 @@ class BenchConfig:
     timeout: float = 30.0
     reframe: bool = True    # loose crops read again (models with a framing; lpr_edge.runtime.reframe)
     cross_check: bool | None = None  # every crop also read padded (lpr_edge.runtime.cross_check); None: the default
+    spin: bool = True       # ONNX Runtime's threads spin while a run lasts (off: never)
+
+
+# A percentile is only quoted where at least this many samples lie at or beyond it: p90 needs 50 samples,
+# p99 500 (the default 20 iterations support the median alone; --iters or --seconds give more).
+TAIL_SAMPLES = 5
+
+
+def supported(pct: int, n: int) -> bool:
+    """Whether ``n`` samples support the ``pct`` percentile (``TAIL_SAMPLES`` of them at or beyond it)."""
+    return n * (100 - pct) >= TAIL_SAMPLES * 100 or pct == 50
 
 
 def stats(values_ms: Sequence[float]) -> dict:
+    """Mean, min, max and the percentiles the samples support (p90/p99 are None with too few samples)."""
     v = np.asarray(values_ms, np.float64)
-    return {"mean": float(v.mean()), "p50": float(np.percentile(v, 50)), "p90": float(np.percentile(v, 90)),
-            "p99": float(np.percentile(v, 99)), "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
+    pct = {f"p{p}": float(np.percentile(v, p)) if supported(p, v.size) else None for p in (50, 90, 99)}
+    return {"mean": float(v.mean()), **pct, "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
 
 
 def time_batches(rec, images: Sequence[np.ndarray], cfg: BenchConfig, bar=None) -> list[dict]:
@@ -70,13 +82,17 @@ def time_batches(rec, images: Sequence[np.ndarray], cfg: BenchConfig, bar=None) 
             "batch": b,
             "end_to_end_ms": e2e,
             "compute_ms": stats(stages[compute_key]),
-            "per_plate_ms": {k: v / b for k, v in e2e.items() if k != "n"},
+            "per_plate_ms": _per_plate(e2e, b),
             "throughput_plates_s": b / (e2e["p50"] / 1e3),
             "stages_ms_p50": {k: float(np.median(v)) for k, v in stages.items() if k != "backend"},
         })
         if bar is not None:
             bar.update(1)
     return rows
+
+
+def _per_plate(e2e: dict, batch: int) -> dict:
+    return {k: None if v is None else v / batch for k, v in e2e.items() if k != "n"}
 
 
 def time_concurrent(open_recognizer, images: Sequence[np.ndarray], cfg: BenchConfig, clients: int,
@@ -97,7 +113,7 @@ def time_concurrent(open_recognizer, images: Sequence[np.ndarray], cfg: BenchCon
             e2e = stats(latencies)
             rows.append({
                 "batch": b, "clients": clients, "end_to_end_ms": e2e, "compute_ms": stats(compute),
-                "per_plate_ms": {k: v / b for k, v in e2e.items() if k != "n"},
+                "per_plate_ms": _per_plate(e2e, b),
                 "throughput_plates_s": b * len(latencies) / wall, "stages_ms_p50": {},
             })
             if bar is not None:
@@ -158,7 +174,7 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
     for model in models:
         def open_recognizer(model=model):
             return Recognizer(model, cfg.backend, preset=cfg.preset, max_batch=max(cfg.batches), threads=cfg.threads,
-                              timeout=cfg.timeout, reframe=cfg.reframe, cross_check=cfg.cross_check)
+                              timeout=cfg.timeout, reframe=cfg.reframe, cross_check=cfg.cross_check, spin=cfg.spin)
 
         with open_recognizer() as rec:
             latency = []
@@ -190,7 +206,7 @@ def bench_models(models: Sequence[str | None], sample_set: SampleSet, cfg: Bench
             "environment": collect(full=any(r["backend"] == "tensorrt" for r in results)),
             "config": {"batches": list(cfg.batches), "clients": list(cfg.clients), "warmup": cfg.warmup,
                        "iters": cfg.iters,
-                       "seconds": cfg.seconds, "threads": cfg.threads},
+                       "seconds": cfg.seconds, "threads": cfg.threads, "spin": cfg.spin},
             "results": results}
 
 
@@ -209,6 +225,8 @@ def to_markdown(report: dict) -> str:
              "",
              "Several clients: each its own Recognizer on its own thread, all at once; latency per request, "
              "plates/s over the wall time.", "",
+             f"A percentile shows as - where fewer than {TAIL_SAMPLES} samples lie beyond it (p90 needs "
+             f"{round(TAIL_SAMPLES / 0.1)} samples, p99 {round(TAIL_SAMPLES / 0.01)}).", "",
              "| model | backend | precision | clients | batch | e2e p50 ms | e2e p90 ms | e2e p99 ms | compute p50 ms "
              "| ms/plate | plates/s | stages p50 ms |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -219,7 +237,7 @@ def to_markdown(report: dict) -> str:
             lines.append(f"| {_short(r['model'])} | {r['backend']} | {r['precision']} | {row.get('clients', 1)} "
                          f"| {row['batch']} "
                          f"| {e['p50']:.2f} "
-                         f"| {e['p90']:.2f} | {e['p99']:.2f} | {c['p50']:.2f} | {row['per_plate_ms']['p50']:.3f} "
+                         f"| {_ms(e['p90'])} | {_ms(e['p99'])} | {c['p50']:.2f} | {row['per_plate_ms']['p50']:.3f} "
                          f"| {row['throughput_plates_s']:.0f} | {st} |")
     if any("accuracy" in r for r in report["results"]):
         lines += ["", "| model | precision | plates | perfect match | per-char match | delta vs reference | agreement "
@@ -236,6 +254,10 @@ def to_markdown(report: dict) -> str:
             lines.append(f"| {_short(r['model'])} | {r['precision']} | {a['plates']} | {a['perfect_match']:.2%} "
                          f"| {a['per_char_match']:.2%} | {delta} | {agree} | {flips} |")
     return "\n".join(lines) + "\n"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _short(path: str) -> str:
@@ -261,8 +283,10 @@ def plot_png(report: dict) -> bytes:
         label = f"{_short(r['model'])} ({r['backend']}, {r['precision']})"
         b = [row["batch"] for row in r["latency"]]
         for pct, style in (("p50", "-o"), ("p90", "--"), ("p99", ":")):  # one colour per model
-            ax1.plot(b, [row["end_to_end_ms"][pct] / row["batch"] for row in r["latency"]], style, color=f"C{i}",
-                     label=f"{label} {pct}")
+            points = [(row["batch"], row["end_to_end_ms"][pct] / row["batch"]) for row in r["latency"]
+                      if row["end_to_end_ms"][pct] is not None]
+            if points:
+                ax1.plot(*zip(*points), style, color=f"C{i}", label=f"{label} {pct}")
         ax2.plot(b, [row["throughput_plates_s"] for row in r["latency"]], "-o", color=f"C{i}", label=label)
     ax1.set(xscale="log", xlabel="batch size", ylabel="end-to-end ms per plate",
             title="Latency per plate (p50/p90/p99)")
@@ -283,14 +307,18 @@ def plot_png(report: dict) -> bytes:
 def terminal_table(report: dict) -> str:
     """A compact plain-text summary for the terminal."""
     out = [f"samples: {report['samples']}   cpu: {report['environment'].get('cpu')}"]
-    out.append(f"{'model':<36}{'backend':<13}{'prec':<6}{'clients':>8}{'batch':>6}{'e2e p50':>10}{'p99':>9}"
-               f"{'compute':>9}{'plates/s':>10}")
+    rows = [["model", "backend", "prec", "clients", "batch", "e2e p50 ms", "p99 ms", "compute ms", "plates/s"]]
     for r in report["results"]:
         for row in r["latency"]:
-            out.append(f"{_short(r['model'])[:35]:<36}{r['backend']:<13}{r['precision']:<6}{row.get('clients', 1):>8}"
-                       f"{row['batch']:>6}"
-                       f"{row['end_to_end_ms']['p50']:>8.2f}ms{row['end_to_end_ms']['p99']:>7.2f}ms"
-                       f"{row['compute_ms']['p50']:>7.2f}ms{row['throughput_plates_s']:>10.0f}")
+            rows.append([_short(r["model"]), r["backend"], r["precision"], str(row.get("clients", 1)),
+                         str(row["batch"]), _ms(row["end_to_end_ms"]["p50"]), _ms(row["end_to_end_ms"]["p99"]),
+                         _ms(row["compute_ms"]["p50"]), f"{row['throughput_plates_s']:.0f}"])
+    # columns as wide as their longest entry: text left-aligned, numbers right-aligned
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    for row in rows:
+        out.append("  ".join(cell.ljust(w) if k < 3 else cell.rjust(w) for k, (cell, w) in enumerate(zip(row, widths))))
+    if any(row["end_to_end_ms"]["p99"] is None for r in report["results"] for row in r["latency"]):
+        out.append(f"(p99: - where fewer than {round(TAIL_SAMPLES / 0.01)} samples; --iters or --seconds for more)")
     for r in report["results"]:
         a = r.get("accuracy")
         if a:

@@ -112,41 +112,44 @@ def ctc_posterior(probs: np.ndarray, labels: Sequence[Sequence[int]], blank: int
     probabilities, ``labels`` the class indices of each plate's text; 0 for an empty label.
 
     The forward algorithm over the label with blanks between and around its symbols, vectorised over
-    the batch, in probabilities rescaled every ``RESCALE_EVERY`` steps.
+    the batch, in probabilities rescaled every ``RESCALE_EVERY`` steps. Every operation is per element
+    (or a max), and states past a plate's own label hold exactly 0, so a plate's posterior does not depend
+    on the plates beside it, to the last bit (a server's merged batches give a client the same numbers).
     """
     probs = np.asarray(probs, np.float64)
     n, steps = probs.shape[:2]
-    lengths = np.array([len(label) for label in labels], np.int64)
+    lengths = np.fromiter((len(label) for label in labels), np.int64, n)
     if n == 0 or not lengths.any():
         return np.zeros(n)
-    # one width for every batch (the most symbols T steps can emit): a plate's posterior must not
-    # depend on which plates share its batch, to the last bit
-    width = 2 * steps + 1
+    width = 2 * int(lengths.max()) + 1
     ext = np.full((n, width), blank, np.int64)        # blank, c1, blank, c2, ..., blank
     for i, label in enumerate(labels):
         ext[i, 1:2 * len(label):2] = label
+    plates = np.arange(n)
+    emit = probs[plates[:, None, None], np.arange(steps)[None, :, None], ext[:, None, :]]  # [N, T, W]
+    emit *= (np.arange(width)[None, :] <= 2 * lengths[:, None])[:, None, :]
     # a step may skip the blank between two symbols only where they differ
-    skip = ((ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])).astype(np.float64)
-    emit = np.take_along_axis(probs, np.broadcast_to(ext[:, None, :], (n, steps, width)), axis=2)  # [N, T, W]
-    alpha = np.zeros((n, width))
-    alpha[:, :2] = emit[:, 0, :2]
+    skip = np.zeros((n, width))
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    # alpha behind two zero states, so a step is sums of shifted views into a second buffer (no allocation)
+    alpha, nxt, tmp = np.zeros((n, width + 2)), np.zeros((n, width + 2)), np.empty((n, width))
+    alpha[:, 2:4] = emit[:, 0, :2]
     log_scale = np.zeros(n)
     for t in range(1, steps):
-        stay = alpha.copy()
-        stay[:, 1:] += alpha[:, :-1]
-        stay[:, 2:] += skip * alpha[:, :-2]
-        stay *= emit[:, t]
-        alpha = stay
+        np.multiply(skip, alpha[:, :-2], out=tmp)
+        tmp += alpha[:, 1:-1]
+        tmp += alpha[:, 2:]
+        np.multiply(tmp, emit[:, t], out=nxt[:, 2:])
+        alpha, nxt = nxt, alpha
         if t % RESCALE_EVERY == 0 or t == steps - 1:
             # a greedy reading's own best path keeps the total above (1/C)^t: rescaling every few
             # steps is enough to stay far from underflow, and cheaper than every step
-            total = alpha.sum(axis=1)
-            total[total == 0] = 1.0
-            alpha /= total[:, None]
-            log_scale += np.log(total)
-    plates = np.arange(n)
-    end = 2 * lengths
-    last = alpha[plates, end] + alpha[plates, np.maximum(end - 1, 0)] * (lengths > 0)
+            top = alpha.max(axis=1)
+            top[top == 0] = 1.0
+            alpha /= top[:, None]
+            log_scale += np.log(top)
+    end = 2 * lengths + 2
+    last = alpha[plates, end] + alpha[plates, end - 1]
     with np.errstate(divide="ignore"):
         out = np.exp(np.log(last) + log_scale)
     return np.where(lengths > 0, np.minimum(out, 1.0), 0.0)

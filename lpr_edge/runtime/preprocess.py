@@ -9,6 +9,9 @@ Rules for crops (documented in the README):
 """
 from __future__ import annotations
 
+import concurrent.futures
+import os
+import threading
 from typing import Sequence
 
 import cv2
@@ -88,11 +91,43 @@ def resize_batch(crops: Sequence[np.ndarray], spec: ModelSpec) -> np.ndarray:
     n = len(crops)
     if n == 0:
         raise InputError("no crops given; pass at least one image")
-    H, W = spec.height, spec.width
-    out = np.empty((n, H, W, 3), np.uint8)
-    for i, crop in enumerate(crops):
-        out[i] = resize(as_bgr(crop, i), W, H)
+    out = np.empty((n, spec.height, spec.width, 3), np.uint8)
+    pool, workers = _resize_pool() if n >= PARALLEL_FROM else (None, 1)
+    if pool is None:
+        _resize_into(out, crops, 0, n)
+        return out
+    # OpenCV's area filter costs ~1 ns per source pixel on one core (0.15 ms for a 320x156 crop) and lets go
+    # of the GIL: slices of the batch go to the idle cores. Results are taken in order, so a bad crop
+    # raises with the lowest index, as a serial pass would.
+    bounds = np.linspace(0, n, min(n, workers) + 1).astype(int).tolist()
+    jobs = [pool.submit(_resize_into, out, crops, a, b) for a, b in zip(bounds, bounds[1:])]
+    for job in jobs:
+        job.result()
     return out
+
+
+PARALLEL_FROM = 8  # crops in a batch from which resizing is spread over the cores
+_pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None  # (the process it was made in, pool)
+_pool_lock = threading.Lock()
+
+
+def _resize_pool() -> tuple[concurrent.futures.ThreadPoolExecutor | None, int]:
+    """The process's pool of resize threads (one per core, at most 8) and its size; made on first use and
+    again in a forked child (threads do not survive a fork); None on one core."""
+    global _pool
+    workers = min(8, os.cpu_count() or 1)
+    if workers < 2:
+        return None, 1
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="lpr-edge-resize"))
+    return _pool[1], workers
+
+
+def _resize_into(out: np.ndarray, crops: Sequence[np.ndarray], start: int, stop: int) -> None:
+    height, width = out.shape[1:3]
+    for i in range(start, stop):
+        out[i] = resize(as_bgr(crops[i], i), width, height)
 
 
 def normalize(pixels: np.ndarray, spec: ModelSpec, out: np.ndarray | None = None) -> np.ndarray:
@@ -107,15 +142,18 @@ def normalize(pixels: np.ndarray, spec: ModelSpec, out: np.ndarray | None = None
     if out.dtype != np.float32 or out.shape[1:] != spec.input_shape or out.shape[0] < n:
         raise InputError(f"input buffer {out.shape} {out.dtype} cannot hold {n} crops of {spec.input_shape} float32")
     order, mean, scale = _norm_params(spec)
-    # One vectorised pass over the whole batch: colour order, (x - mean) * scale, layout.
-    values = pixels[..., order].astype(np.float32)
-    values -= mean
-    values *= scale
+    # (x - mean) * scale straight from the uint8 pixels into the buffer, through views for the colour order
+    # and the layout: no temporary the size of the batch, the same float32 arithmetic as a copy would do
+    source = pixels[..., ::-1] if order == [2, 1, 0] else pixels
     view = out[:n]
     if spec.layout == "NCHW":
-        np.copyto(view, values.transpose(0, 3, 1, 2))
+        source = source.transpose(0, 3, 1, 2)
+        mean, scale = mean[:, None, None], scale[:, None, None]
+    if mean.any():
+        np.subtract(source, mean, out=view)
+        view *= scale
     else:
-        np.copyto(view, values)
+        np.multiply(source, scale, out=view)
     return view
 
 

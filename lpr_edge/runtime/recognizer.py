@@ -15,12 +15,12 @@ One chunk of crops, top to bottom (``_read_chunk``):
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -37,18 +37,17 @@ from .preprocess import into_input, resize_batch
 
 
 class _Stages:
-    """Milliseconds per stage of one chunk (what ``Recognizer.last_timings`` shows)."""
+    """Milliseconds per stage of one chunk (what ``Recognizer.last_timings`` shows): ``mark(stage)`` books
+    the time since the previous mark to ``stage``."""
 
     def __init__(self) -> None:
         self.ms: dict[str, float] = {}
+        self._t = time.perf_counter()
 
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(stage, (time.perf_counter() - t0) * 1e3)
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.add(stage, (now - self._t) * 1e3)
+        self._t = now
 
     def add(self, stage: str, ms: float) -> None:
         self.ms[stage] = self.ms.get(stage, 0.0) + ms
@@ -64,8 +63,8 @@ class Recognizer:
     ``"LLL9999|LLL9L99"``. ``reframe``: read loose crops again (models whose spec has a framing).
     ``cross_check``: read a padded view of each crop and combine the two readings' character
     products; ``None`` turns it on where the backend gives no per-step probabilities. ``threads`` and
-    ``spin`` set ONNX Runtime's intra-op threads and whether they spin between runs (turn it off when
-    several sessions share the cores: several Recognizers, or one beside a detector). Calls are
+    ``spin`` set ONNX Runtime's intra-op threads and whether they spin while a run lasts (they stop when it
+    returns, so several sessions in one process share the cores; ``False``: never). Calls are
     serialised by a lock, so one Recognizer can be shared by threads; use it as a context manager or
     call :meth:`close`. The manual: ``docs/reference/python-api.md``.
     """
@@ -127,26 +126,26 @@ class Recognizer:
     def _read_chunk(self, chunk: Sequence[np.ndarray]) -> list[PlateResult]:
         stages = _Stages()
         n = len(chunk)
-        with stages("preprocess"):
-            pixels = resize_batch(chunk, self.spec)  # checks every crop before a view is made of it
+        pixels = resize_batch(chunk, self.spec)  # checks every crop before a view is made of it
+        stages.mark("preprocess")
         views = list(chunk)
         if self.cross_check:
-            with stages("cross_check"):
-                views += [padded_view(crop) for crop in chunk]
-            with stages("preprocess"):
-                pixels = np.concatenate([pixels, resize_batch(views[n:], self.spec)])
+            views += [padded_view(crop) for crop in chunk]
+            stages.mark("cross_check")
+            pixels = np.concatenate([pixels, resize_batch(views[n:], self.spec)])
+            stages.mark("preprocess")
         outputs = self._infer(pixels, split=n, stages=stages)
-        with stages("decode"):
-            results = self._decode(outputs)
+        results = self._decode(outputs)
+        stages.mark("decode")
         if self.reframe:
-            with stages("reframe"):
-                results = self._read_loose_again(views, outputs, results, n)
+            results = self._read_loose_again(views, outputs, results, n)
+            stages.mark("reframe")
         if self.plate_format is not None:
-            with stages("decode"):
-                results = self.plate_format.fit_all(results)
+            results = self.plate_format.fit_all(results)
+            stages.mark("decode")
         if self.cross_check:
-            with stages("cross_check"):
-                results = combine(results[:n], results[n:])
+            results = combine(results[:n], results[n:])
+            stages.mark("cross_check")
         self.last_timings = stages.ms
         return results
 
@@ -157,14 +156,13 @@ class Recognizer:
         parts = [pixels] if fits else [pixels[:split], pixels[split:]]
         runs = []
         for part in parts:
-            t0 = time.perf_counter()
             batch = into_input(part, self.spec, self._backend.input)
-            t1 = time.perf_counter()
+            if stages is not None:
+                stages.mark("preprocess")
             runs.append(self._backend.infer(batch))
             self._check_finite(runs[-1].outputs)
             if stages is not None:
-                stages.add("preprocess", (t1 - t0) * 1e3)
-                stages.add("backend", (time.perf_counter() - t1) * 1e3)
+                stages.mark("backend")
                 for stage, ms in runs[-1].timings.items():
                     stages.add(stage, ms)
         if len(runs) == 1:
@@ -174,7 +172,8 @@ class Recognizer:
     def _check_finite(self, outputs: dict[str, np.ndarray]) -> None:
         """A NaN or infinity in the outputs would decode to a reading with a NaN confidence: refused."""
         for name, value in outputs.items():
-            if value.dtype.kind == "f" and not np.isfinite(value).all():
+            # one sum per output: NaN and infinity carry through it, and float64 cannot overflow on float32s
+            if value.dtype.kind == "f" and not math.isfinite(np.add.reduce(value, axis=None, dtype=np.float64)):
                 raise InferenceError(f"{self.model_path} gave non-finite values (NaN or infinity) in {name}: the "
                                      "model's weights or export are broken; re-export the model, or download it again")
 

@@ -64,13 +64,16 @@ def windows(shapes: Sequence[tuple[int, ...]], indices: np.ndarray, results: Seq
     """Where to cut each crop for its second reading, or None to keep the first one."""
     spans, margin = framing["spans"], framing["margin"]
     sure = framing.get("reread_below") or 2.0  # a confidence never reached: every crop may be re-read
-    start, end, anything = char_spans(indices, blank)
-    out: list[Window | None] = []
-    for shape, a, b, found, result in zip(shapes, start.tolist(), end.tolist(), anything.tolist(), results):
-        ref = spans.get(str(len(result.text)))
-        if not found or ref is None or char_product(result) >= sure:
-            out.append(None)
+    out: list[Window | None] = [None] * len(results)
+    # most readings are sure or of a length the framing does not know: only the others are looked at
+    unsure = [i for i, r in enumerate(results) if str(len(r.text)) in spans and char_product(r) < sure]
+    if not unsure:
+        return out
+    start, end, anything = char_spans(indices[unsure], blank)
+    for i, a, b, found in zip(unsure, start.tolist(), end.tolist(), anything.tolist()):
+        if not found:
             continue
+        shape, ref = shapes[i], spans[str(len(results[i].text))]
         height, width = shape[:2]
         a0, b0 = ref
         plate_w = (b - a) * width / (b0 - a0)        # the width at which the characters sit as in training
@@ -81,11 +84,11 @@ def windows(shapes: Sequence[tuple[int, ...]], indices: np.ndarray, results: Seq
         y0, y1 = int(round(plate_y - margin * plate_h)), int(round(plate_y + (1 + margin) * plate_h))
         beyond = (max(0, -x0) + max(0, x1 - width)) / width
         if framing.get("pad", "none") != "none" and beyond > MIN_CHANGE:   # tighter than training: extend the crop
-            out.append((x0, y0, x1, y1))
+            out[i] = (x0, y0, x1, y1)
             continue
         x0, x1, y0, y1 = max(0, x0), min(width, x1), max(0, y0), min(height, y1)
         keeps = min((x1 - x0) / width, (y1 - y0) / height)
-        out.append(None if keeps > 1 - MIN_CHANGE or x1 - x0 < 8 or y1 - y0 < 4 else (x0, y0, x1, y1))
+        out[i] = None if keeps > 1 - MIN_CHANGE or x1 - x0 < 8 or y1 - y0 < 4 else (x0, y0, x1, y1)
     return out
 
 

@@ -32,6 +32,7 @@ def test_bench_two_precisions_side_by_side(tmp_path):
     for row in lat:
         assert set(row["end_to_end_ms"]) == {"mean", "p50", "p90", "p99", "min", "max", "n"}
         assert row["end_to_end_ms"]["n"] == 3 and row["throughput_plates_s"] > 0
+        assert row["end_to_end_ms"]["p90"] is None and row["end_to_end_ms"]["p99"] is None  # 3 samples: a median
         assert set(row["stages_ms_p50"]) == {"preprocess", "infer", "decode", "cross_check"}
     acc = report["results"][0]["accuracy"]
     assert acc["plates"] == 16 and acc["perfect_match"] == pytest.approx(15 / 16)
@@ -45,6 +46,24 @@ def test_bench_two_precisions_side_by_side(tmp_path):
     md = to_markdown(report)
     assert "| toy.qdq.onnx | onnxruntime | int8 | 1 | 4 |" in md and "agreement" in md and "McNemar p" in md
     assert {"cpu", "onnxruntime", "python"} <= set(report["environment"])
+
+
+def test_percentiles_only_where_the_samples_support_them():
+    """lpr-edge bench printed a p99 from 20 samples; a percentile needs TAIL_SAMPLES samples beyond it."""
+    from lpr_edge.evaluation.bench import stats, terminal_table
+
+    assert stats(range(20))["p90"] is None and stats(range(20))["p50"] == 9.5
+    assert stats(range(50))["p90"] is not None and stats(range(499))["p99"] is None
+    assert stats(range(500))["p99"] == pytest.approx(494.01)
+    row = {"batch": 32, "clients": 1, "end_to_end_ms": stats([12345.678] * 20), "compute_ms": stats([3.0] * 20),
+           "throughput_plates_s": 2.6}
+    report = {"samples": "s", "environment": {"cpu": "c"},
+              "results": [{"model": "/m/a-rather-long-model-name.int8.trt10.3.0.orin.engine", "backend": "tensorrt",
+                           "precision": "int8", "latency": [row, {**row, "batch": 1}]}]}
+    lines = terminal_table(report).splitlines()
+    header, first, second = lines[1], lines[2], lines[3]
+    assert len(header) == len(first) == len(second)  # long numbers and names keep the columns aligned
+    assert first.endswith("12345.68       -        3.00         3") and "(p99: - where fewer" in lines[-1]
 
 
 def test_bench_cli_writes_json_markdown_plot(tmp_path, toy_model_path, capsys):

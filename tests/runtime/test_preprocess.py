@@ -75,3 +75,24 @@ def test_rejects_empty_batch_and_small_buffer():
         preprocess_batch([], spec)
     with pytest.raises(InputError, match="cannot hold"):
         preprocess_batch([np.zeros((5, 5, 3), np.uint8)] * 3, spec, out=np.zeros((2, 3, 48, 96), np.float32))
+
+
+def test_a_batch_resized_on_several_cores_is_the_serial_one_and_names_the_first_bad_crop(monkeypatch):
+    """From PARALLEL_FROM crops on, slices of a batch are resized on the pool's threads."""
+    import os
+
+    from lpr_edge.errors import CropError
+    from lpr_edge.runtime import preprocess
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)  # three slices even on a 2-core machine
+    spec = preset("tao-us")
+    rng = np.random.default_rng(1)
+    crops = [rng.integers(0, 256, (int(rng.integers(20, 200)), int(rng.integers(60, 400)), 3), np.uint8)
+             for _ in range(20)]
+    parallel = preprocess.resize_batch(crops, spec)
+    serial = np.stack([preprocess.resize(c, spec.width, spec.height) for c in crops])
+    assert np.array_equal(parallel, serial)
+    bad = list(crops)
+    bad[17], bad[3] = None, np.zeros((0, 5, 3), np.uint8)  # the later slice's fault may finish first
+    with pytest.raises(CropError, match="crop 3 "):
+        preprocess.resize_batch(bad, spec)

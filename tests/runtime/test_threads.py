@@ -70,9 +70,10 @@ def test_close_while_calls_in_flight_does_not_deadlock(toy_model_path):
 
 
 
-def test_spinning_can_be_turned_off_and_reads_the_same():
-    """Several sessions in one process fight over the cores while ONNX Runtime's threads spin between
-    runs (benchmarks/side_by_side.py); spin=False / --no-spin lets them sleep instead."""
+def test_threads_spin_only_while_a_run_lasts_and_can_be_turned_off():
+    """Several sessions in one process fought over the cores while ONNX Runtime's threads spun between
+    runs (benchmarks/side_by_side.py): by default they stop when a run returns; spin=False / --no-spin
+    lets them never spin."""
     import numpy as np
 
     from lpr_edge import Recognizer, synth
@@ -82,9 +83,12 @@ def test_spinning_can_be_turned_off_and_reads_the_same():
     with Recognizer("us") as spinning, Recognizer("us", spin=False) as sleeping:
         entry = "session.intra_op.allow_spinning"
         assert sleeping._backend._session.get_session_options().get_session_config_entry(entry) == "0"
-        with pytest.raises(RuntimeError):  # unset: ONNX Runtime's default, spinning
+        with pytest.raises(RuntimeError):  # unset: ONNX Runtime's default, spinning within a run
             spinning._backend._session.get_session_options().get_session_config_entry(entry)
+        stop = spinning._backend._session.get_session_options().get_session_config_entry("session.force_spinning_stop")
+        assert stop == "1"  # ... and no longer after it
         a, b = spinning.recognize_batch(crops), sleeping.recognize_batch(crops)
     assert [r.text for r in a] == [r.text for r in b]
     assert np.allclose([r.confidence for r in a], [r.confidence for r in b])
     assert build_parser().parse_args(["recognize", "--no-spin", "x.png"]).spin is False
+    assert build_parser().parse_args(["bench", "--no-spin"]).spin is False

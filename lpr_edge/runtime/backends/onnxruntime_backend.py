@@ -21,8 +21,8 @@ class OnnxRuntimeBackend:
                  spin: bool = True):
         """``model``: the loaded ONNX to run instead of reading ``model_path`` (e.g. with
         ``probabilities``, the per-step class probabilities, added to its outputs). ``spin``: ONNX Runtime's
-        worker threads spin after each run (the fastest alone); off, they sleep, so sessions side by side
-        in one process (two Recognizers, a detector's) do not fight over the cores."""
+        worker threads spin while a run lasts and stop when it returns (as fast alone as spinning on, and
+        sessions side by side in one process do not fight over the cores); off, they never spin."""
         try:
             import onnxruntime as ort
         except ImportError:  # pragma: no cover - onnxruntime is a hard dependency
@@ -34,6 +34,10 @@ class OnnxRuntimeBackend:
         opts.inter_op_num_threads = 1
         if not spin:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        else:
+            # spin while a run lasts (the fastest), stop when it returns: left spinning, the workers take the
+            # cores from the decoding that follows and from every other session in the process
+            opts.add_session_config_entry("session.force_spinning_stop", "1")
         opts.log_severity_level = 3
         try:
             source = model.SerializeToString() if model is not None else str(model_path)
