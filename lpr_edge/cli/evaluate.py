@@ -29,12 +29,17 @@ def add_parser(sub, name):
     p.add_argument("--margin", default=None, metavar="M,M,...",
                    help="cut each plate from its box (box_x/y/w/h columns) with these margins per side, e.g. "
                         "0,0.1,0.2, and report accuracy per margin")
+    p.add_argument("--track-column", default=None, metavar="COL",
+                   help="group the crops into tracks (several views of one plate) by this labels.csv column and "
+                        "report per track: the fused reading, the views' majority vote, the most confident view")
     p.add_argument("--strict", action="store_true", help="fail on unreadable images instead of skipping them")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     samples, skipped_rows = load_split(args.data, args.split, relabel=args.relabel)
+    if args.track_column:
+        return _run_tracks(args, samples, skipped_rows)
     with open_recognizer(args) as rec:
         reports = _read(rec, samples, args)
         info = {"model": str(rec.model_path), "backend": rec.backend_name, "precision": rec.precision,
@@ -74,6 +79,32 @@ def run(args) -> int:
     if args.margin and len(reports) > 1:
         values = [r.accuracy.perfect_match for _, r in reports]
         print(f"  margins: worst {min(values):.2%}, best {max(values):.2%} (spread {max(values) - min(values):.2%})")
+    return 0
+
+
+def _run_tracks(args, samples, skipped_rows) -> int:
+    from ..errors import InputError
+    from ..evaluation.tracks import evaluate_tracks
+
+    if args.margin or args.errors or args.errors_image:
+        raise InputError("--track-column reports per track: leave out --margin, --errors and --errors-image")
+    with open_recognizer(args) as rec:
+        report = evaluate_tracks(rec, samples, args.track_column, skip_unreadable=not args.strict,
+                                 progress=sys.stderr.isatty())
+        model = str(rec.model_path)
+    for why in [*skipped_rows, *report.skipped]:
+        print(f"lpr-edge: skipped {why}", file=sys.stderr)
+    summary = {**report.to_dict(), "model": model, "data": args.data, "split": args.split,
+               "track_column": args.track_column}
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    acc = report.accuracy()
+    print(f"{summary['tracks']} tracks, {summary['views']} views: fused {acc['fused']:.2%}  vote {acc['vote']:.2%}  "
+          f"most confident view {acc['most_confident_view']:.2%}  single view {acc['single_view']:.2%}  "
+          f"any view right {acc['any_view']:.2%}")
+    print("  " + report.risk_fused().describe())
+    print("  single views' " + report.risk_single().describe())
     return 0
 
 

@@ -16,7 +16,8 @@ COVERAGES = (0.5, 0.8, 0.9, 1.0)
 # PlateResult.confidence (CTC posterior or cross-checked product), the characters' product (what DeepStream's
 # parser gives), the weakest character
 SCORES = ("plate", "product", "weakest")
-LABELS = {"plate": "plate confidence", "product": "character product", "weakest": "weakest character"}
+LABELS = {"plate": "plate confidence", "product": "character product", "weakest": "weakest character",
+          "fused": "fused confidence of a track"}
 
 
 @dataclass

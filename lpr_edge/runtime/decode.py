@@ -220,6 +220,30 @@ def step_classes(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec:
     return np.asarray(arrays[0])
 
 
+def step_probabilities(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec,
+                       probabilities: str | None = None) -> np.ndarray | None:
+    """The per-step class probabilities [N, T, C]: the softmax of a logits model's output, or for TAO heads
+    the array ``outputs`` holds under the name ``probabilities``; None where there are none."""
+    arrays = _arrays(outputs, spec)
+    if spec.output_kind == "logits":
+        return _softmax(_logits_ntc(arrays, spec))
+    if probabilities is not None and isinstance(outputs, Mapping) and probabilities in outputs:
+        probs = np.asarray(outputs[probabilities])
+        if probs.ndim == 3 and probs.shape[1:] == (spec.time_steps, spec.num_classes):
+            return probs
+    return None
+
+
+def best_path(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec,
+              min_length: int = 0) -> list[PlateResult]:
+    """The best-path readings of a backend's outputs (logits NTC/NCT, or TAO ArgMax/Max heads), each plate
+    confidence the product of its character confidences."""
+    arrays = _arrays(outputs, spec)
+    if spec.output_kind == "logits":
+        return decode_logits(_logits_ntc(arrays, spec), spec.charset, spec.blank, min_length)
+    return decode_argmax(arrays[0], arrays[1], spec.charset, spec.blank, min_length, num_classes=spec.num_classes)
+
+
 def greedy_ctc(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: ModelSpec,
                min_length: int = 0, probabilities: str | None = None) -> list[PlateResult]:
     """Decode a backend's outputs as the spec says (logits NTC/NCT, or TAO ArgMax/Max heads).
@@ -227,18 +251,9 @@ def greedy_ctc(outputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], spec: M
     The plate confidence is the CTC posterior for logits, and for TAO heads where ``outputs`` also
     holds the per-step class probabilities under the name ``probabilities``; else the character product.
     """
-    arrays = _arrays(outputs, spec)
-    if spec.output_kind == "logits":
-        logits = _logits_ntc(arrays, spec)
-        results = decode_logits(logits, spec.charset, spec.blank, min_length)
-        return with_posterior(results, _softmax(logits), spec.charset, spec.blank)
-    indices, scores = arrays[0], arrays[1]
-    results = decode_argmax(indices, scores, spec.charset, spec.blank, min_length, num_classes=spec.num_classes)
-    if probabilities is not None and isinstance(outputs, Mapping) and probabilities in outputs:
-        probs = np.asarray(outputs[probabilities])
-        if probs.ndim == 3 and probs.shape[1:] == (spec.time_steps, spec.num_classes):
-            return with_posterior(results, probs, spec.charset, spec.blank)
-    return results
+    results = best_path(outputs, spec, min_length)
+    probs = step_probabilities(outputs, spec, probabilities)
+    return results if probs is None else with_posterior(results, probs, spec.charset, spec.blank)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -31,7 +31,8 @@ from ..spec import ModelSpec
 from . import reframe as reframing
 from .backends import open_backend
 from .cross_check import combine, padded_view
-from .decode import PlateResult, greedy_ctc, step_classes
+from .decode import PlateResult, best_path, step_classes, step_probabilities, with_posterior
+from .fusion import fuse
 from .plate_format import PlateFormat
 from .preprocess import into_input, resize_batch
 
@@ -107,23 +108,50 @@ class Recognizer:
 
     def recognize_batch(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
         """Read any number of crops, in chunks of ``max_batch``; results keep the input order."""
+        return self._read_all(crops)[0]
+
+    def recognize_track(self, crops: Sequence[np.ndarray]) -> PlateResult:
+        """One reading for several crops of the same plate (frames of one vehicle, in any order): each
+        candidate text (the views' readings) is scored on every view by its CTC posterior there, the one with
+        the highest geometric mean kept, its confidence the mean posterior (``lpr_edge.runtime.fusion``; a
+        confidence-weighted vote where the backend gives no per-step probabilities). On one crop it is
+        that crop's reading. For tracks that grow frame by frame, see
+        :class:`lpr_edge.tracks.PlateTracks`."""
+        if len(crops) == 0:
+            raise InputError("recognize_track needs at least one crop of the plate")
+        readings, probs = self._read_all(crops)
+        return fuse(readings, probs, self.spec.charset, self.spec.blank)
+
+    def read_views(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateResult], np.ndarray | None]:
+        """The crops' readings and the per-step class probabilities [n, T, C] behind them (None where the
+        backend gives none): what :func:`lpr_edge.runtime.fusion.fuse` takes."""
+        return self._read_all(crops)
+
+    def _read_all(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateResult], np.ndarray | None]:
         if isinstance(crops, np.ndarray) and crops.ndim == 4:
             crops = list(crops)
         if not isinstance(crops, (list, tuple)):
-            raise InputError(f"recognize_batch takes a list of crops, not {type(crops).__name__}")
+            raise InputError(f"pass a list of crops, not {type(crops).__name__}")
         results: list[PlateResult] = []
+        probs: list[np.ndarray | None] = []
         for start in range(0, len(crops), self.max_batch):
             chunk = crops[start:start + self.max_batch]
             with self._lock:
                 if self._closed:
                     raise ClosedError("this Recognizer is closed; create a new one")
                 try:
-                    results += self._read_chunk(chunk)
+                    chunk_results, chunk_probs = self._read_chunk(chunk)
                 except CropError as exc:
                     raise exc.shifted(start) from None
-        return results
+            results += chunk_results
+            probs.append(chunk_probs)
+        if not probs or any(p is None for p in probs):
+            return results, None
+        return results, probs[0] if len(probs) == 1 else np.concatenate(probs)
 
-    def _read_chunk(self, chunk: Sequence[np.ndarray]) -> list[PlateResult]:
+    def _read_chunk(self, chunk: Sequence[np.ndarray]) -> tuple[list[PlateResult], np.ndarray | None]:
+        """The crops' readings, and the per-step class probabilities [n, T, C] each final reading came from
+        (its second pass where a crop was read again), or None where the backend gives none."""
         stages = _Stages()
         n = len(chunk)
         pixels = resize_batch(chunk, self.spec)  # checks every crop before a view is made of it
@@ -135,10 +163,10 @@ class Recognizer:
             pixels = np.concatenate([pixels, resize_batch(views[n:], self.spec)])
             stages.mark("preprocess")
         outputs = self._infer(pixels, split=n, stages=stages)
-        results = self._decode(outputs)
+        results, probs = self._decode(outputs)
         stages.mark("decode")
         if self.reframe:
-            results = self._read_loose_again(views, outputs, results, n)
+            results, probs = self._read_loose_again(views, outputs, results, probs, n)
             stages.mark("reframe")
         if self.plate_format is not None:
             results = self.plate_format.fit_all(results)
@@ -147,7 +175,7 @@ class Recognizer:
             results = combine(results[:n], results[n:])
             stages.mark("cross_check")
         self.last_timings = stages.ms
-        return results
+        return results, None if probs is None else probs[:n]
 
     def _infer(self, pixels: np.ndarray, split: int, stages: _Stages | None = None) -> dict[str, np.ndarray]:
         """The backend's outputs for resized pixels: one call, or where the backend has no room for
@@ -177,11 +205,18 @@ class Recognizer:
                 raise InferenceError(f"{self.model_path} gave non-finite values (NaN or infinity) in {name}: the "
                                      "model's weights or export are broken; re-export the model, or download it again")
 
-    def _decode(self, outputs: dict[str, np.ndarray]) -> list[PlateResult]:
-        return greedy_ctc(outputs, self.spec, self.min_length, self.probabilities)
+    def _decode(self, outputs: dict[str, np.ndarray]) -> tuple[list[PlateResult], np.ndarray | None]:
+        """Best-path readings, their confidence the CTC posterior where the per-step probabilities are at
+        hand (returned as well), else the character product."""
+        results = best_path(outputs, self.spec, self.min_length)
+        probs = step_probabilities(outputs, self.spec, self.probabilities)
+        if probs is not None:
+            results = with_posterior(results, probs, self.spec.charset, self.spec.blank)
+        return results, probs
 
     def _read_loose_again(self, views: Sequence[np.ndarray], outputs: dict[str, np.ndarray],
-                          results: list[PlateResult], n: int) -> list[PlateResult]:
+                          results: list[PlateResult], probs: np.ndarray | None,
+                          n: int) -> tuple[list[PlateResult], np.ndarray | None]:
         """Second readings of the views the framing cuts tighter (or extends). Views from ``n`` on are
         the padded views of views 0..n-1; one is read again only where its crop is, so that the two
         readings stay comparable."""
@@ -190,14 +225,17 @@ class Recognizer:
         crops = {i for i in range(n) if cuts[i] is not None}
         again = sorted(crops) + [i for i in range(n, len(views)) if cuts[i] is not None and i - n in crops]
         if not again:
-            return results
+            return results, probs
         pad = self.spec.framing["pad"]
         pixels = resize_batch([reframing.cut(views[i], cuts[i], pad) for i in again], self.spec)
-        second = self._decode(self._infer(pixels, split=len(crops)))
+        second, second_probs = self._decode(self._infer(pixels, split=len(crops)))
         results = list(results)
         for i, result in zip(again, second):
             results[i] = result
-        return results
+        if probs is not None and second_probs is not None:
+            probs = probs.copy()
+            probs[again] = second_probs
+        return results, probs
 
     def close(self) -> None:
         """Release the backend; waits for a call in flight to finish. Safe to call twice."""
