@@ -61,6 +61,11 @@ setup(
         # lpr-edge serve: PyTriton ships Triton's server binary (x86_64 and aarch64, glibc >= 2.35). Pinned
         # to the releases lpr_edge/deploy/pytriton_patch.py was tested with (its TESTED range).
         "serve": ["nvidia-pytriton>=0.7,<0.8", "tritonclient[grpc,http]>=2.40"],
+        # ROS 2's Python wheels from PyPI, where they exist (x86_64, Python 3.10-3.12): the node
+        # (lpr_edge.deploy.ros2_node) and its tests under real rclpy. On a Jetson, JetPack's ROS 2 (source
+        # /opt/ros/humble/setup.bash) provides rclpy instead, and this extra installs nothing.
+        "ros": [f"{name}; platform_machine == 'x86_64' and python_version >= '3.10' and python_version < '3.13'"
+                for name in ("ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-rmw-fastrtps-cpp")],
         # mkdocs: the manual in docs/, built with --strict by the tests and CI.
         "dev": ["pytest>=7", "ruff>=0.6", "mkdocs>=1.6,<2; python_version>='3.9'",
                 "mkdocs-material>=9.5,<10; python_version>='3.9'"],

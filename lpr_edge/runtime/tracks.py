@@ -97,6 +97,12 @@ class PlateTracks:
             track = self._tracks.pop(track_id, None)
             return None if track is None else self._reading(track_id, track)
 
+    def close_all(self) -> list[TrackReading]:
+        """End every track (shutting down): their last fused readings."""
+        with self._lock:
+            tracks, self._tracks = self._tracks, {}
+            return [self._reading(t, track) for t, track in tracks.items()]
+
     def expire(self) -> list[TrackReading]:
         """Close every track not updated for ``idle_s`` seconds; their last readings (call from a timer)."""
         now = self._clock()
