@@ -117,9 +117,9 @@ class Recognizer:
         confidence-weighted vote where the backend gives no per-step probabilities). On one crop it is
         that crop's reading. For tracks that grow frame by frame, see
         :class:`lpr_edge.tracks.PlateTracks`."""
-        if len(crops) == 0:
-            raise InputError("recognize_track needs at least one crop of the plate")
         readings, probs = self._read_all(crops)
+        if not readings:
+            raise InputError("recognize_track needs at least one crop of the plate")
         return fuse(readings, probs, self.spec.charset, self.spec.blank)
 
     def read_views(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateResult], np.ndarray | None]:
