@@ -1,5 +1,5 @@
 """``lpr_edge.tracks.PlateTracks``: the documented path of fused readings per track (it lives in
 :mod:`lpr_edge.runtime.tracks`)."""
-from .runtime.tracks import PlateTracks, TrackReading
+from .runtime.tracks import IouTracker, PlateTracks, TrackReading
 
-__all__ = ["PlateTracks", "TrackReading"]
+__all__ = ["IouTracker", "PlateTracks", "TrackReading"]

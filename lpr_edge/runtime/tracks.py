@@ -7,21 +7,83 @@ view, never the crops), at most ``max_views`` of them (the surest), and answers 
 confidence of at least ``settle_confidence``. Tracks not updated for ``idle_s`` seconds are closed by
 :meth:`PlateTracks.expire`. Thread-safe: the Recognizer serialises its own calls, a lock guards the tracks.
 
-What it does not do: associate detections across frames (bring a tracker, e.g. the detector's own, or
-ByteTrack/SORT over its boxes), or tell two vehicles apart under one track id.
+It does not associate detections across frames: bring the detector's tracker, or for a detector that
+gives boxes only, :class:`IouTracker` (boxes to track ids by overlap with the previous frame's boxes).
 """
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Sequence
+from typing import Callable, Hashable, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import InputError
 from .decode import PlateResult
 from .fusion import fuse
+
+Box = Tuple[float, float, float, float]  # x, y, width, height in pixels of the frame
+
+
+class IouTracker:
+    """Track ids for the plate boxes of successive frames, for detectors without a tracker.
+
+    Each box joins the live track whose last box overlaps it most (intersection over union at least
+    ``min_iou``; best pairs first, one box per track), the others start new tracks (ids 0, 1, 2, ...); a
+    track unmatched for more than ``max_missed`` frames ends and its id is listed in :attr:`ended` after
+    that update (close it in :class:`PlateTracks`). It does not predict motion (a vehicle moving more than
+    its plate's size between frames, or hidden for a while, gets a new id), re-identify a vehicle once
+    lost, or look at the pixels: a tracker such as ByteTrack does those.
+    """
+
+    def __init__(self, min_iou: float = 0.3, max_missed: int = 5):
+        if not 0.0 < min_iou <= 1.0 or max_missed < 0:
+            raise InputError(f"min_iou must be in (0, 1] and max_missed at least 0, got {min_iou} and {max_missed}")
+        self.min_iou, self.max_missed = min_iou, max_missed
+        self.ended: list[int] = []
+        self._live: dict[int, tuple[Box, int]] = {}  # id -> (last box, frames since it was seen)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def update(self, boxes: Sequence[Box]) -> list[int]:
+        """The track id of each box of this frame, in order."""
+        boxes = [tuple(float(v) for v in b) for b in boxes]
+        for b in boxes:
+            if len(b) != 4 or b[2] <= 0 or b[3] <= 0:
+                raise InputError(f"box {b} is not (x, y, width, height) with a positive width and height")
+        with self._lock:
+            pairs = sorted(((_iou(box, last), i, t) for i, box in enumerate(boxes)
+                            for t, (last, _) in self._live.items()), reverse=True)
+            ids: list[int | None] = [None] * len(boxes)
+            taken: set[int] = set()
+            for iou, i, t in pairs:
+                if iou < self.min_iou:
+                    break
+                if ids[i] is None and t not in taken:
+                    ids[i] = t
+                    taken.add(t)
+            for i in range(len(boxes)):
+                if ids[i] is None:
+                    ids[i], self._next = self._next, self._next + 1
+            self.ended = []
+            for t, (last, missed) in list(self._live.items()):
+                if t not in taken:
+                    if missed + 1 > self.max_missed:
+                        del self._live[t]
+                        self.ended.append(t)
+                    else:
+                        self._live[t] = (last, missed + 1)
+            for i, t in enumerate(ids):
+                self._live[t] = (boxes[i], 0)
+            return [int(t) for t in ids]
+
+
+def _iou(a: Box, b: Box) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(0.0, w) * max(0.0, h)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 @dataclass(frozen=True)

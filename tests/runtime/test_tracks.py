@@ -98,3 +98,22 @@ def test_threads_updating_tracks_at_once(rec, plates):
     for k in range(6):
         assert tracks.get(k).result.text == alone[k % 3].text
         assert tracks.get(k).result.confidence == pytest.approx(alone[k % 3].confidence, rel=1e-6)
+
+
+def test_iou_tracker_keeps_ids_of_overlapping_boxes_and_ends_lost_tracks():
+    from lpr_edge.tracks import IouTracker
+
+    tracker = IouTracker(min_iou=0.3, max_missed=1)
+    assert tracker.update([(100, 100, 80, 40), (400, 300, 80, 40)]) == [0, 1]
+    # both moved a little (listed the other way round), and a new plate far away
+    assert tracker.update([(410, 305, 80, 40), (600, 50, 60, 30), (108, 102, 82, 41)]) == [1, 2, 0]
+    assert tracker.ended == []
+    assert tracker.update([(115, 104, 84, 42)]) == [0]       # 1 and 2 missed once: still alive
+    assert tracker.update([(121, 106, 86, 43)]) == [0] and sorted(tracker.ended) == [1, 2]
+    assert tracker.update([(412, 306, 80, 40)]) == [3]       # too late for 1: a new id
+    # two boxes over one track: the better overlap keeps the id
+    assert tracker.update([(300, 300, 10, 10), (122, 106, 86, 43), (140, 110, 86, 43)]) == [4, 0, 5]
+    with pytest.raises(InputError, match="positive width"):
+        tracker.update([(0, 0, 0, 10)])
+    with pytest.raises(InputError, match="min_iou"):
+        IouTracker(min_iou=0)
