@@ -47,10 +47,7 @@ def run(args) -> int:
     main_report = reports[0][1]
     for why in [*skipped_rows, *main_report.skipped]:
         print(f"lpr-edge: skipped {why}", file=sys.stderr)
-    bundled = trained_on(info["model"], args.data) if args.split != "val" else None
-    if bundled:
-        print(f"lpr-edge: the bundled {bundled} model trained on the training side of {args.data}: --split "
-              f"{args.split} flatters it; --split val reads only plates it never saw", file=sys.stderr)
+    _warn_if_trained_on(info["model"], args)
     relabelled, left_out = correction_counts(samples, skipped_rows)
     _write_errors(args, reports)
     summary = {**main_report.to_dict(), "skipped_rows": len(skipped_rows), **info, "data": args.data,
@@ -82,6 +79,13 @@ def run(args) -> int:
     return 0
 
 
+def _warn_if_trained_on(model: str, args) -> None:
+    bundled = trained_on(model, args.data) if args.split != "val" else None
+    if bundled:
+        print(f"lpr-edge: the bundled {bundled} model trained on the training side of {args.data}: --split "
+              f"{args.split} flatters it; --split val reads only plates it never saw", file=sys.stderr)
+
+
 def _run_tracks(args, samples, skipped_rows) -> int:
     from ..errors import InputError
     from ..evaluation.tracks import evaluate_tracks
@@ -94,6 +98,7 @@ def _run_tracks(args, samples, skipped_rows) -> int:
         model = str(rec.model_path)
     for why in [*skipped_rows, *report.skipped]:
         print(f"lpr-edge: skipped {why}", file=sys.stderr)
+    _warn_if_trained_on(model, args)
     summary = {**report.to_dict(), "model": model, "data": args.data, "split": args.split,
                "track_column": args.track_column}
     if args.json:

@@ -209,3 +209,17 @@ def test_the_head_is_pinned_to_fp32_on_the_flag_versions(monkeypatch, tmp_path, 
     (pinned,) = [c[1] for c in trt.calls if c[0] == "pinned"]
     assert {kind for name, kind in pinned} == {"FLOAT"} and len(pinned) == 3  # Softmax, ReduceMax, ArgMax
     assert "OBEY_PRECISION_CONSTRAINTS" in [c for c in trt.calls if c[0] == "build"][0][1]
+
+
+def test_a_track_is_read_through_an_engine(monkeypatch, tmp_path, toy):
+    """recognize_track on TensorRT: a TAO-style engine gives no per-step probabilities, so the views are
+    fused by the confidence-weighted vote; one blank view does not change the reading."""
+    doubles.install(monkeypatch, "10.3.0")
+    engine, _ = build(tmp_path, toy[0], precision="fp16", batch=(1, 4, 8))
+    with Recognizer(engine, cross_check=False) as rec:
+        crops = [toy_crop(BANDS, toy[1])] * 3 + [toy_crop([""] * 8, toy[1])]
+        readings, probs = rec.read_views(crops)
+        fused = rec.recognize_track(crops)
+    assert probs is None and [r.text for r in readings] == ["ABCA"] * 3 + [""]
+    assert fused.text == "ABCA"
+    assert fused.confidence == pytest.approx(sum(r.confidence for r in readings[:3]) / 4)
