@@ -103,7 +103,8 @@ def test_node_answers_every_crop_fuses_tracks_and_stops_cleanly_on_sigterm(ros_e
         for crop, frame_id in crops:
             pub.publish(image_msg(crop, frame_id))
         assert spin_until(executor, lambda: len(plates) >= 8, 60), f"{len(plates)} of 8 batched readings"
-        assert len(plates) == 8  # the last two wait for their batch
+        spin_until(executor, lambda: False, 1.0)  # time for the last two images to reach the node
+        assert len(plates) == 8  # ... where they wait for their batch
         node.send_signal(signal.SIGTERM)
         spin_until(executor, lambda: node.poll() is not None and len(plates) >= 10, 60)
         spin_until(executor, lambda: False, 0.5)
