@@ -5,13 +5,14 @@ One chunk of crops, top to bottom (``_read_chunk``):
 1. **pixels**: each crop checked and resized to the model's input size (``preprocess``); with the
    cross-check on, a padded view of each crop is made and resized too (``cross_check``).
 2. **first pass**: the pixels normalised into the backend's input buffer, ``backend.infer``, greedy CTC
-   decoding; the plate confidence is the reading's CTC posterior where the per-step class probabilities
-   are at hand, else the character product (``decode``).
+   decoding, each reading's confidence the product of its characters' (``decode``).
 3. **loose crops read again**: crops whose characters sit narrower (or wider) than in the model's
    training crops are cut around them and read a second time (``reframe``; models with a framing).
-4. **plate format**: letter/digit look-alikes that misfit the region's format are swapped (``plate_format``).
-5. **cross-check**: each crop's reading and its padded view's are combined into one confidence
-   (``cross_check``).
+4. **confidence**: each final reading's CTC posterior, where the per-step class probabilities are at hand
+   (``decode``; once, for the readings kept).
+5. **plate format**: letter/digit look-alikes that misfit the region's format are swapped (``plate_format``).
+6. **cross-check**: each crop's reading and its padded view's are combined into one confidence
+   (``cross_check``; from the character products).
 """
 from __future__ import annotations
 
@@ -168,6 +169,9 @@ class Recognizer:
         if self.reframe:
             results, probs = self._read_loose_again(views, outputs, results, probs, n)
             stages.mark("reframe")
+        if probs is not None and not self.cross_check:  # the cross-check combines character products
+            results = with_posterior(results, probs, self.spec.charset, self.spec.blank)
+            stages.mark("decode")
         if self.plate_format is not None:
             results = self.plate_format.fit_all(results)
             stages.mark("decode")
@@ -206,13 +210,10 @@ class Recognizer:
                                      "model's weights or export are broken; re-export the model, or download it again")
 
     def _decode(self, outputs: dict[str, np.ndarray]) -> tuple[list[PlateResult], np.ndarray | None]:
-        """Best-path readings, their confidence the CTC posterior where the per-step probabilities are at
-        hand (returned as well), else the character product."""
-        results = best_path(outputs, self.spec, self.min_length)
-        probs = step_probabilities(outputs, self.spec, self.probabilities)
-        if probs is not None:
-            results = with_posterior(results, probs, self.spec.charset, self.spec.blank)
-        return results, probs
+        """Best-path readings (confidence: the character product) and the per-step probabilities behind
+        them, where the backend gives them; the posterior comes later, for the final readings only."""
+        return best_path(outputs, self.spec, self.min_length), step_probabilities(outputs, self.spec,
+                                                                                 self.probabilities)
 
     def _read_loose_again(self, views: Sequence[np.ndarray], outputs: dict[str, np.ndarray],
                           results: list[PlateResult], probs: np.ndarray | None,
