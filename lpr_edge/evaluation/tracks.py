@@ -93,7 +93,8 @@ def _vote(readings: Sequence[PlateResult]) -> str:
 
 def evaluate_tracks(rec, samples: Sequence[Sample], column: str, *, skip_unreadable: bool = True,
                     progress: bool = False) -> TrackReport:
-    """Read every track's crops in one call each and fuse them (``Recognizer.read_views``)."""
+    """Read every track's crops in one call each and fuse them (``Recognizer.read_views``); labels are
+    mapped into the model's alphabet first, as ``evaluate`` does."""
     tracks: dict[str, list[Sample]] = {}
     for sample, track in zip(samples, track_ids(samples, column)):
         tracks.setdefault(track, []).append(sample)
@@ -111,7 +112,7 @@ def evaluate_tracks(rec, samples: Sequence[Sample], column: str, *, skip_unreada
         report.skipped += skipped
         if images:
             readings, probs = rec.read_views(images)
-            report.labels.append(members[0].text)
+            report.labels.append(rec.spec.normalise_label(members[0].text))  # e.g. O -> 0 for the US model
             report.views.append(readings)
             report.fused.append(fuse(readings, probs, rec.spec.charset, rec.spec.blank))
         if bar is not None:

@@ -69,3 +69,21 @@ def test_eval_track_faults_are_one_line(track_folder, tmp_path, capsys):
     assert "has crops labelled" in err and "one plate per track" in err and err.count("\n") == 1
     assert cli(["eval", "--data", str(track_folder), "--track-column", "vehicle", "--margin", "0.1"]) == 2
     assert "leave out --margin" in capsys.readouterr().err
+
+
+def test_track_labels_are_mapped_into_the_models_alphabet(tmp_path):
+    """The US model has no O (its labels map O to 0, as eval does): a track labelled with an O counts as
+    read when the model reads 0 there."""
+    from lpr_edge import Recognizer
+    from lpr_edge.evaluation.tracks import evaluate_tracks
+
+    need(SHARED_DATA / "openalpr-br-context")
+    samples = [s for s in load_dataset(SHARED_DATA / "openalpr-br-context").samples if "O" in s.text][:1]
+    assert samples
+    images, kept, _ = load_images(samples)
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), crop_at_margin(images[0], kept[0].box, 0.05))
+    (tmp_path / "labels.csv").write_text(f"file,text,track\nimages/a.png,{kept[0].text},t\n")
+    with Recognizer("us") as rec:
+        report = evaluate_tracks(rec, load_dataset(tmp_path).samples, "track")
+    assert report.labels == [kept[0].text.replace("O", "0")]
