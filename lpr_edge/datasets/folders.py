@@ -28,6 +28,11 @@ class Sample:
     note: str = ""
     line: int = 0  # line in labels.csv (0: label from the file name)
     box: tuple[int, int, int, int] | None = None  # plate box (x, y, w, h) inside the image, when given
+    columns: tuple[tuple[str, str], ...] = ()  # every column of its labels.csv row, as (name, value) pairs
+
+    def column(self, name: str) -> str | None:
+        """The value of the labels.csv column ``name`` in this sample's row (None: no such column)."""
+        return dict(self.columns).get(name)
 
     def where(self) -> str:
         """Where this sample is defined, for error messages."""
@@ -124,7 +129,8 @@ def _from_csv(root: Path, csv_path: Path, drop_suspect: bool) -> Dataset:
                                    "keep the right one (or correct it with --relabel)")
             skipped.append(f"line {i}: {file}: listed again (line {first[0]})")
             continue
-        samples.append(Sample(path, label, group, note, i, box))
+        columns = tuple((k, (v or "").strip()) for k, v in row.items() if k is not None)
+        samples.append(Sample(path, label, group, note, i, box, columns))
     if not samples:
         raise DatasetError(f"{csv_path} lists no usable samples ({len(skipped)} rows skipped)")
     return Dataset(root, samples, skipped)

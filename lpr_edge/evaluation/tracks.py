@@ -4,10 +4,8 @@ view, the average single view and whether any view was right; risk-coverage of t
 beside the single crops'."""
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -20,32 +18,19 @@ from .risk import RiskCoverage, risk_coverage
 
 
 def track_ids(samples: Sequence[Sample], column: str) -> list[str]:
-    """Each sample's value in the ``column`` of the labels.csv it came from."""
-    values: dict[tuple[Path, int], str] = {}
-    for csv_path in sorted({_labels_csv(s) for s in samples}):
-        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if column not in (reader.fieldnames or []):
-                raise DatasetError(f"{csv_path} has no column {column!r} for --track-column (columns: "
-                                   f"{', '.join(reader.fieldnames or [])})")
-            for line, row in enumerate(reader, start=2):
-                values[(csv_path, line)] = (row.get(column) or "").strip()
+    """Each sample's value in the ``column`` of its labels.csv row."""
     out = []
     for s in samples:
-        value = values.get((_labels_csv(s), s.line), "")
+        if not s.line:
+            raise DatasetError(f"{s.path}: --track-column needs a labels.csv, not labels in file names")
+        value = s.column(column)
+        if value is None:
+            raise DatasetError(f"labels.csv has no column {column!r} for --track-column (columns: "
+                               f"{', '.join(name for name, _ in s.columns)})")
         if not value:
             raise DatasetError(f"{s.where()} has no {column!r} value: every row needs a track id")
         out.append(value)
     return out
-
-
-def _labels_csv(sample: Sample) -> Path:
-    if not sample.line:
-        raise DatasetError(f"{sample.path}: --track-column needs a labels.csv, not labels in file names")
-    for folder in sample.path.parents:
-        if (folder / "labels.csv").is_file():
-            return folder / "labels.csv"
-    raise DatasetError(f"no labels.csv above {sample.path}")
 
 
 @dataclass
