@@ -155,10 +155,16 @@ def ctc_posterior(probs: np.ndarray, labels: Sequence[Sequence[int]], blank: int
     return np.where(lengths > 0, np.minimum(out, 1.0), 0.0)
 
 
+def class_indices(texts: Sequence[str], charset: str, blank: int) -> list[list[int]]:
+    """Each text as the model's class indices (the blank's index skipped), what ``ctc_posterior`` takes."""
+    index = {c: i + (i >= blank) for i, c in enumerate(charset)}
+    return [[index[c] for c in t] for t in texts]
+
+
 def with_posterior(results: list[PlateResult], probs: np.ndarray, charset: str, blank: int) -> list[PlateResult]:
     """``results`` with each plate confidence replaced by its CTC posterior under ``probs`` [N, T, C]."""
-    index = {c: i + (i >= blank) for i, c in enumerate(charset)}
-    posterior = ctc_posterior(probs[:len(results)], [[index[c] for c in r.text] for r in results], blank).tolist()
+    labels = class_indices([r.text for r in results], charset, blank)
+    posterior = ctc_posterior(probs[:len(results)], labels, blank).tolist()
     return [PlateResult(r.text, p, r.char_confidences) if r.text else r for r, p in zip(results, posterior)]
 
 

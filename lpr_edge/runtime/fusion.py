@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .decode import EMPTY, PlateResult, ctc_posterior
+from .decode import EMPTY, PlateResult, class_indices, ctc_posterior
 
 FLOOR = 1e-4  # the least a view's posterior counts for in the geometric mean
 
@@ -34,8 +34,7 @@ def candidate_posteriors(readings: Sequence[PlateResult], probs: np.ndarray | No
     views = len(readings)
     if probs is None:
         return texts, np.array([[r.confidence if r.text == t else 0.0 for r in readings] for t in texts])
-    index = {c: i + (i >= blank) for i, c in enumerate(charset)}
-    labels = [[index[c] for c in t] for t in texts for _ in range(views)]
+    labels = [label for label in class_indices(texts, charset, blank) for _ in range(views)]
     # every candidate under every view in one batch: rows are (candidate, view)
     return texts, ctc_posterior(np.tile(probs, (len(texts), 1, 1)), labels, blank).reshape(len(texts), views)
 

@@ -109,7 +109,7 @@ class Recognizer:
 
     def recognize_batch(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
         """Read any number of crops, in chunks of ``max_batch``; results keep the input order."""
-        return self._read_all(crops)[0]
+        return self.read_views(crops)[0]
 
     def recognize_track(self, crops: Sequence[np.ndarray]) -> PlateResult:
         """One reading for several crops of the same plate (frames of one vehicle, in any order): each
@@ -118,7 +118,7 @@ class Recognizer:
         confidence-weighted vote where the backend gives no per-step probabilities). On one crop it is
         that crop's reading. For tracks that grow frame by frame, see
         :class:`lpr_edge.tracks.PlateTracks`."""
-        readings, probs = self._read_all(crops)
+        readings, probs = self.read_views(crops)
         if not readings:
             raise InputError("recognize_track needs at least one crop of the plate")
         return fuse(readings, probs, self.spec.charset, self.spec.blank)
@@ -126,9 +126,6 @@ class Recognizer:
     def read_views(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateResult], np.ndarray | None]:
         """The crops' readings and the per-step class probabilities [n, T, C] behind them (None where the
         backend gives none): what :func:`lpr_edge.runtime.fusion.fuse` takes."""
-        return self._read_all(crops)
-
-    def _read_all(self, crops: Sequence[np.ndarray]) -> tuple[list[PlateResult], np.ndarray | None]:
         if isinstance(crops, np.ndarray) and crops.ndim == 4:
             crops = list(crops)
         if not isinstance(crops, (list, tuple)):

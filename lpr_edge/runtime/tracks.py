@@ -104,6 +104,7 @@ class _Track:
     readings: list[PlateResult] = field(default_factory=list)
     probs: list[np.ndarray | None] = field(default_factory=list)
     last_seen: float = 0.0
+    fused: TrackReading | None = None  # the reading after the last view, fused once
 
 
 class PlateTracks:
@@ -145,38 +146,39 @@ class PlateTracks:
             if len(track.readings) > self.max_views:  # bounded: the least sure view goes
                 weakest = min(range(len(track.readings)), key=lambda i: track.readings[i].confidence)
                 del track.readings[weakest], track.probs[weakest]
-            return self._reading(track_id, track)
+            track.fused = self._fuse(track_id, track)
+            return track.fused
 
     def get(self, track_id: Hashable) -> TrackReading | None:
         """The track's fused reading, or None for a track not seen (or closed)."""
         with self._lock:
             track = self._tracks.get(track_id)
-            return None if track is None else self._reading(track_id, track)
+            return None if track is None else track.fused
 
     def close(self, track_id: Hashable) -> TrackReading | None:
         """End a track (the vehicle left): its last fused reading; its state is dropped."""
         with self._lock:
             track = self._tracks.pop(track_id, None)
-            return None if track is None else self._reading(track_id, track)
+            return None if track is None else track.fused
 
     def close_all(self) -> list[TrackReading]:
         """End every track (shutting down): their last fused readings."""
         with self._lock:
             tracks, self._tracks = self._tracks, {}
-            return [self._reading(t, track) for t, track in tracks.items()]
+            return [track.fused for track in tracks.values()]
 
     def expire(self) -> list[TrackReading]:
         """Close every track not updated for ``idle_s`` seconds; their last readings (call from a timer)."""
         now = self._clock()
         with self._lock:
             idle = [t for t, track in self._tracks.items() if now - track.last_seen >= self.idle_s]
-            return [self._reading(t, self._tracks.pop(t)) for t in idle]
+            return [self._tracks.pop(t).fused for t in idle]
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._tracks)
 
-    def _reading(self, track_id: Hashable, track: _Track) -> TrackReading:
+    def _fuse(self, track_id: Hashable, track: _Track) -> TrackReading:
         spec = self.recognizer.spec
         probs = None if any(p is None for p in track.probs) else np.stack(track.probs)
         result = fuse(track.readings, probs, spec.charset, spec.blank)
